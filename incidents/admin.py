@@ -1,0 +1,176 @@
+"""Admin: teams, services and profiles are edited here; incidents are read here.
+
+Incidents change only through incidents.services (the web pages and the API),
+so every change is checked and audited; the admin shows them read-only.
+"""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from incidents.models import (
+    Assignment,
+    ExternalContact,
+    Grading,
+    Incident,
+    LogEntry,
+    Resolution,
+    Service,
+    Team,
+    TimelineEvent,
+    UserFeedback,
+    UserNotification,
+    UserProfile,
+    Verification,
+)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ServiceInline(admin.TabularInline):
+    model = Service
+    extra = 0
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "manager"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members", "tech_leads"]
+    inlines = [ServiceInline]
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "email_notices", "inapp_notices", "language", "time_zone"]
+    search_fields = ["user__username", "user__email"]
+
+
+class _ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    show_change_link = False
+
+
+class GradingInline(_ReadOnlyInline):
+    model = Grading
+    fields = ["graded_at", "graded_by", "previous_severity", "severity", "diagnosis"]
+
+
+class AssignmentInline(_ReadOnlyInline):
+    model = Assignment
+    fields = ["assigned_at", "assigned_by", "owner", "goal", "time_limit"]
+
+
+class ExternalContactInline(_ReadOnlyInline):
+    model = ExternalContact
+    fields = ["name", "organisation", "contact", "owes"]
+
+
+class LogEntryInline(_ReadOnlyInline):
+    model = LogEntry
+    fields = ["happened_at", "author", "kind", "text"]
+
+
+class ResolutionInline(_ReadOnlyInline):
+    model = Resolution
+    fields = ["submitted_at", "submitted_by", "workaround", "fix", "outcome"]
+
+
+class VerificationInline(_ReadOnlyInline):
+    model = Verification
+    fields = [
+        "verified_at",
+        "verifier",
+        "functional_ok",
+        "regression_ok",
+        "monitoring_ok",
+        "passed",
+    ]
+
+
+class UserNotificationInline(_ReadOnlyInline):
+    model = UserNotification
+    fields = ["notified_at", "notified_by", "message"]
+
+
+class UserFeedbackInline(_ReadOnlyInline):
+    model = UserFeedback
+    fields = ["recorded_at", "recorded_by", "satisfied", "text"]
+
+
+class TimelineEventInline(_ReadOnlyInline):
+    model = TimelineEvent
+    fields = ["created_at", "actor", "kind", "from_state", "to_state", "changes", "message"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "number",
+        "title",
+        "severity",
+        "state",
+        "team",
+        "owner",
+        "received_at",
+        "respond_by",
+        "resolve_by",
+        "next_update_by",
+    ]
+    list_filter = ["state", "severity", "team", "category", "source"]
+    search_fields = ["number", "title", "symptoms"]
+    date_hierarchy = "received_at"
+    list_select_related = ["team", "owner"]
+    inlines = [
+        GradingInline,
+        AssignmentInline,
+        ExternalContactInline,
+        LogEntryInline,
+        ResolutionInline,
+        VerificationInline,
+        UserNotificationInline,
+        UserFeedbackInline,
+        TimelineEventInline,
+    ]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["created_at", "incident", "actor", "kind", "from_state", "to_state"]
+    list_filter = ["kind"]
+    search_fields = ["incident__number", "message"]
+    list_select_related = ["incident", "actor"]
+
+
+for model in (
+    Grading,
+    Assignment,
+    LogEntry,
+    Resolution,
+    Verification,
+    UserNotification,
+    UserFeedback,
+):
+
+    @admin.register(model)
+    class _Admin(ReadOnlyMixin, admin.ModelAdmin):
+        list_display = ["__str__", "incident"]
+        search_fields = ["incident__number"]
+        list_select_related = ["incident"]
+
+
+admin.site.site_header = _("Responder administration")
+admin.site.site_title = _("Responder")

@@ -1,0 +1,609 @@
+"""The tracking form (问题处理跟踪表) as data.
+
+Sections: basic information (Incident), grading and diagnosis (Grading),
+task assignment (Assignment, ExternalContact), process log (LogEntry),
+result verification (Resolution, Verification, UserNotification,
+UserFeedback). TimelineEvent is the append-only audit trail.
+
+Models hold data and small read-only helpers; every write with a rule behind
+it goes through incidents.services.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Severity(models.TextChoices):
+    P0 = "P0", _("P0 urgent")
+    P1 = "P1", _("P1 high")
+    P2 = "P2", _("P2 medium")
+    P3 = "P3", _("P3 low")
+
+
+class State(models.TextChoices):
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    VERIFYING = "verifying", _("Verifying")
+    RESOLVED = "resolved", _("Resolved")
+    ARCHIVED = "archived", _("Archived")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# States in which the incident still needs work (cancel is allowed from these).
+OPEN_STATES = frozenset(
+    {State.NEW, State.ACKNOWLEDGED, State.ASSIGNED, State.IN_PROGRESS, State.VERIFYING}
+)
+# States in which a progress update is due on the update clock.
+UPDATE_CLOCK_STATES = frozenset(
+    {State.ACKNOWLEDGED, State.ASSIGNED, State.IN_PROGRESS, State.VERIFYING}
+)
+
+
+class Source(models.TextChoices):
+    MONITORING = "monitoring", _("Monitoring alert")
+    USER_COMPLAINT = "user_complaint", _("User complaint")
+    INTERNAL_CHAT = "internal_chat", _("Internal chat")
+    PHONE = "phone", _("Phone")
+    API = "api", _("API")
+
+
+class Category(models.TextChoices):
+    PRODUCTION = "production", _("Production system failure")
+    USER_FACING = "user_facing", _("User-facing defect")
+    DEV_TEST = "dev_test", _("Development/test environment")
+    INFRASTRUCTURE = "infrastructure", _("Infrastructure failure")
+
+
+class Team(models.Model):
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="teams",
+        blank=True,
+        verbose_name=_("members"),
+    )
+    tech_leads = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="led_teams",
+        blank=True,
+        verbose_name=_("tech leads"),
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_teams",
+        verbose_name=_("manager"),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self):
+        return self.name
+
+
+class Service(models.Model):
+    """A system or module of a team's (optional on an incident)."""
+
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="services", verbose_name=_("team")
+    )
+    slug = models.SlugField(_("slug"))
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        ordering = ["team", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "slug"], name="service_unique_slug_per_team")
+        ]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self):
+        return f"{self.team.slug}/{self.name}"
+
+
+class UserProfile(models.Model):
+    """Per-user preferences; every user gets email and in-app notices by default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    email_notices = models.BooleanField(_("email notices"), default=True)
+    inapp_notices = models.BooleanField(_("in-app notices"), default=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("user profile")
+        verbose_name_plural = _("user profiles")
+
+    def __str__(self):
+        return str(self.user)
+
+
+class IncidentSequence(models.Model):
+    """Per-day counter behind incident numbers (INC-YYYYMMDD-NNNN)."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.day}: {self.last}"
+
+
+class Incident(models.Model):
+    # -- basic information (问题基本信息) --
+    number = models.CharField(_("number"), max_length=32, unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    symptoms = models.TextField(_("initial symptoms"))
+    impact_scope = models.TextField(_("impact scope"))
+    affected_users = models.PositiveIntegerField(_("affected users"), default=0)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    category = models.CharField(
+        _("category"),
+        max_length=20,
+        choices=Category.choices,
+        default=Category.PRODUCTION,
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("team")
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("service"),
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reported_incidents",
+        verbose_name=_("reporter"),
+        help_text=_("Empty when filed by a machine (alert integration)."),
+    )
+    received_at = models.DateTimeField(_("received at"))
+    occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True)
+    initial_severity = models.CharField(
+        _("initial severity"), max_length=2, choices=Severity.choices
+    )
+    urgent = models.BooleanField(_("urgent"), default=False)
+    phone_call_made = models.BooleanField(_("tech lead phoned"), default=False)
+    phone_call_to = models.CharField(_("phoned whom"), max_length=100, blank=True)
+    phone_call_at = models.DateTimeField(_("phoned at"), null=True, blank=True)
+
+    # -- state and grading --
+    state = models.CharField(
+        _("state"),
+        max_length=20,
+        choices=State.choices,
+        default=State.NEW,
+        db_index=True,
+    )
+    severity = models.CharField(_("severity"), max_length=2, choices=Severity.choices)
+
+    # -- assignment (current; history in Assignment) --
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_incidents",
+        verbose_name=_("owner"),
+    )
+    helpers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="helping_incidents",
+        blank=True,
+        verbose_name=_("helpers"),
+    )
+    goal = models.TextField(_("goal"), blank=True)
+    time_limit = models.DateTimeField(_("time limit"), null=True, blank=True)
+
+    # -- deadlines (the clocks of DESIGN.md) --
+    respond_by = models.DateTimeField(_("respond by"), db_index=True)
+    resolve_by = models.DateTimeField(_("resolve by"), db_index=True)
+    next_update_by = models.DateTimeField(_("next update by"), null=True, blank=True, db_index=True)
+    update_clock_from = models.DateTimeField(
+        _("update clock started"),
+        null=True,
+        blank=True,
+        help_text=_("Acknowledge, the last progress entry, or the last reopen."),
+    )
+
+    # -- step timestamps --
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("work started at"), null=True, blank=True)
+    resolution_submitted_at = models.DateTimeField(
+        _("resolution submitted at"), null=True, blank=True
+    )
+    restored_at = models.DateTimeField(
+        _("service restored at"),
+        null=True,
+        blank=True,
+        help_text=_("When the resolution that passed verification was submitted."),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.TextField(_("cancel reason"), blank=True)
+    archive_summary = models.TextField(_("archive summary"), blank=True)
+    reopen_count = models.PositiveIntegerField(_("times reopened"), default=0)
+
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "state"], name="incident_team_state"),
+            models.Index(fields=["owner", "state"], name="incident_owner_state"),
+            models.Index(fields=["-received_at"], name="incident_received"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=State.values), name="incident_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(severity__in=Severity.values),
+                name="incident_severity_valid",
+            ),
+        ]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def respond_clock_running(self) -> bool:
+        return self.acknowledged_at is None and self.is_open
+
+    @property
+    def resolve_clock_running(self) -> bool:
+        # A resolution awaiting verification has not stopped the clock yet.
+        return self.restored_at is None and self.is_open
+
+    @property
+    def update_clock_running(self) -> bool:
+        return self.state in UPDATE_CLOCK_STATES and self.next_update_by is not None
+
+    def is_member(self, user) -> bool:
+        return user.pk == self.owner_id or self.helpers.filter(pk=user.pk).exists()
+
+
+class Grading(models.Model):
+    """One grading/diagnosis of an incident (问题分级与诊断); every regrade is kept."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="gradings")
+    severity = models.CharField(_("severity"), max_length=2, choices=Severity.choices)
+    previous_severity = models.CharField(
+        _("previous severity"), max_length=2, choices=Severity.choices
+    )
+    diagnosis = models.TextField(_("diagnosis"))
+    reproduced = models.BooleanField(_("reproduced"), null=True, blank=True)
+    findings = models.TextField(_("logs and monitoring findings"), blank=True)
+    impact_assessment = models.TextField(_("impact assessment"), blank=True)
+    graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("graded by"),
+    )
+    graded_at = models.DateTimeField(_("graded at"))
+
+    class Meta:
+        ordering = ["graded_at", "id"]
+        verbose_name = _("grading")
+        verbose_name_plural = _("gradings")
+
+    def __str__(self):
+        return f"{self.incident.number} {self.previous_severity}→{self.severity}"
+
+
+class Assignment(models.Model):
+    """One assignment (任务分配): owner, helpers, goal and time limit; history kept."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="assignments")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    helpers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="+",
+        blank=True,
+        verbose_name=_("helpers"),
+    )
+    goal = models.TextField(_("goal"), blank=True)
+    time_limit = models.DateTimeField(_("time limit"))
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assigned by"),
+    )
+    assigned_at = models.DateTimeField(_("assigned at"))
+
+    class Meta:
+        ordering = ["assigned_at", "id"]
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+
+    def __str__(self):
+        return f"{self.incident.number} → {self.owner}"
+
+
+class ExternalContact(models.Model):
+    """A person outside the team (third party, vendor) the incident depends on."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="external_contacts"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    organisation = models.CharField(_("organisation"), max_length=100, blank=True)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    owes = models.TextField(_("what they owe us"), blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    added_at = models.DateTimeField(_("added at"))
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        verbose_name = _("external contact")
+        verbose_name_plural = _("external contacts")
+
+    def __str__(self):
+        return f"{self.name} ({self.organisation})"
+
+
+class LogEntry(models.Model):
+    """One line of the process log (处理过程记录)."""
+
+    class Kind(models.TextChoices):
+        ACTION = "action", _("Action")
+        PROGRESS = "progress", _("Progress update")
+        WORKAROUND = "workaround", _("Temporary workaround")
+        FIX = "fix", _("Long-term fix")
+        BLOCKER = "blocker", _("Blocker")
+        NOTE = "note", _("Note")
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="log_entries")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="log_entries",
+        verbose_name=_("author"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    text = models.TextField(_("text"))
+    happened_at = models.DateTimeField(_("happened at"))
+    created_at = models.DateTimeField(_("logged at"))
+
+    class Meta:
+        ordering = ["happened_at", "id"]
+        indexes = [models.Index(fields=["incident", "happened_at"], name="logentry_incident_time")]
+        verbose_name = _("log entry")
+        verbose_name_plural = _("log entries")
+
+    def __str__(self):
+        return f"{self.incident.number} {self.kind}: {self.text[:40]}"
+
+
+class Resolution(models.Model):
+    """A resolve submission (workaround and fix) awaiting or past verification."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Awaiting verification")
+        PASSED = "passed", _("Passed verification")
+        FAILED = "failed", _("Failed verification")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="resolutions")
+    workaround = models.TextField(_("temporary workaround"), blank=True)
+    fix = models.TextField(_("long-term fix"), blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("submitted by"),
+    )
+    submitted_at = models.DateTimeField(_("submitted at"))
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.PENDING
+    )
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        verbose_name = _("resolution")
+        verbose_name_plural = _("resolutions")
+
+    def __str__(self):
+        return f"{self.incident.number} {self.get_outcome_display()}"
+
+
+class Verification(models.Model):
+    """One verification attempt (结果验证): three checks, each with evidence."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="verifications")
+    resolution = models.ForeignKey(
+        Resolution, on_delete=models.CASCADE, related_name="verifications"
+    )
+    functional_ok = models.BooleanField(_("functional test passed"))
+    functional_evidence = models.TextField(_("functional test evidence"), blank=True)
+    regression_ok = models.BooleanField(_("regression test passed"))
+    regression_evidence = models.TextField(_("regression test evidence"), blank=True)
+    monitoring_ok = models.BooleanField(_("monitoring normal"))
+    monitoring_evidence = models.TextField(_("monitoring evidence"), blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    passed = models.BooleanField(_("passed"))
+    verifier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("verifier"),
+    )
+    verified_at = models.DateTimeField(_("verified at"))
+
+    class Meta:
+        ordering = ["verified_at", "id"]
+        verbose_name = _("verification")
+        verbose_name_plural = _("verifications")
+
+    def __str__(self):
+        return f"{self.incident.number} {'passed' if self.passed else 'failed'}"
+
+
+class UserNotification(models.Model):
+    """Affected users told the problem is fixed (step 5)."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="user_notifications"
+    )
+    message = models.TextField(_("message"))
+    notified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("notified by"),
+    )
+    notified_at = models.DateTimeField(_("notified at"))
+
+    class Meta:
+        ordering = ["notified_at", "id"]
+        verbose_name = _("user notification")
+        verbose_name_plural = _("user notifications")
+
+    def __str__(self):
+        return f"{self.incident_id} {self.notified_at:%Y-%m-%d %H:%M}"
+
+
+class UserFeedback(models.Model):
+    """What affected users said after being told (step 5)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="feedback")
+    text = models.TextField(_("feedback"))
+    satisfied = models.BooleanField(_("satisfied"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        verbose_name = _("user feedback")
+        verbose_name_plural = _("user feedback")
+
+    def __str__(self):
+        return f"{self.incident_id} {self.text[:40]}"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class TimelineEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("timeline events are never edited")
+
+    def delete(self):
+        raise AppendOnlyError("timeline events are never deleted")
+
+
+class TimelineEvent(models.Model):
+    """Audit trail: every state and field change, written with the change."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Filed")
+        UPDATED = "updated", _("Details edited")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        GRADED = "graded", _("Graded")
+        ASSIGNED = "assigned", _("Assigned")
+        LOGGED = "logged", _("Log entry added")
+        STARTED = "started", _("Work started")
+        RESOLUTION_SUBMITTED = "resolution_submitted", _("Resolution submitted")
+        VERIFICATION_PASSED = "verification_passed", _("Verification passed")
+        VERIFICATION_FAILED = "verification_failed", _("Verification failed")
+        USERS_NOTIFIED = "users_notified", _("Users notified")
+        FEEDBACK_RECORDED = "feedback_recorded", _("User feedback recorded")
+        ARCHIVED = "archived", _("Archived")
+        REOPENED = "reopened", _("Reopened")
+        CANCELLED = "cancelled", _("Cancelled")
+        PHONE_CALL = "phone_call", _("Tech lead phoned")
+
+    # PROTECT: an incident with a history is cancelled, never deleted.
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("actor"),
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    from_state = models.CharField(_("from state"), max_length=20, blank=True)
+    to_state = models.CharField(_("to state"), max_length=20, blank=True)
+    changes = models.JSONField(
+        _("changes"), default=dict, blank=True, help_text=_("field: [old, new]")
+    )
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("at"))
+
+    objects = TimelineEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["incident", "created_at"], name="event_incident_time")]
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+
+    def __str__(self):
+        return f"{self.incident_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("timeline events are never edited")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("timeline events are never deleted")

@@ -1,0 +1,188 @@
+"""Who may do what: the one permission rule module.
+
+Web views, the API, the admin and services all ask this module. A user's
+roles are Django groups (seeded: on-duty, engineer, tester, tech lead,
+manager, admin). Visibility: a user sees the incidents of their teams and the
+ones they own or help with; managers and admins see all.
+
+A user is a tech lead *for an incident* when they are one of its team's
+`tech_leads`, or hold the "tech lead" role and belong to the team.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from incidents.models import Incident
+from incidents.workflow import Action, action_label
+
+
+class Role(StrEnum):
+    ON_DUTY = "on-duty"
+    ENGINEER = "engineer"
+    TESTER = "tester"
+    TECH_LEAD = "tech lead"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class UserContext:
+    roles: frozenset[str]
+    team_ids: frozenset[int]
+    led_team_ids: frozenset[int]
+    is_admin: bool
+
+    @property
+    def sees_all(self) -> bool:
+        return self.is_admin or Role.MANAGER in self.roles
+
+
+_CACHE_ATTR = "_responder_rules_ctx"
+
+
+def context(user) -> UserContext:
+    """Roles and teams of `user`, computed once per user object (3 queries)."""
+    ctx = getattr(user, _CACHE_ATTR, None)
+    if ctx is not None:
+        return ctx
+    if not user.is_authenticated or not user.is_active:
+        ctx = UserContext(frozenset(), frozenset(), frozenset(), False)
+    else:
+        roles = frozenset(user.groups.values_list("name", flat=True))
+        member_of = set(user.teams.values_list("pk", flat=True))
+        explicitly_leads = set(user.led_teams.values_list("pk", flat=True))
+        managed = set(user.managed_teams.values_list("pk", flat=True))
+        led = explicitly_leads | (member_of if Role.TECH_LEAD in roles else set())
+        ctx = UserContext(
+            roles=roles,
+            team_ids=frozenset(member_of | explicitly_leads | managed),
+            led_team_ids=frozenset(led),
+            is_admin=user.is_superuser or Role.ADMIN in roles,
+        )
+    setattr(user, _CACHE_ATTR, ctx)
+    return ctx
+
+
+def forget(user) -> None:
+    """Drop the cached context after changing a user's groups or teams."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def has_role(user, role: Role) -> bool:
+    ctx = context(user)
+    return ctx.is_admin or role in ctx.roles
+
+
+def visible_incidents(user, queryset: QuerySet | None = None) -> QuerySet:
+    qs = Incident.objects.all() if queryset is None else queryset
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if ctx.sees_all:
+        return qs
+    helping = Incident.helpers.through.objects.filter(user_id=user.pk).values("incident_id")
+    return qs.filter(Q(team_id__in=ctx.team_ids) | Q(owner_id=user.pk) | Q(pk__in=helping))
+
+
+def can_see(user, incident: Incident) -> bool:
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if ctx.sees_all or incident.team_id in ctx.team_ids or incident.owner_id == user.pk:
+        return True
+    return incident.helpers.filter(pk=user.pk).exists()
+
+
+def is_lead_for(user, incident: Incident) -> bool:
+    ctx = context(user)
+    return ctx.is_admin or incident.team_id in ctx.led_team_ids
+
+
+def _is_owner(user, incident: Incident) -> bool:
+    return incident.owner_id is not None and incident.owner_id == user.pk
+
+
+def _is_helper(user, incident: Incident) -> bool:
+    return incident.helpers.filter(pk=user.pk).exists()
+
+
+def _team_role(user, incident: Incident, role: Role) -> bool:
+    """`role` held by a member of the incident's team."""
+    ctx = context(user)
+    return role in ctx.roles and incident.team_id in ctx.team_ids
+
+
+def can(user, action: Action, incident: Incident | None = None) -> bool:
+    """May `user` take `action` (on `incident`)? States are checked elsewhere."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if action == Action.FILE:
+        return True
+    if action in (Action.VIEW_ARCHIVE, Action.VIEW_METRICS):
+        return ctx.sees_all or bool(ctx.led_team_ids) or Role.TECH_LEAD in ctx.roles
+    if incident is None:
+        raise ValueError(f"{action} needs an incident")
+    if not can_see(user, incident):
+        return False
+    if ctx.is_admin:
+        return True
+    lead = is_lead_for(user, incident)
+    match action:
+        case Action.VIEW:
+            return True
+        case (
+            Action.ACKNOWLEDGE
+            | Action.GRADE
+            | Action.ASSIGN
+            | Action.REOPEN
+            | Action.CANCEL
+            | Action.ARCHIVE
+        ):
+            return lead
+        case Action.EDIT:
+            return lead or (incident.reporter_id is not None and incident.reporter_id == user.pk)
+        case Action.LOG:
+            return lead or _is_owner(user, incident) or _is_helper(user, incident)
+        case Action.RESOLVE | Action.POSTMORTEM:
+            return lead or _is_owner(user, incident)
+        case Action.VERIFY:
+            return lead or _team_role(user, incident, Role.TESTER)
+        case Action.NOTIFY_USERS | Action.FEEDBACK:
+            return lead or _team_role(user, incident, Role.ON_DUTY)
+    return False
+
+
+_LEAD_ONLY = _lazy("Only a tech lead of the incident's team may %(action)s.")
+_REFUSALS = {
+    Action.EDIT: _lazy("Only the reporter or a tech lead may edit the incident's details."),
+    Action.LOG: _lazy("Only the owner, a helper or a tech lead may add to the process log."),
+    Action.RESOLVE: _lazy("Only the owner or a tech lead may submit a resolution."),
+    Action.POSTMORTEM: _lazy("Only the owner or a tech lead may write the post-mortem."),
+    Action.VERIFY: _lazy("Only a tester of the incident's team or a tech lead may verify."),
+    Action.NOTIFY_USERS: _lazy(
+        "Only on-duty staff of the incident's team or a tech lead may notify users."
+    ),
+    Action.FEEDBACK: _lazy(
+        "Only on-duty staff of the incident's team or a tech lead may record user feedback."
+    ),
+    Action.VIEW_ARCHIVE: _lazy("Only managers and tech leads may open the archive."),
+    Action.VIEW_METRICS: _lazy("Only managers and tech leads may see the metrics."),
+}
+
+
+def require(user, action: Action, incident: Incident | None = None) -> None:
+    """Raise PermissionDenied, saying who may, unless `user` may take `action`."""
+    if can(user, action, incident):
+        return
+    if action in _REFUSALS:
+        raise PermissionDenied(str(_REFUSALS[action]))
+    if action == Action.VIEW:
+        raise PermissionDenied(_("You cannot see this incident."))
+    raise PermissionDenied(_LEAD_ONLY % {"action": action_label(action)})

@@ -1,0 +1,941 @@
+"""Every write to an incident: one function per step of the process.
+
+Each service is keyword-only and atomic. It locks the incident row, checks the
+actor's role (incidents.rules), the state (incidents.workflow) and the input,
+changes the incident, bumps its version and writes a TimelineEvent in the same
+transaction. A refusal raises before anything is written:
+
+- PermissionDenied: the actor's role may not do this;
+- TransitionNotAllowed: the incident's state forbids it;
+- ValidationError: the input is wrong (field → messages);
+- StaleVersion: `expected_version` is older than the stored version.
+
+`actor=None` means the system itself (alert intake, tasks); it skips the role
+check, never the state and input checks.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common import clock
+from common.errors import StaleVersion, TransitionNotAllowed
+from escalation.sla import compute_deadlines, windows_for
+from incidents import rules
+from incidents.models import (
+    UPDATE_CLOCK_STATES,
+    Assignment,
+    Category,
+    ExternalContact,
+    Grading,
+    Incident,
+    IncidentSequence,
+    LogEntry,
+    Resolution,
+    Service,
+    Severity,
+    Source,
+    State,
+    Team,
+    TimelineEvent,
+    UserFeedback,
+    UserNotification,
+    Verification,
+)
+from incidents.workflow import (
+    Action,
+    action_label,
+    actions_allowed_in,
+    allowed_in_state,
+)
+
+User = get_user_model()
+
+# Clocks of reporters' machines drift; a received_at this far ahead of ours is
+# taken as "now" rather than refused.
+CLOCK_SKEW = timedelta(seconds=60)
+
+# Intake fields that may be corrected later through incident_update.
+EDITABLE_FIELDS = (
+    "title",
+    "symptoms",
+    "impact_scope",
+    "affected_users",
+    "source",
+    "category",
+    "service",
+    "received_at",
+    "occurred_at",
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _lock(incident: Incident | int, expected_version: int | None) -> Incident:
+    pk = incident.pk if isinstance(incident, Incident) else incident
+    locked = Incident.objects.select_for_update().select_related("team").get(pk=pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleVersion(
+            _(
+                "%(number)s was changed by someone else (your version %(expected)s, "
+                "now %(current)s). Reload it and apply your change again."
+            )
+            % {
+                "number": locked.number,
+                "expected": expected_version,
+                "current": locked.version,
+            },
+            expected=expected_version,
+            current=locked.version,
+        )
+    return locked
+
+
+def _check_state(incident: Incident, action: Action) -> None:
+    if allowed_in_state(action, incident.state):
+        return
+    allowed = [a.value for a in actions_allowed_in(incident.state)]
+    raise TransitionNotAllowed(
+        _("Cannot %(action)s %(number)s while it is %(state)s. Allowed now: %(allowed)s.")
+        % {
+            "action": action_label(action),
+            "number": incident.number,
+            "state": State(incident.state).label,
+            "allowed": ", ".join(allowed) or _("nothing"),
+        },
+        state=incident.state,
+        allowed=allowed,
+    )
+
+
+def _authorize(actor, action: Action, incident: Incident | None = None) -> None:
+    if actor is not None:
+        rules.require(actor, action, incident)
+
+
+def _save(incident: Incident, fields: Iterable[str]) -> None:
+    incident.version += 1
+    incident.save(update_fields=[*set(fields), "version", "updated_at"])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return str(value)
+    return value
+
+
+def _event(
+    incident: Incident,
+    actor,
+    kind: str,
+    *,
+    from_state: str = "",
+    to_state: str = "",
+    changes: dict | None = None,
+    message: str = "",
+    at: datetime | None = None,
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        incident=incident,
+        actor=actor,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        changes={k: [_jsonable(a), _jsonable(b)] for k, (a, b) in (changes or {}).items()},
+        message=message,
+        created_at=at or clock.now(),
+    )
+
+
+def _required(value: str, field: str, message: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: message})
+    return value
+
+
+def _check_not_future(value: datetime | None, field: str, now: datetime) -> None:
+    if value is None:
+        return
+    if timezone.is_naive(value):
+        raise ValidationError({field: _("Give a time zone with the time.")})
+    if value > now + CLOCK_SKEW:
+        raise ValidationError({field: _("This time is in the future.")})
+
+
+def _set_deadlines(incident: Incident) -> None:
+    """Recompute the three deadlines from the incident's level and clock starts."""
+    running_update = incident.state in UPDATE_CLOCK_STATES
+    deadlines = compute_deadlines(
+        severity=incident.severity,
+        received_at=incident.received_at,
+        update_clock_from=incident.update_clock_from if running_update else None,
+    )
+    incident.respond_by = deadlines.respond_by
+    incident.resolve_by = deadlines.resolve_by
+    incident.next_update_by = deadlines.next_update_by
+
+
+DEADLINE_FIELDS = ("respond_by", "resolve_by", "next_update_by", "update_clock_from")
+
+
+def _next_number(at: datetime) -> str:
+    day = timezone.localdate(at)
+    IncidentSequence.objects.bulk_create([IncidentSequence(day=day, last=0)], ignore_conflicts=True)
+    seq = IncidentSequence.objects.select_for_update().get(day=day)
+    seq.last += 1
+    seq.save(update_fields=["last"])
+    return f"INC-{day:%Y%m%d}-{seq.last:04d}"
+
+
+def _default_team(actor) -> Team | None:
+    if actor is None:
+        return None
+    return (
+        Team.objects.filter(members=actor).order_by("name").first()
+        or Team.objects.filter(tech_leads=actor).order_by("name").first()
+    )
+
+
+def _full_clean(obj, exclude: Iterable[str] = ()) -> None:
+    obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+
+
+# ---------------------------------------------------------------- step 1
+
+
+@transaction.atomic
+def incident_create(
+    *,
+    actor,
+    title: str,
+    symptoms: str,
+    severity: str,
+    source: str,
+    impact_scope: str,
+    affected_users: int = 0,
+    received_at: datetime | None = None,
+    occurred_at: datetime | None = None,
+    team: Team | None = None,
+    category: str = Category.PRODUCTION,
+    service: Service | None = None,
+    urgent: bool = False,
+    phone_call_to: str = "",
+    phone_call_at: datetime | None = None,
+) -> Incident:
+    """File an incident (step 1) and start its respond and resolve clocks.
+
+    Any signed-in user may file, into a team they belong to (managers and
+    admins into any team); without a team it goes to the reporter's team.
+    `received_at` defaults to now and may be in the past, never the future.
+    `phone_call_to` records that the tech lead was phoned about an urgent one.
+    """
+    now = clock.now()
+    _authorize(actor, Action.FILE)
+    errors: dict[str, list[str]] = {}
+    received_at = received_at or now
+    for field, value in (("received_at", received_at), ("occurred_at", occurred_at)):
+        try:
+            _check_not_future(value, field, now)
+        except ValidationError as e:
+            errors.update(e.message_dict)
+    if received_at > now:
+        received_at = now  # within the allowed skew
+    if occurred_at and "received_at" not in errors and occurred_at > received_at + CLOCK_SKEW:
+        errors["occurred_at"] = [_("The problem cannot occur after it was received.")]
+    if team is None:
+        team = _default_team(actor)
+        if team is None:
+            errors["team"] = [_("Choose the team that owns this incident.")]
+    elif (
+        actor is not None
+        and not rules.context(actor).sees_all
+        and team.pk not in rules.context(actor).team_ids
+    ):
+        errors["team"] = [_("You can only file incidents for your own teams.")]
+    if service is not None and team is not None and service.team_id != team.pk:
+        errors["service"] = [_("This service belongs to another team.")]
+    if (affected_users or 0) < 0:
+        errors["affected_users"] = [_("The number of affected users cannot be negative.")]
+    if phone_call_at is not None:
+        try:
+            _check_not_future(phone_call_at, "phone_call_at", now)
+        except ValidationError as e:
+            errors.update(e.message_dict)
+    if errors:
+        raise ValidationError(errors)
+
+    incident = Incident(
+        number="pending",
+        title=(title or "").strip(),
+        symptoms=(symptoms or "").strip(),
+        impact_scope=(impact_scope or "").strip(),
+        affected_users=affected_users or 0,
+        source=source,
+        category=category,
+        team=team,
+        service=service,
+        reporter=actor,
+        received_at=received_at,
+        occurred_at=occurred_at,
+        initial_severity=severity,
+        severity=severity,
+        urgent=urgent,
+        phone_call_made=bool(phone_call_to.strip()),
+        phone_call_to=phone_call_to.strip(),
+        phone_call_at=(phone_call_at or now) if phone_call_to.strip() else None,
+        state=State.NEW,
+    )
+    if severity in Severity.values:
+        _set_deadlines(incident)
+    _full_clean(incident, exclude=["team", "reporter", "service"])
+    incident.number = _next_number(now)
+    incident.save()
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.CREATED,
+        to_state=State.NEW,
+        message=_("Filed as %(severity)s from %(source)s.")
+        % {"severity": severity, "source": Source(source).label},
+    )
+    if incident.phone_call_made:
+        _event(
+            incident,
+            actor,
+            TimelineEvent.Kind.PHONE_CALL,
+            message=_("Phoned %(who)s.") % {"who": incident.phone_call_to},
+            at=incident.phone_call_at,
+        )
+    return incident
+
+
+@transaction.atomic
+def incident_update(
+    *, incident: Incident, actor, expected_version: int | None = None, **changes: Any
+) -> Incident:
+    """Correct intake details; a new `received_at` moves the deadlines."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: _("This field cannot be changed here.") for f in sorted(unknown)})
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.EDIT, incident)
+    _check_state(incident, Action.EDIT)
+    now = clock.now()
+    for field in ("received_at", "occurred_at"):
+        if field in changes:
+            if field == "received_at" and changes[field] is None:
+                raise ValidationError({field: _("This field is required.")})
+            _check_not_future(changes[field], field, now)
+    if changes.get("affected_users") is not None and changes["affected_users"] < 0:
+        raise ValidationError(
+            {"affected_users": _("The number of affected users cannot be negative.")}
+        )
+    if changes.get("service") is not None and changes["service"].team_id != incident.team_id:
+        raise ValidationError({"service": _("This service belongs to another team.")})
+
+    diff = {}
+    for field, value in changes.items():
+        if isinstance(value, str):
+            value = value.strip()
+        old = getattr(incident, field)
+        if old != value:
+            diff[field] = (old, value)
+            setattr(incident, field, value)
+    if not diff:
+        return incident
+    fields = set(diff)
+    if "received_at" in diff:
+        _set_deadlines(incident)
+        fields |= set(DEADLINE_FIELDS)
+    occurred, received = incident.occurred_at, incident.received_at
+    if occurred and occurred > received + CLOCK_SKEW:
+        raise ValidationError({"occurred_at": _("The problem cannot occur after it was received.")})
+    _full_clean(incident, exclude=["team", "reporter", "service", "owner"])
+    _save(incident, fields)
+    _event(incident, actor, TimelineEvent.Kind.UPDATED, changes=diff)
+    return incident
+
+
+# ---------------------------------------------------------------- step 2
+
+
+@transaction.atomic
+def incident_acknowledge(
+    *, incident: Incident, actor, expected_version: int | None = None, note: str = ""
+) -> Incident:
+    """A tech lead takes the incident: stops the respond clock, starts updates."""
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.ACKNOWLEDGE, incident)
+    _check_state(incident, Action.ACKNOWLEDGE)
+    now = clock.now()
+    incident.state = State.ACKNOWLEDGED
+    incident.acknowledged_at = now
+    incident.update_clock_from = now
+    _set_deadlines(incident)
+    _save(incident, ["state", "acknowledged_at", *DEADLINE_FIELDS])
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.ACKNOWLEDGED,
+        from_state=State.NEW,
+        to_state=State.ACKNOWLEDGED,
+        message=note.strip(),
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_grade(
+    *,
+    incident: Incident,
+    actor,
+    severity: str,
+    diagnosis: str,
+    expected_version: int | None = None,
+    reproduced: bool | None = None,
+    findings: str = "",
+    impact_assessment: str = "",
+) -> Incident:
+    """Record a diagnosis and level; a new level recomputes every deadline.
+
+    Allowed at any point before the incident is resolved; every grading is kept.
+    """
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.GRADE, incident)
+    _check_state(incident, Action.GRADE)
+    if severity not in Severity.values:
+        raise ValidationError(
+            {"severity": _("Choose one of %(levels)s.") % {"levels": ", ".join(Severity.values)}}
+        )
+    diagnosis = _required(diagnosis, "diagnosis", _("Write down the diagnosis."))
+    now = clock.now()
+    previous = incident.severity
+    Grading.objects.create(
+        incident=incident,
+        severity=severity,
+        previous_severity=previous,
+        diagnosis=diagnosis,
+        reproduced=reproduced,
+        findings=findings.strip(),
+        impact_assessment=impact_assessment.strip(),
+        graded_by=actor,
+        graded_at=now,
+    )
+    diff = {}
+    fields = []
+    if severity != previous:
+        diff["severity"] = (previous, severity)
+        before = (incident.respond_by, incident.resolve_by, incident.next_update_by)
+        incident.severity = severity
+        _set_deadlines(incident)
+        after = (incident.respond_by, incident.resolve_by, incident.next_update_by)
+        for name, old, new in zip(
+            ("respond_by", "resolve_by", "next_update_by"), before, after, strict=True
+        ):
+            if old != new:
+                diff[name] = (old, new)
+        fields = ["severity", *DEADLINE_FIELDS]
+    _save(incident, fields)
+    _event(incident, actor, TimelineEvent.Kind.GRADED, changes=diff, message=diagnosis)
+    return incident
+
+
+# ---------------------------------------------------------------- step 3
+
+
+def _default_goal(incident: Incident) -> str:
+    w = windows_for(incident.severity)
+    return _("%(severity)s: restore within %(resolve)s, report progress every %(update)s min") % {
+        "severity": incident.severity,
+        "resolve": _format_minutes(int(w.resolve.total_seconds() // 60)),
+        "update": int(w.update.total_seconds() // 60),
+    }
+
+
+def _format_minutes(minutes: int) -> str:
+    if minutes % 60 == 0:
+        return _("%(n)s h") % {"n": minutes // 60}
+    return _("%(n)s min") % {"n": minutes}
+
+
+@transaction.atomic
+def incident_assign(
+    *,
+    incident: Incident,
+    actor,
+    owner,
+    helpers: Iterable = (),
+    goal: str = "",
+    time_limit: datetime | None = None,
+    external_contacts: Iterable[dict] = (),
+    expected_version: int | None = None,
+) -> Incident:
+    """Name the first owner and helpers (step 3); reassigning keeps the history.
+
+    The time limit defaults to the resolve deadline and the goal to the
+    level's, e.g. "P0: restore within 2 h, report progress every 30 min".
+    """
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.ASSIGN, incident)
+    _check_state(incident, Action.ASSIGN)
+    if owner is None:
+        raise ValidationError({"owner": _("Name the owner.")})
+    if not owner.is_active:
+        raise ValidationError({"owner": _("%(user)s is not an active user.") % {"user": owner}})
+    helpers = [h for h in helpers if h.pk != owner.pk]
+    inactive = [str(h) for h in helpers if not h.is_active]
+    if inactive:
+        raise ValidationError(
+            {"helpers": _("Not active users: %(users)s.") % {"users": ", ".join(inactive)}}
+        )
+    now = clock.now()
+    if time_limit is not None and timezone.is_naive(time_limit):
+        raise ValidationError({"time_limit": _("Give a time zone with the time.")})
+    contacts = []
+    for i, data in enumerate(external_contacts):
+        contact = ExternalContact(
+            incident=incident,
+            name=(data.get("name") or "").strip(),
+            organisation=(data.get("organisation") or "").strip(),
+            contact=(data.get("contact") or "").strip(),
+            owes=(data.get("owes") or "").strip(),
+            added_by=actor,
+            added_at=now,
+        )
+        if not contact.name:
+            raise ValidationError(
+                {"external_contacts": _("Contact %(n)s has no name.") % {"n": i + 1}}
+            )
+        contacts.append(contact)
+
+    old_owner = incident.owner
+    old_helpers = sorted(u.username for u in incident.helpers.all())
+    from_state = incident.state
+    incident.owner = owner
+    incident.goal = goal.strip() or _default_goal(incident)
+    incident.time_limit = time_limit or incident.resolve_by
+    fields = ["owner", "goal", "time_limit"]
+    if incident.state == State.ACKNOWLEDGED:
+        incident.state = State.ASSIGNED
+        fields.append("state")
+    if incident.assigned_at is None:
+        incident.assigned_at = now
+        fields.append("assigned_at")
+    _save(incident, fields)
+    incident.helpers.set(helpers)
+    assignment = Assignment.objects.create(
+        incident=incident,
+        owner=owner,
+        goal=incident.goal,
+        time_limit=incident.time_limit,
+        assigned_by=actor,
+        assigned_at=now,
+    )
+    assignment.helpers.set(helpers)
+    ExternalContact.objects.bulk_create(contacts)
+    diff = {}
+    if old_owner != owner:
+        diff["owner"] = (old_owner.username if old_owner else None, owner.username)
+    new_helpers = sorted(u.username for u in helpers)
+    if old_helpers != new_helpers:
+        diff["helpers"] = (old_helpers, new_helpers)
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.ASSIGNED,
+        from_state=from_state if from_state != incident.state else "",
+        to_state=incident.state if from_state != incident.state else "",
+        changes=diff,
+        message=incident.goal,
+    )
+    return incident
+
+
+# ---------------------------------------------------------------- step 4
+
+
+@transaction.atomic
+def incident_log(
+    *,
+    incident: Incident,
+    actor,
+    kind: str,
+    text: str,
+    happened_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> LogEntry:
+    """Add a process-log entry (step 4).
+
+    The first entry by the owner or a helper moves `assigned` to
+    `in_progress`; a `progress` entry restarts the update clock. `happened_at`
+    may be earlier than now (logging after the fact), never later.
+    """
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.LOG, incident)
+    _check_state(incident, Action.LOG)
+    if kind not in LogEntry.Kind.values:
+        raise ValidationError(
+            {
+                "kind": _("Unknown kind; use one of %(kinds)s.")
+                % {"kinds": ", ".join(LogEntry.Kind.values)}
+            }
+        )
+    text = _required(text, "text", _("Write what happened."))
+    now = clock.now()
+    _check_not_future(happened_at, "happened_at", now)
+    if happened_at and happened_at < incident.received_at - timedelta(days=1):
+        raise ValidationError({"happened_at": _("This is long before the incident was received.")})
+    entry = LogEntry.objects.create(
+        incident=incident,
+        author=actor,
+        kind=kind,
+        text=text,
+        happened_at=min(happened_at or now, now),
+        created_at=now,
+    )
+    fields: list[str] = []
+    diff = {}
+    from_state = incident.state
+    is_worker = actor is not None and (
+        incident.owner_id == actor.pk or incident.helpers.filter(pk=actor.pk).exists()
+    )
+    if incident.state == State.ASSIGNED and is_worker:
+        incident.state = State.IN_PROGRESS
+        incident.started_at = now
+        fields += ["state", "started_at"]
+    if kind == LogEntry.Kind.PROGRESS and incident.state in UPDATE_CLOCK_STATES:
+        old = incident.next_update_by
+        incident.update_clock_from = now
+        _set_deadlines(incident)
+        fields += list(DEADLINE_FIELDS)
+        diff["next_update_by"] = (old, incident.next_update_by)
+    _save(incident, fields)
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.LOGGED,
+        from_state=from_state if fields and "state" in fields else "",
+        to_state=incident.state if fields and "state" in fields else "",
+        changes=diff,
+        message=f"[{kind}] {text}",
+    )
+    entry.incident = incident
+    return entry
+
+
+@transaction.atomic
+def incident_resolve(
+    *,
+    incident: Incident,
+    actor,
+    workaround: str = "",
+    fix: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Submit the workaround and/or fix; the incident waits for verification.
+
+    The resolve clock keeps running until a verification passes; then it
+    counts as stopped at this submission.
+    """
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.RESOLVE, incident)
+    _check_state(incident, Action.RESOLVE)
+    workaround, fix = (workaround or "").strip(), (fix or "").strip()
+    if not workaround and not fix:
+        raise ValidationError(
+            {"fix": _("Describe the temporary workaround, the long-term fix, or both.")}
+        )
+    now = clock.now()
+    Resolution.objects.create(
+        incident=incident,
+        workaround=workaround,
+        fix=fix,
+        submitted_by=actor,
+        submitted_at=now,
+    )
+    from_state = incident.state
+    incident.state = State.VERIFYING
+    incident.resolution_submitted_at = now
+    if incident.started_at is None:
+        incident.started_at = now
+    _save(incident, ["state", "resolution_submitted_at", "started_at"])
+    message = "\n".join(
+        part
+        for part in (
+            _("Workaround: %(text)s") % {"text": workaround} if workaround else "",
+            _("Fix: %(text)s") % {"text": fix} if fix else "",
+        )
+        if part
+    )
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.RESOLUTION_SUBMITTED,
+        from_state=from_state,
+        to_state=State.VERIFYING,
+        message=message,
+    )
+    return incident
+
+
+# ---------------------------------------------------------------- step 5
+
+
+@transaction.atomic
+def incident_verify(
+    *,
+    incident: Incident,
+    actor,
+    functional_ok: bool,
+    regression_ok: bool,
+    monitoring_ok: bool,
+    functional_evidence: str = "",
+    regression_evidence: str = "",
+    monitoring_evidence: str = "",
+    notes: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Record a verification attempt (step 5).
+
+    All three checks passed → `resolved`, and the resolve clock stops at the
+    submission that passed. Any failure → back to `in_progress` for the owner,
+    the clock never stopped, and the reasons go on the timeline.
+    """
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.VERIFY, incident)
+    _check_state(incident, Action.VERIFY)
+    checks = {
+        "functional_ok": functional_ok,
+        "regression_ok": regression_ok,
+        "monitoring_ok": monitoring_ok,
+    }
+    missing = {k: _("Say whether this check passed.") for k, v in checks.items() if v is None}
+    if missing:
+        raise ValidationError(missing)
+    now = clock.now()
+    resolution = incident.resolutions.filter(outcome=Resolution.Outcome.PENDING).last()
+    if resolution is None:  # data from before resolutions were recorded
+        resolution = Resolution.objects.create(
+            incident=incident,
+            submitted_by=actor,
+            submitted_at=incident.resolution_submitted_at or now,
+        )
+    passed = all(checks.values())
+    Verification.objects.create(
+        incident=incident,
+        resolution=resolution,
+        functional_ok=functional_ok,
+        functional_evidence=functional_evidence.strip(),
+        regression_ok=regression_ok,
+        regression_evidence=regression_evidence.strip(),
+        monitoring_ok=monitoring_ok,
+        monitoring_evidence=monitoring_evidence.strip(),
+        notes=notes.strip(),
+        passed=passed,
+        verifier=actor,
+        verified_at=now,
+    )
+    resolution.outcome = Resolution.Outcome.PASSED if passed else Resolution.Outcome.FAILED
+    resolution.save(update_fields=["outcome"])
+    labels = {
+        "functional_ok": (_("functional test"), functional_evidence),
+        "regression_ok": (_("regression test"), regression_evidence),
+        "monitoring_ok": (_("monitoring observation"), monitoring_evidence),
+    }
+    if passed:
+        incident.state = State.RESOLVED
+        incident.restored_at = resolution.submitted_at
+        incident.resolved_at = now
+        incident.update_clock_from = None
+        _set_deadlines(incident)
+        fields = ["state", "restored_at", "resolved_at", *DEADLINE_FIELDS]
+        kind = TimelineEvent.Kind.VERIFICATION_PASSED
+        message = notes.strip()
+    else:
+        incident.state = State.IN_PROGRESS
+        incident.resolution_submitted_at = None
+        fields = ["state", "resolution_submitted_at"]
+        kind = TimelineEvent.Kind.VERIFICATION_FAILED
+        failed = [
+            f"{label}: {evidence.strip()}" if evidence.strip() else str(label)
+            for key, (label, evidence) in labels.items()
+            if not checks[key]
+        ]
+        message = _("Failed: %(checks)s.") % {"checks": "; ".join(failed)}
+        if notes.strip():
+            message += "\n" + notes.strip()
+    _save(incident, fields)
+    _event(
+        incident,
+        actor,
+        kind,
+        from_state=State.VERIFYING,
+        to_state=incident.state,
+        message=message,
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_notify_users(
+    *, incident: Incident, actor, message: str, expected_version: int | None = None
+) -> Incident:
+    """Record that the affected users were told the problem is fixed."""
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.NOTIFY_USERS, incident)
+    _check_state(incident, Action.NOTIFY_USERS)
+    message = _required(message, "message", _("Write what the users were told."))
+    UserNotification.objects.create(
+        incident=incident, message=message, notified_by=actor, notified_at=clock.now()
+    )
+    _save(incident, [])
+    _event(incident, actor, TimelineEvent.Kind.USERS_NOTIFIED, message=message)
+    return incident
+
+
+@transaction.atomic
+def incident_record_feedback(
+    *,
+    incident: Incident,
+    actor,
+    text: str,
+    satisfied: bool | None = None,
+    expected_version: int | None = None,
+) -> Incident:
+    """Record what affected users said after the fix."""
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.FEEDBACK, incident)
+    _check_state(incident, Action.FEEDBACK)
+    text = _required(text, "text", _("Write down the users' feedback."))
+    UserFeedback.objects.create(
+        incident=incident,
+        text=text,
+        satisfied=satisfied,
+        recorded_by=actor,
+        recorded_at=clock.now(),
+    )
+    _save(incident, [])
+    _event(incident, actor, TimelineEvent.Kind.FEEDBACK_RECORDED, message=text)
+    return incident
+
+
+# ---------------------------------------------------------------- step 6 and exits
+
+
+@transaction.atomic
+def incident_archive(
+    *, incident: Incident, actor, summary: str, expected_version: int | None = None
+) -> Incident:
+    """Close the record of a resolved incident with its summary (step 6)."""
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.ARCHIVE, incident)
+    _check_state(incident, Action.ARCHIVE)
+    summary = _required(
+        summary,
+        "summary",
+        _("Write the archive summary: symptoms, diagnosis, solution and lessons."),
+    )
+    incident.state = State.ARCHIVED
+    incident.archived_at = clock.now()
+    incident.archive_summary = summary
+    _save(incident, ["state", "archived_at", "archive_summary"])
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.ARCHIVED,
+        from_state=State.RESOLVED,
+        to_state=State.ARCHIVED,
+        message=summary,
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_reopen(
+    *, incident: Incident, actor, reason: str, expected_version: int | None = None
+) -> Incident:
+    """The problem is back: a resolved or archived incident returns to work.
+
+    The resolve clock runs again from `received_at` (service was not really
+    restored); the update clock restarts now.
+    """
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.REOPEN, incident)
+    _check_state(incident, Action.REOPEN)
+    reason = _required(reason, "reason", _("Say why the incident is reopened."))
+    now = clock.now()
+    from_state = incident.state
+    incident.state = State.IN_PROGRESS
+    incident.restored_at = None
+    incident.resolved_at = None
+    incident.archived_at = None
+    incident.resolution_submitted_at = None
+    incident.reopen_count += 1
+    incident.update_clock_from = now
+    _set_deadlines(incident)
+    _save(
+        incident,
+        [
+            "state",
+            "restored_at",
+            "resolved_at",
+            "archived_at",
+            "resolution_submitted_at",
+            "reopen_count",
+            *DEADLINE_FIELDS,
+        ],
+    )
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.REOPENED,
+        from_state=from_state,
+        to_state=State.IN_PROGRESS,
+        message=reason,
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_cancel(
+    *, incident: Incident, actor, reason: str, expected_version: int | None = None
+) -> Incident:
+    """Close an open incident that needs no work: duplicate or false alarm."""
+    incident = _lock(incident, expected_version)
+    _authorize(actor, Action.CANCEL, incident)
+    _check_state(incident, Action.CANCEL)
+    reason = _required(reason, "reason", _("Say why: duplicate of which incident, or false alarm."))
+    from_state = incident.state
+    incident.state = State.CANCELLED
+    incident.cancelled_at = clock.now()
+    incident.cancel_reason = reason
+    incident.update_clock_from = None
+    _set_deadlines(incident)
+    incident.resolutions.filter(outcome=Resolution.Outcome.PENDING).update(
+        outcome=Resolution.Outcome.WITHDRAWN
+    )
+    _save(incident, ["state", "cancelled_at", "cancel_reason", *DEADLINE_FIELDS])
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.CANCELLED,
+        from_state=from_state,
+        to_state=State.CANCELLED,
+        message=reason,
+    )
+    return incident
+
+
+def available_actions(user, incident: Incident) -> list[Action]:
+    """The process actions `user` may take on `incident` in its current state."""
+    return [a for a in actions_allowed_in(incident.state) if rules.can(user, a, incident)]

@@ -1,0 +1,104 @@
+"""The state machine of DESIGN.md as a table: which action is allowed in which state.
+
+Services enforce it (incidents.services); pages and the API read it to offer
+only the actions that make sense now. Roles are incidents.rules' business.
+"""
+
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _lazy
+
+from incidents.models import OPEN_STATES, State
+
+
+class Action(StrEnum):
+    """Everything a person can do; values are the API's action names."""
+
+    FILE = "file"
+    VIEW = "view"
+    EDIT = "edit"
+    ACKNOWLEDGE = "acknowledge"
+    GRADE = "grade"
+    ASSIGN = "assign"
+    LOG = "log"
+    RESOLVE = "resolve"
+    VERIFY = "verify"
+    NOTIFY_USERS = "notify-users"
+    FEEDBACK = "feedback"
+    ARCHIVE = "archive"
+    REOPEN = "reopen"
+    CANCEL = "cancel"
+    POSTMORTEM = "postmortem"
+    VIEW_ARCHIVE = "view-archive"
+    VIEW_METRICS = "view-metrics"
+
+
+# Actions on one incident and the states they are allowed in.
+ALLOWED_IN = {
+    Action.VIEW: frozenset(State),
+    Action.EDIT: OPEN_STATES | {State.RESOLVED},
+    Action.ACKNOWLEDGE: frozenset({State.NEW}),
+    # "Grading may happen at any point before resolved."
+    Action.GRADE: OPEN_STATES,
+    Action.ASSIGN: frozenset(
+        {State.ACKNOWLEDGED, State.ASSIGNED, State.IN_PROGRESS, State.VERIFYING}
+    ),
+    Action.LOG: OPEN_STATES,
+    Action.RESOLVE: frozenset({State.ASSIGNED, State.IN_PROGRESS}),
+    Action.VERIFY: frozenset({State.VERIFYING}),
+    Action.NOTIFY_USERS: frozenset({State.RESOLVED}),
+    Action.FEEDBACK: frozenset({State.RESOLVED, State.ARCHIVED}),
+    Action.ARCHIVE: frozenset({State.RESOLVED}),
+    Action.REOPEN: frozenset({State.RESOLVED, State.ARCHIVED}),
+    Action.CANCEL: OPEN_STATES,
+    Action.POSTMORTEM: frozenset({State.RESOLVED, State.ARCHIVED}),
+}
+
+# The actions that move an incident along the process, in process order (for
+# messages and for ordering buttons).
+PROCESS_ACTIONS = [
+    Action.ACKNOWLEDGE,
+    Action.GRADE,
+    Action.ASSIGN,
+    Action.LOG,
+    Action.RESOLVE,
+    Action.VERIFY,
+    Action.NOTIFY_USERS,
+    Action.FEEDBACK,
+    Action.ARCHIVE,
+    Action.REOPEN,
+    Action.CANCEL,
+]
+
+
+def allowed_in_state(action: Action, state: str) -> bool:
+    return state in ALLOWED_IN[action]
+
+
+def actions_allowed_in(state: str) -> list[Action]:
+    return [a for a in PROCESS_ACTIONS if state in ALLOWED_IN[a]]
+
+
+def action_label(action: Action) -> str:
+    return str(ACTION_LABELS.get(action, action.value))
+
+
+ACTION_LABELS = {
+    Action.VIEW: _lazy("view"),
+    Action.VIEW_ARCHIVE: _lazy("open the archive"),
+    Action.VIEW_METRICS: _lazy("see the metrics"),
+    Action.FILE: _lazy("file an incident"),
+    Action.EDIT: _lazy("edit"),
+    Action.ACKNOWLEDGE: _lazy("acknowledge"),
+    Action.GRADE: _lazy("grade"),
+    Action.ASSIGN: _lazy("assign"),
+    Action.LOG: _lazy("add a log entry"),
+    Action.RESOLVE: _lazy("resolve"),
+    Action.VERIFY: _lazy("verify"),
+    Action.NOTIFY_USERS: _lazy("notify users"),
+    Action.FEEDBACK: _lazy("record feedback"),
+    Action.ARCHIVE: _lazy("archive"),
+    Action.REOPEN: _lazy("reopen"),
+    Action.CANCEL: _lazy("cancel"),
+    Action.POSTMORTEM: _lazy("write the post-mortem"),
+}
