@@ -1,0 +1,63 @@
+# Responder — the two commands: `make run` and `make test`. Both set up .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export DEMO_PASSWORD ?= responder-demo
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test test-pg lint fmt check-migrations venv install clean-var
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when a requirements file changed.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+venv: $(VENV)/.runtime
+
+## run: the embedded default (SQLite + filesystem broker) or, with DATABASE_URL /
+## REDIS_URL set, PostgreSQL + Redis. Web on :8000, a Celery worker and beat.
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py wait_for_database --create
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Responder is starting on http://localhost:$${WEB_PORT:-8000}/"
+	@echo "  Demo logins (password: $(DEMO_PASSWORD)):"
+	@echo "    onduty (on-duty)  engineer  tester  lead (tech lead)  manager  admin   [team platform]"
+	@echo "    pay-engineer                                                         [team payments]"
+	@echo "  Ctrl-C stops web, worker and beat."
+	@echo ""
+	exec $(BIN)/honcho start -f Procfile
+
+## test: the whole suite; respects DATABASE_URL (e.g. PostgreSQL).
+test: $(VENV)/.dev
+	$(BIN)/pytest
+
+## test-pg: the whole suite on this machine's PostgreSQL and Redis.
+test-pg: $(VENV)/.dev
+	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+fmt: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean-var:
+	rm -rf var/

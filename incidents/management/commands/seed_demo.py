@@ -1,0 +1,499 @@
+"""Load the demo: teams, the demo users of DESIGN.md and a dozen incidents.
+
+Idempotent: users and teams are created or brought back to the demo state
+(password from DEMO_PASSWORD); an incident is created only if no incident of
+the same title exists in its team. Incidents are driven through the real
+services with the clock set back, so their histories, deadlines and audit
+trails are exactly what the product would have written.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from common import clock
+from incidents import services
+from incidents.models import Category, Incident, LogEntry, Service, Source, Team, UserProfile
+from incidents.rules import Role
+
+User = get_user_model()
+
+# username, full name, role, team slug, tech lead of the team?
+DEMO_USERS = [
+    ("onduty", "值班 Zhao Min", Role.ON_DUTY, "platform", False),
+    ("engineer", "工程师 Li Wei", Role.ENGINEER, "platform", False),
+    ("tester", "测试 Wang Fang", Role.TESTER, "platform", False),
+    ("lead", "技术负责人 Chen Jie", Role.TECH_LEAD, "platform", True),
+    ("manager", "经理 Liu Yang", Role.MANAGER, "platform", False),
+    ("admin", "管理员 Admin", Role.ADMIN, "platform", False),
+    ("pay-engineer", "支付工程师 Sun Hao", Role.ENGINEER, "payments", False),
+]
+
+TEAMS = [
+    ("platform", "平台组 Platform", ["order-service", "user-center", "reporting", "database"]),
+    ("payments", "支付组 Payments", ["payment-gateway", "settlement"]),
+]
+
+
+@dataclass
+class Step:
+    """One thing that happens `minutes_ago` before now, done by `actor`."""
+
+    minutes_ago: float
+    actor: str
+    action: str
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    team: str
+    title: str
+    severity: str
+    minutes_ago: float
+    reporter: str
+    symptoms: str
+    impact_scope: str
+    affected_users: int
+    source: str = Source.USER_COMPLAINT
+    category: str = Category.PRODUCTION
+    service: str = ""
+    urgent: bool = False
+    phone_call_to: str = ""
+    steps: list[Step] = field(default_factory=list)
+
+
+def _log(minutes_ago, actor, kind, text):
+    return Step(minutes_ago, actor, "log", {"kind": kind, "text": text})
+
+
+SCENARIOS = [
+    Scenario(
+        team="platform",
+        title="订单服务全部返回 HTTP 500 / Order service returns HTTP 500 for every request",
+        severity="P0",
+        minutes_ago=12,
+        reporter="onduty",
+        source=Source.MONITORING,
+        service="order-service",
+        urgent=True,
+        phone_call_to="lead (技术负责人 Chen Jie)",
+        symptoms="下单接口全部 500，监控显示错误率 100%。\nPOST /api/orders returns HTTP 500; "
+        "error rate 100% since 20:41.",
+        impact_scope="核心下单流程不可用 / core ordering unavailable for all users",
+        affected_users=12000,
+    ),
+    Scenario(
+        team="platform",
+        title="用户登录偶发超时 / Intermittent login timeouts",
+        severity="P1",
+        minutes_ago=3,
+        reporter="onduty",
+        service="user-center",
+        symptoms="部分用户点击登录后 30 秒无响应。\nSome users wait 30 s after pressing Sign in.",
+        impact_scope="登录模块部分不可用 / login partly unavailable",
+        affected_users=300,
+    ),
+    Scenario(
+        team="platform",
+        title="测试环境部署失败 / Test environment deployment fails",
+        severity="P2",
+        minutes_ago=50,
+        reporter="engineer",
+        source=Source.INTERNAL_CHAT,
+        category=Category.DEV_TEST,
+        symptoms="流水线在镜像推送阶段报错 403。\nPipeline fails at image push with 403.",
+        impact_scope="测试团队无法部署 / test team cannot deploy",
+        affected_users=8,
+        steps=[Step(40, "lead", "acknowledge")],
+    ),
+    Scenario(
+        team="platform",
+        title="APP 首页加载缓慢 / App home page loads slowly",
+        severity="P1",
+        minutes_ago=120,
+        reporter="onduty",
+        category=Category.USER_FACING,
+        symptoms="首页首屏超过 8 秒。\nFirst paint of the home page takes over 8 s.",
+        impact_scope="约 2000 名移动端用户 / about 2,000 mobile users",
+        affected_users=2000,
+        steps=[
+            Step(110, "lead", "acknowledge"),
+            Step(
+                105,
+                "lead",
+                "grade",
+                {
+                    "severity": "P1",
+                    "diagnosis": "CDN 回源命中率下降，首页接口 p99 8 s。\nCDN origin hit ratio "
+                    "dropped; home API p99 at 8 s.",
+                    "reproduced": True,
+                    "findings": "Nginx 日志显示回源请求激增 / origin requests spiked in Nginx logs",
+                },
+            ),
+            Step(100, "lead", "assign", {"owner": "engineer", "helpers": ["tester"]}),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="数据库连接池耗尽导致超时 / Database connection pool exhausted, requests time out",
+        severity="P0",
+        minutes_ago=180,
+        reporter="onduty",
+        source=Source.MONITORING,
+        service="database",
+        urgent=True,
+        phone_call_to="lead (技术负责人 Chen Jie)",
+        symptoms="应用日志大量 'too many connections'，接口超时。\nApplication logs show 'too "
+        "many connections'; APIs time out.",
+        impact_scope="全站接口超时 / site-wide API timeouts",
+        affected_users=50000,
+        steps=[
+            Step(177, "lead", "acknowledge"),
+            Step(
+                172,
+                "lead",
+                "grade",
+                {
+                    "severity": "P0",
+                    "diagnosis": "数据库连接池耗尽，慢查询占满连接。\nConnection pool exhausted by "
+                    "slow queries.",
+                    "reproduced": False,
+                    "findings": "DB CPU 95%，活跃连接 500/500 / DB CPU 95%, 500/500 connections",
+                    "impact_assessment": "核心业务中断 / core business interrupted",
+                },
+            ),
+            Step(170, "lead", "assign", {"owner": "engineer", "helpers": ["lead"]}),
+            _log(
+                165,
+                "engineer",
+                LogEntry.Kind.ACTION,
+                "执行数据库重启脚本 / ran the DB restart script",
+            ),
+            _log(
+                150,
+                "engineer",
+                LogEntry.Kind.WORKAROUND,
+                "切换到备用库 / switched to the standby database",
+            ),
+            _log(
+                140, "engineer", LogEntry.Kind.PROGRESS, "核心接口恢复 80% / 80% of core APIs back"
+            ),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="第三方短信接口无响应 / Third-party SMS API not responding",
+        severity="P2",
+        minutes_ago=200,
+        reporter="onduty",
+        category=Category.DEV_TEST,
+        symptoms="验证码短信发送失败，供应商接口超时。\n"
+        "Verification SMS fail; the vendor's API times out.",
+        impact_scope="注册和找回密码受影响 / sign-up and password reset affected",
+        affected_users=150,
+        steps=[
+            Step(190, "lead", "acknowledge"),
+            Step(
+                185,
+                "lead",
+                "assign",
+                {
+                    "owner": "engineer",
+                    "external_contacts": [
+                        {
+                            "name": "张经理 Zhang",
+                            "organisation": "某短信服务商 SMS vendor",
+                            "contact": "+86 400 000 0000",
+                            "owes": "接口故障原因与恢复时间 / cause and ETA",
+                        }
+                    ],
+                },
+            ),
+            _log(
+                180,
+                "engineer",
+                LogEntry.Kind.ACTION,
+                "抓包确认请求已发出 / packet capture: requests leave us",
+            ),
+            _log(
+                170,
+                "engineer",
+                LogEntry.Kind.BLOCKER,
+                "供应商未回复工单 / vendor has not answered the ticket",
+            ),
+            _log(
+                130,
+                "engineer",
+                LogEntry.Kind.PROGRESS,
+                "已切换备用通道 30% 流量 / 30% on backup channel",
+            ),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="报表页面字体错位 / Report page fonts misaligned",
+        severity="P3",
+        minutes_ago=300,
+        reporter="onduty",
+        category=Category.USER_FACING,
+        service="reporting",
+        symptoms="导出页面表头错位。\nTable headers shift on the export page.",
+        impact_scope="单个用户反馈 / one user reported",
+        affected_users=1,
+        steps=[
+            Step(280, "lead", "acknowledge"),
+            Step(275, "lead", "assign", {"owner": "engineer"}),
+            _log(200, "engineer", LogEntry.Kind.FIX, "修正 CSS 栅格 / fixed the CSS grid"),
+            Step(60, "engineer", "resolve", {"fix": "修正表头 CSS / corrected header CSS"}),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="用户数据同步失败 / User data sync fails",
+        severity="P1",
+        minutes_ago=210,
+        reporter="onduty",
+        category=Category.USER_FACING,
+        symptoms="移动端资料修改后未同步到 Web。\nProfile edits on mobile do not reach the web.",
+        impact_scope="约 500 名用户 / about 500 users",
+        affected_users=500,
+        steps=[
+            Step(205, "lead", "acknowledge"),
+            Step(200, "lead", "assign", {"owner": "engineer", "helpers": ["tester"]}),
+            _log(190, "engineer", LogEntry.Kind.ACTION, "重放同步队列 / replayed the sync queue"),
+            Step(120, "engineer", "resolve", {"workaround": "重放队列 / replayed queue"}),
+            Step(
+                100,
+                "tester",
+                "verify",
+                {
+                    "functional_ok": True,
+                    "regression_ok": False,
+                    "monitoring_ok": True,
+                    "regression_evidence": "支付页面资料显示旧数据 / payment page shows stale data",
+                },
+            ),
+            _log(
+                20, "engineer", LogEntry.Kind.PROGRESS, "定位到缓存未失效 / cache not invalidated"
+            ),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="搜索结果为空 / Search returns no results",
+        severity="P2",
+        minutes_ago=26 * 60,
+        reporter="onduty",
+        category=Category.USER_FACING,
+        symptoms="关键词搜索全部为空。\nEvery keyword search returns nothing.",
+        impact_scope="搜索功能 / search feature",
+        affected_users=800,
+        steps=[
+            Step(26 * 60 - 10, "lead", "acknowledge"),
+            Step(26 * 60 - 15, "lead", "assign", {"owner": "engineer"}),
+            _log(25 * 60, "engineer", LogEntry.Kind.ACTION, "重建索引 / rebuilt the index"),
+            Step(24 * 60, "engineer", "resolve", {"fix": "重建搜索索引 / rebuilt search index"}),
+            Step(
+                23 * 60,
+                "tester",
+                "verify",
+                {"functional_ok": True, "regression_ok": True, "monitoring_ok": True},
+            ),
+            Step(22 * 60, "onduty", "notify_users", {"message": "搜索已恢复 / search is back"}),
+            Step(20 * 60, "onduty", "feedback", {"text": "用户确认正常 / users confirm it works"}),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="监控面板 CPU 图表缺失 / CPU chart missing on monitoring board",
+        severity="P3",
+        minutes_ago=3 * 24 * 60,
+        reporter="engineer",
+        source=Source.INTERNAL_CHAT,
+        category=Category.INFRASTRUCTURE,
+        symptoms="Grafana CPU 面板无数据。\nGrafana CPU panel shows no data.",
+        impact_scope="运维内部 / ops only",
+        affected_users=0,
+        steps=[
+            Step(3 * 24 * 60 - 30, "lead", "acknowledge"),
+            Step(3 * 24 * 60 - 35, "lead", "assign", {"owner": "engineer"}),
+            Step(
+                3 * 24 * 60 - 200, "engineer", "resolve", {"fix": "修复采集器配置 / fixed exporter"}
+            ),
+            Step(
+                3 * 24 * 60 - 260,
+                "tester",
+                "verify",
+                {"functional_ok": True, "regression_ok": True, "monitoring_ok": True},
+            ),
+            Step(
+                2 * 24 * 60,
+                "lead",
+                "archive",
+                {"summary": "采集器配置错误，已修复并加入巡检 / exporter misconfigured; fixed"},
+            ),
+        ],
+    ),
+    Scenario(
+        team="platform",
+        title="重复告警：订单服务 500 / Duplicate alert: order service 500",
+        severity="P3",
+        minutes_ago=10,
+        reporter="onduty",
+        source=Source.MONITORING,
+        symptoms="与主事件重复。\nDuplicate of the main order-service incident.",
+        impact_scope="无 / none",
+        affected_users=0,
+        steps=[Step(8, "lead", "cancel", {"reason": "重复事件 / duplicate"})],
+    ),
+    Scenario(
+        team="payments",
+        title="支付回调延迟 / Payment callbacks delayed",
+        severity="P1",
+        minutes_ago=90,
+        reporter="pay-engineer",
+        source=Source.MONITORING,
+        service="payment-gateway",
+        symptoms="支付成功后订单状态 10 分钟才更新。\nOrders stay unpaid for 10 min after payment.",
+        impact_scope="支付用户 / paying users",
+        affected_users=1200,
+        steps=[
+            Step(85, "admin", "acknowledge"),
+            Step(80, "admin", "assign", {"owner": "pay-engineer"}),
+            _log(
+                70,
+                "pay-engineer",
+                LogEntry.Kind.ACTION,
+                "扩容回调消费者 / scaled callback consumers",
+            ),
+        ],
+    ),
+    Scenario(
+        team="payments",
+        title="对账文件缺失 / Settlement file missing",
+        severity="P2",
+        minutes_ago=20,
+        reporter="pay-engineer",
+        source=Source.PHONE,
+        service="settlement",
+        symptoms="银行对账文件未按时生成。\nThe bank settlement file was not generated.",
+        impact_scope="财务对账 / finance reconciliation",
+        affected_users=3,
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo teams, users and incidents (idempotent)."
+
+    def handle(self, *args, **options):
+        password = settings.DEMO_PASSWORD
+        with transaction.atomic():
+            users = self._users(password)
+        created = 0
+        # Oldest first, so incident numbers follow the order of events.
+        for scenario in sorted(SCENARIOS, key=lambda s: -s.minutes_ago):
+            if Incident.objects.filter(team__slug=scenario.team, title=scenario.title).exists():
+                continue
+            with transaction.atomic():
+                self._play(scenario, users)
+            created += 1
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo ready: {len(users)} users, {created} incidents created, "
+                f"{Incident.objects.count()} in total."
+            )
+        )
+
+    def _users(self, password: str) -> dict:
+        teams = {}
+        for slug, name, services_ in TEAMS:
+            team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name})
+            for service_slug in services_:
+                Service.objects.get_or_create(
+                    team=team, slug=service_slug, defaults={"name": service_slug}
+                )
+            teams[slug] = team
+        users = {}
+        for username, full_name, role, team_slug, leads in DEMO_USERS:
+            user, _ = User.objects.get_or_create(username=username)
+            first, _, last = full_name.partition(" ")
+            user.first_name, user.last_name = first, last
+            user.email = f"{username}@example.com"
+            user.is_active = True
+            user.is_staff = role in (Role.ADMIN, Role.MANAGER, Role.TECH_LEAD)
+            user.is_superuser = role == Role.ADMIN
+            user.set_password(password)
+            user.save()
+            user.groups.add(Group.objects.get(name=role))
+            UserProfile.objects.get_or_create(user=user)
+            team = teams[team_slug]
+            team.members.add(user)
+            if leads:
+                team.tech_leads.add(user)
+            if role == Role.MANAGER:
+                for t in teams.values():
+                    if t.manager_id is None:
+                        t.manager = user
+                        t.save(update_fields=["manager"])
+            users[username] = user
+        return users
+
+    def _play(self, s: Scenario, users: dict) -> None:
+        now = clock.now()
+        team = Team.objects.get(slug=s.team)
+        service = Service.objects.filter(team=team, slug=s.service).first() if s.service else None
+        at = now - timedelta(minutes=s.minutes_ago)
+        with clock.frozen(at):
+            incident = services.incident_create(
+                actor=users[s.reporter],
+                title=s.title,
+                symptoms=s.symptoms,
+                severity=s.severity,
+                source=s.source,
+                category=s.category,
+                impact_scope=s.impact_scope,
+                affected_users=s.affected_users,
+                team=team,
+                service=service,
+                urgent=s.urgent,
+                phone_call_to=s.phone_call_to,
+                received_at=at,
+                occurred_at=at - timedelta(minutes=2),
+            )
+        for step in s.steps:
+            with clock.frozen(now - timedelta(minutes=step.minutes_ago)):
+                incident = self._do(step, incident, users)
+
+    def _do(self, step: Step, incident: Incident, users: dict) -> Incident:
+        actor = users[step.actor]
+        kwargs = dict(step.kwargs)
+        fn = {
+            "acknowledge": services.incident_acknowledge,
+            "grade": services.incident_grade,
+            "assign": services.incident_assign,
+            "log": services.incident_log,
+            "resolve": services.incident_resolve,
+            "verify": services.incident_verify,
+            "notify_users": services.incident_notify_users,
+            "feedback": services.incident_record_feedback,
+            "archive": services.incident_archive,
+            "cancel": services.incident_cancel,
+        }[step.action]
+        if step.action == "assign":
+            kwargs["owner"] = users[kwargs["owner"]]
+            kwargs["helpers"] = [users[h] for h in kwargs.get("helpers", [])]
+        result = fn(incident=incident, actor=actor, **kwargs)
+        if isinstance(result, Incident):
+            return result
+        return Incident.objects.get(pk=incident.pk)
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    return [(u[0], str(u[2])) for u in DEMO_USERS]

@@ -1,0 +1,84 @@
+"""Shared fixtures: two teams with a user per role, and a frozen clock.
+
+`platform` holds one user per role (onduty, engineer, tester, lead, manager,
+admin) plus an `owner` and a `helper` engineer to assign; `payments` holds
+pay_engineer and pay_lead, who must not see or touch platform's incidents.
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from incidents.rules import Role
+from tests.factories import TeamFactory, make_user
+
+# 10:00 in Asia/Shanghai on a Thursday; every test that reads the clock starts here.
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    """The clock frozen at NOW; move it with `clock.shift(...)` / `clock.move_to(...)`."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def platform(db):
+    return TeamFactory(slug="platform", name="Platform")
+
+
+@pytest.fixture
+def payments(db):
+    return TeamFactory(slug="payments", name="Payments")
+
+
+@pytest.fixture
+def onduty(platform):
+    return make_user(Role.ON_DUTY, platform, username="onduty")
+
+
+@pytest.fixture
+def engineer(platform):
+    return make_user(Role.ENGINEER, platform, username="engineer")
+
+
+@pytest.fixture
+def owner(platform):
+    return make_user(Role.ENGINEER, platform, username="owner")
+
+
+@pytest.fixture
+def helper(platform):
+    return make_user(Role.ENGINEER, platform, username="helper")
+
+
+@pytest.fixture
+def tester(platform):
+    return make_user(Role.TESTER, platform, username="tester")
+
+
+@pytest.fixture
+def lead(platform):
+    return make_user(Role.TECH_LEAD, platform, lead=True, username="lead")
+
+
+@pytest.fixture
+def manager(platform):
+    return make_user(Role.MANAGER, platform, username="manager")
+
+
+@pytest.fixture
+def admin(platform):
+    return make_user(Role.ADMIN, platform, username="admin")
+
+
+@pytest.fixture
+def pay_engineer(payments):
+    return make_user(Role.ENGINEER, payments, username="pay-engineer")
+
+
+@pytest.fixture
+def pay_lead(payments):
+    return make_user(Role.TECH_LEAD, payments, lead=True, username="pay-lead")

@@ -1,0 +1,285 @@
+"""Factories and process drivers for the test suite.
+
+Users and teams are plain rows. Incidents are never hand-built: the
+IncidentFactory files them through `incidents.services.incident_create`, and
+the `*_incident` helpers below drive them through the real services, so every
+state a test starts from is one the application can actually reach.
+"""
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from escalation.models import SlaPolicy
+from incidents import rules, services
+from incidents.models import Incident, LogEntry, Severity, Source, State, Team, UserProfile
+from incidents.workflow import Action
+
+User = get_user_model()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = factory.LazyAttribute(lambda u: u.username.title())
+    is_active = True
+    password = factory.django.Password("responder-test")
+
+
+class UserProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UserProfile
+
+    user = factory.SubFactory(UserFactory)
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"team-{n}")
+    name = factory.LazyAttribute(lambda t: t.slug.replace("-", " ").title())
+
+
+class SlaPolicyFactory(factory.django.DjangoModelFactory):
+    """The levels are seeded by a migration; this reuses (and edits) the seeded row."""
+
+    class Meta:
+        model = SlaPolicy
+        django_get_or_create = ("severity",)
+
+    severity = Severity.P2
+    respond_minutes = 30
+    resolve_minutes = 480
+    update_minutes = 60
+
+
+def make_user(role: str | None, team: Team | None = None, *, lead: bool = False, **kwargs):
+    """A user holding `role` (a seeded group name), member of `team`.
+
+    `lead=True` also names the user one of the team's `tech_leads`; a user with
+    the "manager" role becomes the team's manager.
+    """
+    user = UserFactory(**kwargs)
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    if team is not None:
+        team.members.add(user)
+        if lead:
+            team.tech_leads.add(user)
+        if role == rules.Role.MANAGER:
+            team.manager = user
+            team.save(update_fields=["manager"])
+    rules.forget(user)
+    return user
+
+
+class IncidentFactory(factory.Factory):
+    """Files an incident through `incident_create`, as the intake form does.
+
+    Pass `actor` (the reporter) or get a fresh on-duty user in a fresh team.
+    """
+
+    class Meta:
+        model = Incident
+
+    actor = factory.LazyFunction(lambda: make_user(rules.Role.ON_DUTY, TeamFactory()))
+    title = factory.Sequence(lambda n: f"Checkout returns 502 #{n}")
+    symptoms = "Payment page shows a 502 for about a third of requests."
+    severity = Severity.P2
+    source = Source.MONITORING
+    impact_scope = "Checkout in the mainland region"
+    affected_users = 120
+
+    @classmethod
+    def _build(cls, model_class, *args, **kwargs):
+        raise NotImplementedError("incidents are filed through incident_create, never built")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return services.incident_create(**kwargs)
+
+
+# ---------------------------------------------------------------- process drivers
+#
+# Each driver files (or takes) an incident and moves it one state further with
+# the real services, as the people named in the arguments.
+
+
+def _fresh(incident: Incident) -> Incident:
+    return Incident.objects.get(pk=incident.pk)
+
+
+def new_incident(*, reporter, **kwargs) -> Incident:
+    return IncidentFactory(actor=reporter, **kwargs)
+
+
+def acknowledged_incident(*, lead, reporter=None, **kwargs) -> Incident:
+    incident = new_incident(reporter=reporter or lead, **kwargs)
+    return _fresh(services.incident_acknowledge(incident=incident, actor=lead))
+
+
+def assigned_incident(*, lead, owner, helpers=(), reporter=None, **kwargs) -> Incident:
+    incident = acknowledged_incident(lead=lead, reporter=reporter, **kwargs)
+    return _fresh(
+        services.incident_assign(incident=incident, actor=lead, owner=owner, helpers=helpers)
+    )
+
+
+def in_progress_incident(*, lead, owner, helpers=(), reporter=None, **kwargs) -> Incident:
+    incident = assigned_incident(
+        lead=lead, owner=owner, helpers=helpers, reporter=reporter, **kwargs
+    )
+    services.incident_log(
+        incident=incident,
+        actor=owner,
+        kind=LogEntry.Kind.ACTION,
+        text="Rolled the gateway back to yesterday's build.",
+    )
+    return _fresh(incident)
+
+
+def verifying_incident(*, lead, owner, helpers=(), reporter=None, **kwargs) -> Incident:
+    incident = in_progress_incident(
+        lead=lead, owner=owner, helpers=helpers, reporter=reporter, **kwargs
+    )
+    return _fresh(
+        services.incident_resolve(
+            incident=incident,
+            actor=owner,
+            workaround="Traffic moved to the standby gateway.",
+            fix="Connection pool size raised and alerting added.",
+        )
+    )
+
+
+def resolved_incident(
+    *, lead, owner, tester=None, helpers=(), reporter=None, **kwargs
+) -> Incident:
+    incident = verifying_incident(
+        lead=lead, owner=owner, helpers=helpers, reporter=reporter, **kwargs
+    )
+    return _fresh(
+        services.incident_verify(
+            incident=incident,
+            actor=tester or lead,
+            functional_ok=True,
+            regression_ok=True,
+            monitoring_ok=True,
+            notes="Checkout green for 30 minutes.",
+        )
+    )
+
+
+def archived_incident(
+    *, lead, owner, tester=None, helpers=(), reporter=None, **kwargs
+) -> Incident:
+    incident = resolved_incident(
+        lead=lead, owner=owner, tester=tester, helpers=helpers, reporter=reporter, **kwargs
+    )
+    return _fresh(
+        services.incident_archive(
+            incident=incident,
+            actor=lead,
+            summary="Pool exhaustion after a config push; pool raised, alert added.",
+        )
+    )
+
+
+def cancelled_incident(*, lead, reporter=None, **kwargs) -> Incident:
+    incident = new_incident(reporter=reporter or lead, **kwargs)
+    return _fresh(
+        services.incident_cancel(incident=incident, actor=lead, reason="Duplicate of INC-1.")
+    )
+
+
+def incident_in_state(state: str, *, lead, owner, tester=None, helpers=(), **kwargs) -> Incident:
+    """An incident in `state`, reached through the services."""
+    match state:
+        case State.NEW:
+            return new_incident(reporter=kwargs.pop("reporter", None) or lead, **kwargs)
+        case State.ACKNOWLEDGED:
+            return acknowledged_incident(lead=lead, **kwargs)
+        case State.ASSIGNED:
+            return assigned_incident(lead=lead, owner=owner, helpers=helpers, **kwargs)
+        case State.IN_PROGRESS:
+            return in_progress_incident(lead=lead, owner=owner, helpers=helpers, **kwargs)
+        case State.VERIFYING:
+            return verifying_incident(lead=lead, owner=owner, helpers=helpers, **kwargs)
+        case State.RESOLVED:
+            return resolved_incident(
+                lead=lead, owner=owner, tester=tester, helpers=helpers, **kwargs
+            )
+        case State.ARCHIVED:
+            return archived_incident(
+                lead=lead, owner=owner, tester=tester, helpers=helpers, **kwargs
+            )
+        case State.CANCELLED:
+            return cancelled_incident(lead=lead, **kwargs)
+    raise ValueError(f"unknown state {state!r}")
+
+
+# ---------------------------------------------------------------- one call per action
+
+
+def perform(action: Action, *, incident: Incident, actor, **overrides):
+    """Call the service behind `action` with valid input (overridable)."""
+    calls = {
+        Action.ACKNOWLEDGE: (services.incident_acknowledge, {}),
+        Action.GRADE: (
+            services.incident_grade,
+            {"severity": Severity.P1, "diagnosis": "Connection pool exhausted."},
+        ),
+        Action.ASSIGN: (services.incident_assign, {"owner": actor}),
+        Action.LOG: (
+            services.incident_log,
+            {"kind": LogEntry.Kind.PROGRESS, "text": "Still rolling back."},
+        ),
+        Action.RESOLVE: (services.incident_resolve, {"fix": "Pool size raised."}),
+        Action.VERIFY: (
+            services.incident_verify,
+            {"functional_ok": True, "regression_ok": True, "monitoring_ok": True},
+        ),
+        Action.NOTIFY_USERS: (
+            services.incident_notify_users,
+            {"message": "Checkout works again."},
+        ),
+        Action.FEEDBACK: (services.incident_record_feedback, {"text": "Users confirm."}),
+        Action.ARCHIVE: (services.incident_archive, {"summary": "Pool exhaustion; fixed."}),
+        Action.REOPEN: (services.incident_reopen, {"reason": "502s are back."}),
+        Action.CANCEL: (services.incident_cancel, {"reason": "False alarm."}),
+    }
+    service, kwargs = calls[action]
+    return service(incident=incident, actor=actor, **{**kwargs, **overrides})
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def incident_snapshot(incident: Incident) -> dict:
+    """What a refused call must leave alone, re-read from the database."""
+    row = Incident.objects.get(pk=incident.pk)
+    return {
+        "state": row.state,
+        "version": row.version,
+        "severity": row.severity,
+        "respond_by": row.respond_by,
+        "resolve_by": row.resolve_by,
+        "next_update_by": row.next_update_by,
+        "update_clock_from": row.update_clock_from,
+        "owner_id": row.owner_id,
+        "events": row.events.count(),
+        "gradings": row.gradings.count(),
+        "assignments": row.assignments.count(),
+        "log_entries": row.log_entries.count(),
+        "resolutions": row.resolutions.count(),
+        "verifications": row.verifications.count(),
+        "user_notifications": row.user_notifications.count(),
+        "feedback": row.feedback.count(),
+    }
