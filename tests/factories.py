@@ -159,9 +159,7 @@ def verifying_incident(*, lead, owner, helpers=(), reporter=None, **kwargs) -> I
     )
 
 
-def resolved_incident(
-    *, lead, owner, tester=None, helpers=(), reporter=None, **kwargs
-) -> Incident:
+def resolved_incident(*, lead, owner, tester=None, helpers=(), reporter=None, **kwargs) -> Incident:
     incident = verifying_incident(
         lead=lead, owner=owner, helpers=helpers, reporter=reporter, **kwargs
     )
@@ -177,9 +175,7 @@ def resolved_incident(
     )
 
 
-def archived_incident(
-    *, lead, owner, tester=None, helpers=(), reporter=None, **kwargs
-) -> Incident:
+def archived_incident(*, lead, owner, tester=None, helpers=(), reporter=None, **kwargs) -> Incident:
     incident = resolved_incident(
         lead=lead, owner=owner, tester=tester, helpers=helpers, reporter=reporter, **kwargs
     )
@@ -226,6 +222,21 @@ def incident_in_state(state: str, *, lead, owner, tester=None, helpers=(), **kwa
 
 
 # ---------------------------------------------------------------- one call per action
+
+# A state in which each process action is allowed, to reach before trying it.
+STATE_FOR_ACTION = {
+    Action.ACKNOWLEDGE: State.NEW,
+    Action.GRADE: State.ACKNOWLEDGED,
+    Action.ASSIGN: State.ACKNOWLEDGED,
+    Action.LOG: State.ASSIGNED,
+    Action.RESOLVE: State.IN_PROGRESS,
+    Action.VERIFY: State.VERIFYING,
+    Action.NOTIFY_USERS: State.RESOLVED,
+    Action.FEEDBACK: State.RESOLVED,
+    Action.ARCHIVE: State.RESOLVED,
+    Action.REOPEN: State.RESOLVED,
+    Action.CANCEL: State.NEW,
+}
 
 
 def perform(action: Action, *, incident: Incident, actor, **overrides):

@@ -27,6 +27,7 @@ from incidents.models import (
 from incidents.workflow import ALLOWED_IN, PROCESS_ACTIONS, Action
 from tests.conftest import NOW
 from tests.factories import (
+    STATE_FOR_ACTION,
     IncidentFactory,
     acknowledged_incident,
     assigned_incident,
@@ -365,9 +366,7 @@ def test_it_sends_a_failed_verification_back_to_work(clock, lead, owner, tester,
     checks[failing] = False
     clock.shift(20 * MINUTE)
 
-    services.incident_verify(
-        incident=incident, actor=tester, **checks, notes="Still 502 on retry"
-    )
+    services.incident_verify(incident=incident, actor=tester, **checks, notes="Still 502 on retry")
 
     row = reload(incident)
     assert row.state == State.IN_PROGRESS
@@ -383,9 +382,7 @@ def test_it_sends_a_failed_verification_back_to_work(clock, lead, owner, tester,
     assert "Still 502 on retry" in event.message
 
 
-def test_it_records_notification_and_feedback_on_a_resolved_incident(
-    clock, lead, owner, onduty
-):
+def test_it_records_notification_and_feedback_on_a_resolved_incident(clock, lead, owner, onduty):
     incident = resolved_incident(lead=lead, owner=owner)
 
     services.incident_notify_users(incident=incident, actor=onduty, message="Fixed, sorry")
@@ -589,24 +586,10 @@ def test_it_refuses_bad_input_and_writes_nothing(
 
 # ---------------------------------------------------------------- optimistic lock
 
-STATE_FOR = {
-    Action.ACKNOWLEDGE: State.NEW,
-    Action.GRADE: State.ACKNOWLEDGED,
-    Action.ASSIGN: State.ACKNOWLEDGED,
-    Action.LOG: State.ASSIGNED,
-    Action.RESOLVE: State.IN_PROGRESS,
-    Action.VERIFY: State.VERIFYING,
-    Action.NOTIFY_USERS: State.RESOLVED,
-    Action.FEEDBACK: State.RESOLVED,
-    Action.ARCHIVE: State.RESOLVED,
-    Action.REOPEN: State.RESOLVED,
-    Action.CANCEL: State.NEW,
-}
-
 
 @pytest.mark.parametrize("action", PROCESS_ACTIONS, ids=[a.value for a in PROCESS_ACTIONS])
 def test_it_refuses_a_stale_version_and_writes_nothing(clock, lead, owner, action):
-    incident = incident_in_state(STATE_FOR[action], lead=lead, owner=owner)
+    incident = incident_in_state(STATE_FOR_ACTION[action], lead=lead, owner=owner)
     before = incident_snapshot(incident)
     stale = incident.version - 1
 
@@ -620,7 +603,7 @@ def test_it_refuses_a_stale_version_and_writes_nothing(clock, lead, owner, actio
 
 @pytest.mark.parametrize("action", PROCESS_ACTIONS, ids=[a.value for a in PROCESS_ACTIONS])
 def test_it_accepts_the_current_version_and_bumps_it(clock, lead, owner, action):
-    incident = incident_in_state(STATE_FOR[action], lead=lead, owner=owner)
+    incident = incident_in_state(STATE_FOR_ACTION[action], lead=lead, owner=owner)
     events = incident.events.count()
 
     perform(action, incident=incident, actor=lead, expected_version=incident.version)

@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from common import clock
+from incidents import rules
+from incidents.models import Incident, Severity, State, Team, TimelineEvent
+
+User = get_user_model()
+DEMO_USERNAMES = ["onduty", "engineer", "tester", "lead", "manager", "admin", "pay-engineer"]
+
+
+def seed():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+
+
+def test_it_creates_the_demo_users_and_teams(db):
+    seed()
+    for username in DEMO_USERNAMES:
+        user = User.objects.get(username=username)
+        assert user.email == f"{username}@example.com"
+        assert user.check_password(settings.DEMO_PASSWORD)
+        assert user.profile.email_notices and user.profile.inapp_notices
+    assert set(Team.objects.values_list("slug", flat=True)) == {"platform", "payments"}
+    assert User.objects.get(username="pay-engineer").teams.get().slug == "payments"
+    assert Team.objects.get(slug="platform").tech_leads.get().username == "lead"
+    assert rules.has_role(User.objects.get(username="tester"), rules.Role.TESTER)
+
+
+def test_it_covers_every_state_and_level_with_some_overdue(db):
+    seed()
+    incidents = Incident.objects.all()
+    assert 10 <= incidents.count() <= 16
+    assert set(incidents.values_list("state", flat=True)) == set(State.values)
+    assert set(incidents.values_list("severity", flat=True)) == set(Severity.values)
+    now = clock.now()
+    overdue = [
+        i
+        for i in incidents
+        if (i.respond_clock_running and i.respond_by < now)
+        or (i.resolve_clock_running and i.resolve_by < now)
+        or (i.update_clock_running and i.next_update_by < now)
+    ]
+    assert len(overdue) >= 3
+    assert incidents.filter(team__slug="payments").exists()
+    # Histories are written by the services: every incident has its filing event.
+    assert TimelineEvent.objects.filter(kind="created").count() == incidents.count()
+    assert any("数据库连接池耗尽" in i.title for i in incidents)
+
+
+def test_it_is_idempotent(db):
+    seed()
+    counts = (User.objects.count(), Incident.objects.count(), TimelineEvent.objects.count())
+    User.objects.filter(username="lead").update(password="changed")
+    seed()
+    assert (User.objects.count(), Incident.objects.count(), TimelineEvent.objects.count()) == counts
+    assert User.objects.get(username="lead").check_password(settings.DEMO_PASSWORD)
+
+
+def test_it_numbers_incidents_in_the_order_they_were_received(db):
+    seed()
+    numbers = list(Incident.objects.order_by("received_at").values_list("number", flat=True))
+    assert numbers == sorted(numbers)

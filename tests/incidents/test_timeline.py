@@ -1,0 +1,85 @@
+"""TimelineEvent is the append-only audit trail: never edited, never deleted."""
+
+import pytest
+from django.db.models import ProtectedError
+
+from incidents.models import AppendOnlyError, Incident, TimelineEvent
+from tests.conftest import NOW
+from tests.factories import IncidentFactory, assigned_incident
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def incident(clock, onduty):
+    return IncidentFactory(actor=onduty)
+
+
+@pytest.fixture
+def event(incident):
+    return TimelineEvent.objects.get(incident=incident)
+
+
+def test_it_refuses_to_save_an_existing_event(event):
+    event.message = "rewritten history"
+
+    with pytest.raises(AppendOnlyError):
+        event.save()
+
+    assert TimelineEvent.objects.get(pk=event.pk).message != "rewritten history"
+
+
+def test_it_refuses_to_delete_an_event(event):
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+
+    assert TimelineEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_it_refuses_queryset_update(event):
+    with pytest.raises(AppendOnlyError):
+        TimelineEvent.objects.filter(pk=event.pk).update(message="rewritten")
+
+    assert TimelineEvent.objects.get(pk=event.pk).message == event.message
+
+
+def test_it_refuses_queryset_delete(incident):
+    with pytest.raises(AppendOnlyError):
+        TimelineEvent.objects.all().delete()
+
+    with pytest.raises(AppendOnlyError):
+        incident.events.all().delete()
+
+    assert TimelineEvent.objects.filter(incident=incident).count() == 1
+
+
+def test_it_refuses_bulk_update(event):
+    event.message = "rewritten"
+
+    with pytest.raises(AppendOnlyError):
+        TimelineEvent.objects.bulk_update([event], ["message"])
+
+    assert TimelineEvent.objects.get(pk=event.pk).message != "rewritten"
+
+
+def test_it_still_appends_new_events(incident, onduty):
+    TimelineEvent.objects.create(
+        incident=incident, actor=onduty, kind=TimelineEvent.Kind.UPDATED, created_at=NOW
+    )
+
+    assert incident.events.count() == 2
+
+
+def test_it_protects_an_incident_with_a_history_from_deletion(clock, lead, owner):
+    incident = assigned_incident(lead=lead, owner=owner)
+    events = incident.events.count()
+
+    with pytest.raises(ProtectedError):
+        incident.delete()
+
+    with pytest.raises(ProtectedError):
+        Incident.objects.filter(pk=incident.pk).delete()
+
+    assert Incident.objects.filter(pk=incident.pk).exists()
+    assert incident.events.count() == events
+    assert incident.assignments.count() == 1
