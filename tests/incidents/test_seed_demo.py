@@ -1,3 +1,5 @@
+import io
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -11,7 +13,7 @@ DEMO_USERNAMES = ["onduty", "engineer", "tester", "lead", "manager", "admin", "p
 
 
 def seed():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
 
 
 def test_it_creates_the_demo_users_and_teams(db):
@@ -20,7 +22,8 @@ def test_it_creates_the_demo_users_and_teams(db):
         user = User.objects.get(username=username)
         assert user.email == f"{username}@example.com"
         assert user.check_password(settings.DEMO_PASSWORD)
-        assert user.profile.email_notices and user.profile.inapp_notices
+        assert user.profile.email_notices
+        assert user.profile.inapp_notices
     assert set(Team.objects.values_list("slug", flat=True)) == {"platform", "payments"}
     assert User.objects.get(username="pay-engineer").teams.get().slug == "payments"
     assert Team.objects.get(slug="platform").tech_leads.get().username == "lead"
