@@ -264,6 +264,10 @@ def incident_create(
         errors["team"] = [_("You can only file incidents for your own teams.")]
     if service is not None and team is not None and service.team_id != team.pk:
         errors["service"] = [_("This service belongs to another team.")]
+    if severity not in Severity.values:
+        errors["severity"] = [
+            _("Choose one of %(levels)s.") % {"levels": ", ".join(Severity.values)}
+        ]
     if (affected_users or 0) < 0:
         errors["affected_users"] = [_("The number of affected users cannot be negative.")]
     if phone_call_at is not None:
@@ -295,8 +299,7 @@ def incident_create(
         phone_call_at=(phone_call_at or now) if phone_call_to.strip() else None,
         state=State.NEW,
     )
-    if severity in Severity.values:
-        _set_deadlines(incident)
+    _set_deadlines(incident)
     _full_clean(incident, exclude=["team", "reporter", "service"])
     incident.number = _next_number(now)
     incident.save()
