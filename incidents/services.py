@@ -248,9 +248,10 @@ def incident_create(
             _check_not_future(value, field, now)
         except ValidationError as e:
             errors.update(e.message_dict)
-    if received_at > now:
+    times_ok = "received_at" not in errors and "occurred_at" not in errors
+    if times_ok and received_at > now:
         received_at = now  # within the allowed skew
-    if occurred_at and "received_at" not in errors and occurred_at > received_at + CLOCK_SKEW:
+    if times_ok and occurred_at and occurred_at > received_at + CLOCK_SKEW:
         errors["occurred_at"] = [_("The problem cannot occur after it was received.")]
     if team is None:
         team = _default_team(actor)

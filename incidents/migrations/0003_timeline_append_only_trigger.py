@@ -24,7 +24,8 @@ DROP FUNCTION IF EXISTS incidents_timeline_append_only();
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
+        # params=None: the SQL holds a literal % that must not be formatted.
+        schema_editor.execute(CREATE, params=None)
 
 
 def backward(apps, schema_editor):

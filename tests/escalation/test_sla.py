@@ -6,7 +6,7 @@ import pytest
 
 from escalation.models import SlaPolicy
 from escalation.sla import DEFAULT_MINUTES, Deadlines, Windows, compute_deadlines, windows_for
-from tests.factories import SlaPolicyFactory
+from tests.factories import IncidentFactory, SlaPolicyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -96,8 +96,6 @@ def test_it_falls_back_to_the_defaults_when_a_policy_was_deleted(severity):
 
 
 def test_it_files_an_incident_on_the_defaults_when_its_policy_was_deleted(clock, onduty):
-    from tests.factories import IncidentFactory
-
     SlaPolicy.objects.filter(severity="P0").delete()
 
     incident = IncidentFactory(actor=onduty, severity="P0")

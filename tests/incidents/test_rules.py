@@ -111,6 +111,15 @@ def test_it_shows_a_helper_from_another_team_the_incident_they_work_on(
     assert not rules.can(pay_engineer, Action.RESOLVE, worked_on)
 
 
+def test_it_does_not_let_a_tester_from_another_team_verify(lead, owner, onduty, payments):
+    pay_tester = make_user(Role.TESTER, payments, username="pay-tester")
+    incident = assigned_incident(lead=lead, reporter=onduty, owner=owner, helpers=[pay_tester])
+
+    assert rules.can_see(pay_tester, incident)
+    assert rules.can(pay_tester, Action.LOG, incident)
+    assert not rules.can(pay_tester, Action.VERIFY, incident)
+
+
 def test_it_lets_an_owner_from_another_team_work_on_their_incident(lead, onduty, pay_engineer):
     worked_on = assigned_incident(lead=lead, reporter=onduty, owner=pay_engineer)
 

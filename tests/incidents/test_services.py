@@ -31,9 +31,9 @@ from tests.factories import (
     IncidentFactory,
     acknowledged_incident,
     assigned_incident,
+    in_progress_incident,
     incident_in_state,
     incident_snapshot,
-    in_progress_incident,
     new_incident,
     perform,
     resolved_incident,
@@ -130,6 +130,7 @@ def test_it_records_the_urgent_phone_call(clock, onduty):
         ({"title": "   "}, "title"),
         ({"source": "carrier pigeon"}, "source"),
         ({"received_at": datetime(2026, 11, 26, 1, 0)}, "received_at"),  # naive
+        ({"occurred_at": datetime(2026, 11, 26, 1, 0)}, "occurred_at"),  # naive
     ],
     ids=[
         "unknown-severity",
@@ -140,6 +141,7 @@ def test_it_records_the_urgent_phone_call(clock, onduty):
         "empty-title",
         "unknown-source",
         "naive-received-at",
+        "naive-occurred-at",
     ],
 )
 def test_it_refuses_bad_intake_and_writes_nothing(clock, onduty, overrides, field):
@@ -515,6 +517,28 @@ def test_it_walks_the_whole_process_bumping_the_version_each_step(clock, lead, o
 
 
 # ---------------------------------------------------------------- refused transitions
+
+OPEN = {State.NEW, State.ACKNOWLEDGED, State.ASSIGNED, State.IN_PROGRESS, State.VERIFYING}
+# DESIGN.md "States", written out independently of workflow.ALLOWED_IN.
+DESIGNED = {
+    Action.ACKNOWLEDGE: {State.NEW},
+    Action.GRADE: OPEN,  # "at any point before resolved"
+    Action.ASSIGN: OPEN - {State.NEW},
+    Action.LOG: OPEN,
+    Action.RESOLVE: {State.ASSIGNED, State.IN_PROGRESS},
+    Action.VERIFY: {State.VERIFYING},
+    Action.NOTIFY_USERS: {State.RESOLVED},
+    Action.FEEDBACK: {State.RESOLVED, State.ARCHIVED},
+    Action.ARCHIVE: {State.RESOLVED},
+    Action.REOPEN: {State.RESOLVED, State.ARCHIVED},
+    Action.CANCEL: OPEN,
+}
+
+
+def test_it_allows_each_action_in_the_states_the_design_names():
+    assert set(OPEN_STATES) == OPEN
+    assert {action: set(ALLOWED_IN[action]) for action in PROCESS_ACTIONS} == DESIGNED
+
 
 FORBIDDEN = [
     (action, state)

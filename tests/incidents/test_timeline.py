@@ -1,6 +1,7 @@
 """TimelineEvent is the append-only audit trail: never edited, never deleted."""
 
 import pytest
+from django.db import transaction
 from django.db.models import ProtectedError
 
 from incidents.models import AppendOnlyError, Incident, TimelineEvent
@@ -56,7 +57,9 @@ def test_it_refuses_queryset_delete(incident):
 def test_it_refuses_bulk_update(event):
     event.message = "rewritten"
 
-    with pytest.raises(AppendOnlyError):
+    # bulk_update runs in atomic(savepoint=False); the savepoint here keeps the
+    # test's transaction usable after the refusal.
+    with pytest.raises(AppendOnlyError), transaction.atomic():
         TimelineEvent.objects.bulk_update([event], ["message"])
 
     assert TimelineEvent.objects.get(pk=event.pk).message != "rewritten"

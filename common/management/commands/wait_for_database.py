@@ -37,7 +37,9 @@ class Command(BaseCommand):
                     if created:
                         continue
                 if time.monotonic() > deadline:
-                    raise CommandError(f"database not reachable after {timeout:.0f} s: {exc}")
+                    raise CommandError(
+                        f"database not reachable after {timeout:.0f} s: {exc}"
+                    ) from exc
                 self.stderr.write(f"waiting for the database: {str(exc).strip()}")
                 time.sleep(1)
 
