@@ -147,6 +147,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Responder API",
@@ -155,6 +158,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "incidents.models.Severity",
+        "StateEnum": "incidents.models.State",
+        "SourceEnum": "incidents.models.Source",
+        "CategoryEnum": "incidents.models.Category",
+        "LogKindEnum": "incidents.models.LogEntry.Kind",
+    },
+    "COMPONENT_SPLIT_REQUEST": True,
+    "DESCRIPTION": (
+        "Responder's HTTP API: intake, the process actions of each incident, its "
+        "timeline and notices, and monitoring alert intake. Authenticate with a "
+        "session or `Authorization: Token <key>` (`manage.py drf_create_token USER`)."
+    ),
 }
 
 # Celery: Redis when REDIS_URL is set, else kombu's filesystem transport, a

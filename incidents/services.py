@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation.sla import compute_deadlines, windows_for
-from incidents import rules
+from incidents import rules, selectors
 from incidents.models import (
     UPDATE_CLOCK_STATES,
     Assignment,
@@ -197,15 +197,6 @@ def _next_number(at: datetime) -> str:
     return f"INC-{day:%Y%m%d}-{seq.last:04d}"
 
 
-def _default_team(actor) -> Team | None:
-    if actor is None:
-        return None
-    return (
-        Team.objects.filter(members=actor).order_by("name").first()
-        or Team.objects.filter(tech_leads=actor).order_by("name").first()
-    )
-
-
 def _full_clean(obj, exclude: Iterable[str] = ()) -> None:
     obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
 
@@ -254,7 +245,7 @@ def incident_create(
     if times_ok and occurred_at and occurred_at > received_at + CLOCK_SKEW:
         errors["occurred_at"] = [_("The problem cannot occur after it was received.")]
     if team is None:
-        team = _default_team(actor)
+        team = selectors.default_team(actor)
         if team is None:
             errors["team"] = [_("Choose the team that owns this incident.")]
     elif (

@@ -1,0 +1,325 @@
+"""API shapes. Serializers check types and shapes only; every rule is a service's."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from common import clock
+from incidents.models import (
+    Category,
+    Incident,
+    LogEntry,
+    Service,
+    Severity,
+    Source,
+    State,
+    Team,
+    TimelineEvent,
+)
+
+User = get_user_model()
+MAX_USERS = 2**31 - 1
+
+
+class UsernameField(serializers.SlugRelatedField):
+    """A user named by username; only active users can be named."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", User.objects.filter(is_active=True))
+        super().__init__(slug_field="username", **kwargs)
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """An incident as the API returns it."""
+
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    helpers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    overdue = serializers.SerializerMethodField(
+        help_text="Clocks past their deadline now: respond, resolve, update."
+    )
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "number",
+            "title",
+            "symptoms",
+            "impact_scope",
+            "affected_users",
+            "source",
+            "category",
+            "team",
+            "service",
+            "reporter",
+            "received_at",
+            "occurred_at",
+            "initial_severity",
+            "severity",
+            "urgent",
+            "phone_call_made",
+            "phone_call_to",
+            "phone_call_at",
+            "state",
+            "owner",
+            "helpers",
+            "goal",
+            "time_limit",
+            "respond_by",
+            "resolve_by",
+            "next_update_by",
+            "overdue",
+            "acknowledged_at",
+            "assigned_at",
+            "started_at",
+            "resolution_submitted_at",
+            "restored_at",
+            "resolved_at",
+            "archived_at",
+            "cancelled_at",
+            "cancel_reason",
+            "archive_summary",
+            "reopen_count",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(["respond", "resolve", "update"]))
+    )
+    def get_overdue(self, incident: Incident) -> list[str]:
+        now = self.context.get("now") or clock.now()
+        late = []
+        if incident.respond_clock_running and incident.respond_by < now:
+            late.append("respond")
+        if incident.resolve_clock_running and incident.resolve_by < now:
+            late.append("resolve")
+        if incident.update_clock_running and incident.next_update_by < now:
+            late.append("update")
+        return late
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    """One incident, with what the requesting user may do with it now."""
+
+    allowed_actions = serializers.SerializerMethodField(
+        help_text="Process actions the requesting user may take in the current state."
+    )
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [*IncidentSerializer.Meta.fields, "allowed_actions"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_actions(self, incident: Incident) -> list[str]:
+        from incidents.services import available_actions
+
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return [a.value for a in available_actions(request.user, incident)]
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    """Intake (step 1). `received_at` defaults to now; never in the future."""
+
+    title = serializers.CharField(max_length=200)
+    symptoms = serializers.CharField(max_length=20000)
+    severity = serializers.ChoiceField(Severity.choices, help_text="Initial level, P0–P3.")
+    source = serializers.ChoiceField(Source.choices)
+    impact_scope = serializers.CharField(max_length=5000)
+    affected_users = serializers.IntegerField(min_value=0, max_value=MAX_USERS, default=0)
+    received_at = serializers.DateTimeField(required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    team = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Team.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Team slug; defaults to the reporter's team.",
+    )
+    service = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="Service slug of the team."
+    )
+    category = serializers.ChoiceField(Category.choices, default=Category.PRODUCTION)
+    urgent = serializers.BooleanField(default=False)
+    phone_call_to = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Whom you phoned about an urgent incident (records the call).",
+    )
+    phone_call_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class IncidentUpdateSerializer(serializers.Serializer):
+    """Corrections to intake details (PATCH). Everything else is read-only."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    symptoms = serializers.CharField(max_length=20000, required=False)
+    impact_scope = serializers.CharField(max_length=5000, required=False)
+    affected_users = serializers.IntegerField(min_value=0, max_value=MAX_USERS, required=False)
+    source = serializers.ChoiceField(Source.choices, required=False)
+    category = serializers.ChoiceField(Category.choices, required=False)
+    service = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    received_at = serializers.DateTimeField(required=False)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        read_only = sorted(set(self.initial_data) - set(self.fields)) if self.initial_data else []
+        if read_only:
+            raise serializers.ValidationError(
+                {f: ["This field is read-only or unknown."] for f in read_only}
+            )
+        if not attrs:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return attrs
+
+
+def resolve_service(team: Team, slug: str | None):
+    """A service slug of `team` → Service; '' → None; unknown → 400."""
+    if not slug:
+        return None
+    service = Service.objects.filter(team=team, slug=slug).first()
+    if service is None:
+        raise serializers.ValidationError({"service": [f"Team {team.slug} has no service {slug}."]})
+    return service
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class GradeSerializer(serializers.Serializer):
+    severity = serializers.ChoiceField(Severity.choices)
+    diagnosis = serializers.CharField(max_length=20000)
+    reproduced = serializers.BooleanField(required=False, allow_null=True, default=None)
+    findings = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+    impact_assessment = serializers.CharField(
+        max_length=20000, required=False, allow_blank=True, default=""
+    )
+
+
+class ExternalContactSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    organisation = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    owes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+class AssignSerializer(serializers.Serializer):
+    owner = UsernameField(help_text="Username of the first owner.")
+    helpers = serializers.ListField(
+        child=UsernameField(), required=False, default=list, max_length=50
+    )
+    goal = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    time_limit = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    external_contacts = ExternalContactSerializer(
+        many=True, required=False, default=list, max_length=50
+    )
+
+
+class LogSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(LogEntry.Kind.choices)
+    text = serializers.CharField(max_length=20000)
+    happened_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Defaults to now; never later."
+    )
+
+
+class ResolveSerializer(serializers.Serializer):
+    workaround = serializers.CharField(
+        max_length=20000, required=False, allow_blank=True, default=""
+    )
+    fix = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+
+
+class VerifySerializer(serializers.Serializer):
+    functional_ok = serializers.BooleanField()
+    regression_ok = serializers.BooleanField()
+    monitoring_ok = serializers.BooleanField()
+    functional_evidence = serializers.CharField(
+        max_length=20000, required=False, allow_blank=True, default=""
+    )
+    regression_evidence = serializers.CharField(
+        max_length=20000, required=False, allow_blank=True, default=""
+    )
+    monitoring_evidence = serializers.CharField(
+        max_length=20000, required=False, allow_blank=True, default=""
+    )
+    notes = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+
+
+class NotifyUsersSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=20000)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=20000)
+    satisfied = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ArchiveSerializer(serializers.Serializer):
+    summary = serializers.CharField(max_length=50000)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=20000)
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "kind",
+            "from_state",
+            "to_state",
+            "changes",
+            "message",
+        ]
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    recipient = serializers.CharField()
+    status = serializers.ChoiceField(["pending", "sent", "failed"])
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField(allow_blank=True)
+
+
+class NoticeSerializer(serializers.Serializer):
+    """An escalation notice (sent by the escalation engine)."""
+
+    clock = serializers.ChoiceField(["respond", "resolve", "update", "warning", "page"])
+    level = serializers.IntegerField()
+    deadline = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    late = serializers.BooleanField()
+    recipients = serializers.ListField(child=serializers.CharField())
+    deliveries = DeliverySerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
+class ConflictSerializer(ErrorSerializer):
+    state = serializers.ChoiceField(State.choices)
+    allowed = serializers.ListField(child=serializers.CharField())
+
+
+class StaleSerializer(ErrorSerializer):
+    current_version = serializers.IntegerField()

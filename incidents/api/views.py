@@ -1,0 +1,362 @@
+"""/api/v1/incidents/: intake, reads, corrections and every process action.
+
+Views translate HTTP to service calls and back; the rules live in
+incidents.services and incidents.rules. Visibility comes first: an incident
+the user cannot see answers 404, never 403.
+"""
+
+import re
+
+import django_filters
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from common import clock
+from incidents import rules, selectors, services
+from incidents.api import serializers as s
+from incidents.models import (
+    OPEN_STATES,
+    UPDATE_CLOCK_STATES,
+    Incident,
+    Severity,
+    State,
+    Team,
+)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class IncidentFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=State.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    team = django_filters.ModelMultipleChoiceFilter(
+        field_name="team", to_field_name="slug", queryset=Team.objects.all()
+    )
+    owner = django_filters.CharFilter(field_name="owner__username", help_text="Owner username.")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", help_text="Only incidents with a clock past its deadline now."
+    )
+    q = django_filters.CharFilter(
+        method="filter_q", help_text="Words in the number, title, symptoms or impact scope."
+    )
+
+    class Meta:
+        model = Incident
+        fields = ["state", "severity", "team", "owner", "overdue", "q"]
+
+    def filter_overdue(self, queryset, name, value):
+        condition = overdue_q(clock.now())
+        return queryset.filter(condition) if value else queryset.exclude(condition)
+
+    def filter_q(self, queryset, name, value):
+        for word in value.split()[:10]:
+            queryset = queryset.filter(
+                Q(number__icontains=word)
+                | Q(title__icontains=word)
+                | Q(symptoms__icontains=word)
+                | Q(impact_scope__icontains=word)
+            )
+        return queryset
+
+
+def overdue_q(now) -> Q:
+    """Incidents with at least one running clock past its deadline at `now`."""
+    respond = Q(state__in=OPEN_STATES, acknowledged_at__isnull=True, respond_by__lt=now)
+    resolve = Q(state__in=OPEN_STATES, restored_at__isnull=True, resolve_by__lt=now)
+    update = Q(state__in=UPDATE_CLOCK_STATES, next_update_by__lt=now)
+    return respond | resolve | update
+
+
+ETAG_RE = re.compile(r'^\s*(?:W/)?"(\d+)-(\d+)"\s*$')
+
+
+def etag(incident: Incident) -> str:
+    return f'"{incident.pk}-{incident.version}"'
+
+
+def expected_version(request, incident_pk: int) -> int | None:
+    """The version the client last saw, from If-Match; None when absent or `*`."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return None
+    match = ETAG_RE.match(header)
+    if not match or int(match.group(1)) != incident_pk:
+        # An ETag that cannot be ours cannot match: the precondition fails.
+        return -1
+    return int(match.group(2))
+
+
+ERRORS = {
+    400: OpenApiResponse(description="Bad input: field errors."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Your role may not do this."),
+    404: OpenApiResponse(s.ErrorSerializer, description="No such incident, or not visible."),
+    409: OpenApiResponse(
+        s.ConflictSerializer,
+        description="Not allowed in the incident's state; says which actions are.",
+    ),
+    412: OpenApiResponse(
+        s.StaleSerializer, description="If-Match is older than the incident's version."
+    ),
+}
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description='The ETag from your last GET (e.g. `"42-7"`); a stale one gets 412.',
+)
+
+
+def action_schema(request_serializer, summary, example=None):
+    return extend_schema(
+        summary=summary,
+        request=request_serializer,
+        parameters=[IF_MATCH],
+        responses={200: s.IncidentDetailSerializer, **ERRORS},
+        examples=[OpenApiExample("Example", value=example, request_only=True)]
+        if example is not None
+        else None,
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List incidents you can see",
+        responses={200: s.IncidentSerializer(many=True), 400: ERRORS[400]},
+    ),
+    retrieve=extend_schema(
+        summary="One incident, with an ETag",
+        responses={200: s.IncidentDetailSerializer, 404: ERRORS[404]},
+    ),
+)
+class IncidentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    pagination_class = Pagination
+    filterset_class = IncidentFilter
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = [
+        "received_at",
+        "respond_by",
+        "resolve_by",
+        "next_update_by",
+        "severity",
+        "number",
+        "updated_at",
+        "state",
+    ]
+    ordering = ["-received_at", "-id"]
+
+    def get_queryset(self):
+        return (
+            rules.visible_incidents(self.request.user)
+            .select_related("team", "service", "reporter", "owner")
+            .prefetch_related("helpers")
+        )
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return s.IncidentSerializer
+        return s.IncidentDetailSerializer
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": clock.now()}
+
+    def _answer(self, incident: Incident, code=status.HTTP_200_OK, headers=None) -> Response:
+        incident = self.get_queryset().get(pk=incident.pk)
+        data = s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data
+        return Response(data, status=code, headers={"ETag": etag(incident), **(headers or {})})
+
+    def retrieve(self, request, *args, **kwargs):
+        incident = self.get_object()
+        tag = etag(incident)
+        if request.headers.get("If-None-Match") == tag:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+        data = self.get_serializer(incident).data
+        return Response(data, headers={"ETag": tag})
+
+    @extend_schema(
+        summary="File an incident (intake)",
+        request=s.IncidentCreateSerializer,
+        responses={201: s.IncidentDetailSerializer, 400: ERRORS[400]},
+        examples=[
+            OpenApiExample(
+                "Database outage",
+                request_only=True,
+                value={
+                    "title": "数据库连接池耗尽 / DB connection pool exhausted",
+                    "symptoms": "HTTP 500 on every order request",
+                    "severity": "P0",
+                    "source": "monitoring",
+                    "impact_scope": "core ordering unavailable",
+                    "affected_users": 12000,
+                    "team": "platform",
+                    "category": "production",
+                },
+            )
+        ],
+    )
+    def create(self, request, *args, **kwargs):
+        data = s.IncidentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        service_slug = values.pop("service", "")
+        team = values.get("team") or selectors.default_team(request.user)
+        if service_slug and team is not None:
+            values["service"] = s.resolve_service(team, service_slug)
+        incident = services.incident_create(actor=request.user, **values)
+        location = request.build_absolute_uri(f"/api/v1/incidents/{incident.pk}/")
+        return self._answer(incident, status.HTTP_201_CREATED, {"Location": location})
+
+    @extend_schema(
+        summary="Correct intake details",
+        request=s.IncidentUpdateSerializer,
+        parameters=[IF_MATCH],
+        responses={200: s.IncidentDetailSerializer, **ERRORS},
+    )
+    def partial_update(self, request, *args, **kwargs):
+        incident = self.get_object()
+        version = expected_version(request, incident.pk)
+        data = s.IncidentUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "service" in changes:
+            changes["service"] = s.resolve_service(incident.team, changes["service"])
+        incident = services.incident_update(
+            incident=incident, actor=request.user, expected_version=version, **changes
+        )
+        return self._answer(incident)
+
+    def _act(self, request, serializer_class, service, **extra):
+        incident = self.get_object()
+        version = expected_version(request, incident.pk)
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = service(
+            incident=incident,
+            actor=request.user,
+            expected_version=version,
+            **data.validated_data,
+            **extra,
+        )
+        return self._answer(result if isinstance(result, Incident) else result.incident)
+
+    @action_schema(s.AcknowledgeSerializer, "Acknowledge (stops the respond clock)", {})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        return self._act(request, s.AcknowledgeSerializer, services.incident_acknowledge)
+
+    @action_schema(
+        s.GradeSerializer,
+        "Grade and diagnose (a new level recomputes the deadlines)",
+        {"severity": "P1", "diagnosis": "Slow queries exhaust the connection pool"},
+    )
+    @action(detail=True, methods=["post"])
+    def grade(self, request, pk=None):
+        return self._act(request, s.GradeSerializer, services.incident_grade)
+
+    @action_schema(
+        s.AssignSerializer,
+        "Assign the owner and helpers",
+        {"owner": "engineer", "helpers": ["tester"], "goal": "Restore within 2 h"},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        return self._act(request, s.AssignSerializer, services.incident_assign)
+
+    @action_schema(
+        s.LogSerializer,
+        "Add a process-log entry (a progress entry restarts the update clock)",
+        {"kind": "progress", "text": "Switched to the standby database"},
+    )
+    @action(detail=True, methods=["post"])
+    def log(self, request, pk=None):
+        return self._act(request, s.LogSerializer, services.incident_log)
+
+    @action_schema(
+        s.ResolveSerializer,
+        "Submit the workaround and/or fix for verification",
+        {"workaround": "Restarted the service", "fix": "Raised the pool size"},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        return self._act(request, s.ResolveSerializer, services.incident_resolve)
+
+    @action_schema(
+        s.VerifySerializer,
+        "Verify: all checks pass → resolved, else back to in_progress",
+        {"functional_ok": True, "regression_ok": True, "monitoring_ok": True, "notes": ""},
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request, pk=None):
+        return self._act(request, s.VerifySerializer, services.incident_verify)
+
+    @action_schema(
+        s.NotifyUsersSerializer,
+        "Record that the affected users were told",
+        {"message": "The problem you reported is fixed."},
+    )
+    @action(detail=True, methods=["post"], url_path="notify-users")
+    def notify_users(self, request, pk=None):
+        return self._act(request, s.NotifyUsersSerializer, services.incident_notify_users)
+
+    @action_schema(s.FeedbackSerializer, "Record user feedback", {"text": "Works again, thanks"})
+    @action(detail=True, methods=["post"])
+    def feedback(self, request, pk=None):
+        return self._act(request, s.FeedbackSerializer, services.incident_record_feedback)
+
+    @action_schema(
+        s.ArchiveSerializer, "Archive with a summary", {"summary": "Pool exhausted; raised it"}
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        return self._act(request, s.ArchiveSerializer, services.incident_archive)
+
+    @action_schema(s.ReasonSerializer, "Reopen", {"reason": "The errors are back"})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self._act(request, s.ReasonSerializer, services.incident_reopen)
+
+    @action_schema(s.ReasonSerializer, "Cancel (duplicate or false alarm)", {"reason": "Duplicate"})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._act(request, s.ReasonSerializer, services.incident_cancel)
+
+    @extend_schema(
+        summary="The audit trail, oldest first",
+        responses={200: s.TimelineEventSerializer(many=True), 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def timeline(self, request, pk=None):
+        incident = self.get_object()
+        events = incident.events.select_related("actor").order_by("created_at", "id")
+        return Response(s.TimelineEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        summary="Escalation notices sent for this incident",
+        responses={200: s.NoticeSerializer(many=True), 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def notices(self, request, pk=None):
+        self.get_object()
+        # The escalation engine (Notice, Delivery) is not built yet: no notices exist.
+        return Response([])
