@@ -4,10 +4,13 @@ Incidents change only through incidents.services (the web pages and the API),
 so every change is checked and audited; the admin shows them read-only.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from incidents import alerts
 from incidents.models import (
+    Alert,
+    AlertIntegration,
     Assignment,
     ExternalContact,
     Grading,
@@ -170,6 +173,67 @@ for model in (
         list_display = ["__str__", "incident"]
         search_fields = ["incident__number"]
         list_select_related = ["incident"]
+
+
+@admin.register(AlertIntegration)
+class AlertIntegrationAdmin(admin.ModelAdmin):
+    """Creating one here shows its token once, in a message; only a hash is kept."""
+
+    list_display = [
+        "name",
+        "team",
+        "token_hint",
+        "rate_limit_per_minute",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["team"]
+    readonly_fields = ["token_hint", "created_at", "revoked_at", "last_used_at"]
+    fields = [
+        "name",
+        "team",
+        "rate_limit_per_minute",
+        "default_severity",
+        "severity_rules",
+        "signing_secret",
+        *readonly_fields,
+    ]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created, token = alerts.integration_create(
+            name=obj.name,
+            team=obj.team,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+            signing_secret=obj.signing_secret,
+            default_severity=obj.default_severity,
+        )
+        if obj.severity_rules:
+            created.severity_rules = obj.severity_rules
+            created.save(update_fields=["severity_rules"])
+        obj.pk = created.pk
+        obj.token_hash, obj.token_hint = created.token_hash, created.token_hint
+        messages.warning(
+            request,
+            _("Token for %(name)s (shown once, store it now): %(token)s")
+            % {"name": created.name, "token": token},
+        )
+
+    @admin.action(description=_("Revoke the selected integrations"))
+    def revoke(self, request, queryset):
+        for integration in queryset:
+            alerts.integration_revoke(integration=integration)
+        messages.success(request, _("Revoked."))
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["fingerprint", "integration", "incident", "status", "times_seen", "last_seen"]
+    list_filter = ["status", "integration"]
+    search_fields = ["fingerprint", "group_key", "incident__number", "summary"]
+    list_select_related = ["integration", "incident"]
 
 
 admin.site.site_header = _("Responder administration")

@@ -607,3 +607,119 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("timeline events are never deleted")
+
+
+def default_severity_rules() -> list:
+    return []
+
+
+class AlertIntegration(models.Model):
+    """A monitoring system allowed to file incidents through /api/v1/alerts/<token>/.
+
+    Only a SHA-256 of the token is stored; the token is shown once at creation.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="integrations", verbose_name=_("team")
+    )
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    token_hint = models.CharField(
+        _("token starts with"), max_length=12, editable=False, help_text=_("For recognition.")
+    )
+    signing_secret = models.CharField(
+        _("signing secret"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "If set, every request must carry X-Responder-Timestamp and "
+            "X-Responder-Signature: sha256=HMAC(secret, timestamp + '.' + body)."
+        ),
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(_("requests per minute"), default=120)
+    severity_rules = models.JSONField(
+        _("severity rules"),
+        default=default_severity_rules,
+        blank=True,
+        help_text=_(
+            'First match wins, before the defaults: [{"label": "severity", '
+            '"equals": ["critical"], "severity": "P0"}]'
+        ),
+    )
+    default_severity = models.CharField(
+        _("severity when no rule matches"),
+        max_length=2,
+        choices=Severity.choices,
+        default=Severity.P2,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("alert integration")
+        verbose_name_plural = _("alert integrations")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AlertRateWindow(models.Model):
+    """Requests of one integration in one minute (fixed-window rate limit)."""
+
+    integration = models.ForeignKey(AlertIntegration, on_delete=models.CASCADE)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "window_start"], name="alert_rate_window_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.integration_id} {self.window_start:%H:%M} {self.count}"
+
+
+class Alert(models.Model):
+    """One alert (by fingerprint) of a group, attached to the group's incident."""
+
+    class Status(models.TextChoices):
+        FIRING = "firing", _("Firing")
+        RESOLVED = "resolved", _("Resolved")
+
+    integration = models.ForeignKey(
+        AlertIntegration, on_delete=models.CASCADE, related_name="alerts"
+    )
+    group_key = models.CharField(_("group key"), max_length=500)
+    fingerprint = models.CharField(_("fingerprint"), max_length=200)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alerts")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    summary = models.TextField(_("summary"), blank=True)
+    labels = models.JSONField(_("labels"), default=dict, blank=True)
+    annotations = models.JSONField(_("annotations"), default=dict, blank=True)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    times_seen = models.PositiveIntegerField(_("times seen"), default=1)
+
+    class Meta:
+        ordering = ["first_seen", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "fingerprint"], name="alert_unique_fingerprint_per_incident"
+            )
+        ]
+        indexes = [models.Index(fields=["integration", "group_key"], name="alert_group")]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+
+    def __str__(self):
+        return f"{self.fingerprint} ({self.status})"

@@ -629,6 +629,29 @@ def incident_log(
 
 
 @transaction.atomic
+def incident_note_from_monitoring(*, incident: Incident, text: str) -> LogEntry:
+    """Monitoring's own note (alert fired again, resolved at the source).
+
+    Allowed in any state: a resolved alert is recorded even on a closed
+    incident, and never changes its state — a person verifies.
+    """
+    incident = _lock(incident, None)
+    now = clock.now()
+    entry = LogEntry.objects.create(
+        incident=incident,
+        author=None,
+        kind=LogEntry.Kind.NOTE,
+        text=_required(text, "text", _("Empty note.")),
+        happened_at=now,
+        created_at=now,
+    )
+    _save(incident, [])
+    _event(incident, None, TimelineEvent.Kind.LOGGED, message=f"[monitoring] {entry.text}")
+    entry.incident = incident
+    return entry
+
+
+@transaction.atomic
 def incident_resolve(
     *,
     incident: Incident,

@@ -1,9 +1,14 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from incidents.api.alerts import AlertIntakeView
 from incidents.api.views import IncidentViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("incidents", IncidentViewSet, basename="incident")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
+]

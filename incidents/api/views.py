@@ -46,11 +46,13 @@ class IncidentFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=State.choices)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     team = django_filters.ModelMultipleChoiceFilter(
-        field_name="team", to_field_name="slug", queryset=Team.objects.all()
+        field_name="team__slug", to_field_name="slug", queryset=Team.objects.all()
     )
     owner = django_filters.CharFilter(field_name="owner__username", help_text="Owner username.")
-    overdue = django_filters.BooleanFilter(
-        method="filter_overdue", help_text="Only incidents with a clock past its deadline now."
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_overdue",
+        help_text="true: only incidents with a clock past its deadline now; false: none.",
     )
     q = django_filters.CharFilter(
         method="filter_q", help_text="Words in the number, title, symptoms or impact scope."
@@ -62,7 +64,7 @@ class IncidentFilter(django_filters.FilterSet):
 
     def filter_overdue(self, queryset, name, value):
         condition = overdue_q(clock.now())
-        return queryset.filter(condition) if value else queryset.exclude(condition)
+        return queryset.filter(condition) if value == "true" else queryset.exclude(condition)
 
     def filter_q(self, queryset, name, value):
         for word in value.split()[:10]:

@@ -1,0 +1,459 @@
+"""Monitoring alert intake: integrations, payload parsing, deduplication.
+
+Two payloads are accepted at POST /api/v1/alerts/<token>/:
+
+- Prometheus Alertmanager webhook, version 4 (`{"version": "4", "groupKey": …,
+  "alerts": [{"status", "labels", "annotations", "startsAt", "fingerprint"}]}`);
+- the generic JSON documented in the API schema (`{"title", "dedup_key",
+  "status", "severity", "description", "labels", …}`).
+
+Alerts of one group (Alertmanager's group key, or the generic `dedup_key`)
+go into one open incident: the first firing alert files it (source
+`monitoring`, level from the labels), later alerts add to it, a resolved alert
+adds a log entry and never closes it — a person verifies.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from common import clock
+from incidents import services
+from incidents.models import (
+    OPEN_STATES,
+    Alert,
+    AlertIntegration,
+    AlertRateWindow,
+    Category,
+    Incident,
+    Severity,
+    Source,
+    Team,
+)
+
+TOKEN_BYTES = 32
+SIGNATURE_MAX_AGE = timedelta(minutes=5)
+
+# Applied after an integration's own rules. Values compare case-insensitively.
+DEFAULT_SEVERITY_RULES = [
+    {"label": "severity", "equals": ["p0", "disaster", "page", "fatal"], "severity": "P0"},
+    {"label": "severity", "equals": ["p1", "critical", "high"], "severity": "P1"},
+    {
+        "label": "severity",
+        "equals": ["p2", "warning", "error", "major", "medium"],
+        "severity": "P2",
+    },
+    {"label": "severity", "equals": ["p3", "info", "minor", "low", "none"], "severity": "P3"},
+    {"label": "priority", "equals": ["p0"], "severity": "P0"},
+    {"label": "priority", "equals": ["p1"], "severity": "P1"},
+    {"label": "priority", "equals": ["p2"], "severity": "P2"},
+    {"label": "priority", "equals": ["p3"], "severity": "P3"},
+]
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"rate limit exceeded; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class BadSignature(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- integrations
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def integration_create(
+    *,
+    name: str,
+    team: Team,
+    rate_limit_per_minute: int = 120,
+    signing_secret: str = "",
+    default_severity: str = Severity.P2,
+) -> tuple[AlertIntegration, str]:
+    """Create an integration; returns it and its token, which is never stored."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    integration = AlertIntegration(
+        name=name.strip(),
+        team=team,
+        token_hash=hash_token(token),
+        token_hint=token[:6],
+        rate_limit_per_minute=rate_limit_per_minute,
+        signing_secret=signing_secret,
+        default_severity=default_severity,
+    )
+    integration.full_clean()
+    integration.save()
+    return integration, token
+
+
+def integration_revoke(*, integration: AlertIntegration) -> AlertIntegration:
+    if integration.revoked_at is None:
+        integration.revoked_at = clock.now()
+        integration.save(update_fields=["revoked_at"])
+    return integration
+
+
+def integration_for_token(token: str) -> AlertIntegration | None:
+    """The active integration with this token, or None (unknown or revoked)."""
+    if not token or len(token) > 200:
+        return None
+    integration = (
+        AlertIntegration.objects.select_related("team").filter(token_hash=hash_token(token)).first()
+    )
+    if integration is None or not integration.is_active:
+        return None
+    return integration
+
+
+def check_signature(
+    integration: AlertIntegration, *, body: bytes, timestamp: str | None, signature: str | None
+) -> None:
+    """Refuse unsigned, badly signed or replayed (older than 5 min) requests."""
+    if not integration.signing_secret:
+        return
+    if not timestamp or not signature:
+        raise BadSignature(
+            _("This integration requires X-Responder-Timestamp and X-Responder-Signature.")
+        )
+    try:
+        sent = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise BadSignature(_("X-Responder-Timestamp must be Unix seconds.")) from exc
+    if abs(clock.now() - sent) > SIGNATURE_MAX_AGE:
+        raise BadSignature(_("The signed timestamp is more than 5 minutes away from now."))
+    expected = hmac.new(
+        integration.signing_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    given = signature.removeprefix("sha256=").strip()
+    if not hmac.compare_digest(expected, given):
+        raise BadSignature(_("The signature does not match the body."))
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The X-Responder-Signature value a sender puts on `body` (for senders and tests)."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def check_rate(integration: AlertIntegration) -> None:
+    """Count this request in the current minute; RateLimited past the limit."""
+    now = clock.now()
+    window = now.replace(second=0, microsecond=0)
+    with transaction.atomic():
+        AlertRateWindow.objects.bulk_create(
+            [AlertRateWindow(integration=integration, window_start=window, count=0)],
+            ignore_conflicts=True,
+        )
+        AlertRateWindow.objects.filter(integration=integration, window_start=window).update(
+            count=F("count") + 1
+        )
+        count = AlertRateWindow.objects.get(integration=integration, window_start=window).count
+        AlertRateWindow.objects.filter(
+            integration=integration, window_start__lt=window - timedelta(hours=1)
+        ).delete()
+    if count > integration.rate_limit_per_minute:
+        raise RateLimited(retry_after=max(1, 60 - now.second))
+
+
+# ---------------------------------------------------------------- payloads
+
+
+@dataclass
+class ParsedAlert:
+    group_key: str
+    fingerprint: str
+    status: str
+    title: str
+    description: str
+    labels: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    severity: str | None = None  # explicit level (generic payload)
+    impact_scope: str = ""
+    affected_users: int = 0
+    category: str = Category.PRODUCTION
+
+
+def _str_dict(value, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValidationError({name: _("Must be an object of strings.")})
+    return {k: str(v)[:1000] for k, v in list(value.items())[:100]}
+
+
+def _time(value, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValidationError({name: _("Must be an RFC 3339 time.")})
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationError({name: _("Must be an RFC 3339 time.")})
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    # Alertmanager sends 0001-01-01T00:00:00Z for "no end time".
+    return None if parsed.year < 1970 else parsed
+
+
+def parse_payload(data) -> list[ParsedAlert]:
+    """Alertmanager v4 or generic JSON → alerts; ValidationError says what is wrong."""
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": _("The body must be a JSON object.")})
+    if "alerts" in data or "groupKey" in data:
+        return _parse_alertmanager(data)
+    return [_parse_generic(data)]
+
+
+def _parse_alertmanager(data: dict) -> list[ParsedAlert]:
+    version = str(data.get("version", "4"))
+    if version != "4":
+        raise ValidationError({"version": _("Only Alertmanager webhook version 4 is supported.")})
+    alerts = data.get("alerts")
+    if not isinstance(alerts, list) or not alerts:
+        raise ValidationError({"alerts": _("Send at least one alert.")})
+    if len(alerts) > 500:
+        raise ValidationError({"alerts": _("At most 500 alerts per request.")})
+    group_key = data.get("groupKey")
+    if group_key is not None and not isinstance(group_key, str):
+        raise ValidationError({"groupKey": _("Must be a string.")})
+    common_labels = _str_dict(data.get("commonLabels"), "commonLabels")
+    common_annotations = _str_dict(data.get("commonAnnotations"), "commonAnnotations")
+    parsed = []
+    for i, alert in enumerate(alerts):
+        if not isinstance(alert, dict):
+            raise ValidationError({f"alerts[{i}]": _("Must be an object.")})
+        labels = {**common_labels, **_str_dict(alert.get("labels"), f"alerts[{i}].labels")}
+        annotations = {
+            **common_annotations,
+            **_str_dict(alert.get("annotations"), f"alerts[{i}].annotations"),
+        }
+        status = alert.get("status", data.get("status", "firing"))
+        if status not in Alert.Status.values:
+            raise ValidationError({f"alerts[{i}].status": _("Must be firing or resolved.")})
+        fingerprint = alert.get("fingerprint")
+        if not isinstance(fingerprint, str) or not fingerprint.strip():
+            fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
+        name = labels.get("alertname", "")
+        summary = annotations.get("summary") or annotations.get("message") or ""
+        title = " — ".join(p for p in (name, summary) if p) or _("Monitoring alert")
+        parsed.append(
+            ParsedAlert(
+                group_key=(group_key or fingerprint)[:500],
+                fingerprint=fingerprint.strip()[:200],
+                status=status,
+                title=title[:200],
+                description=annotations.get("description", summary),
+                labels=labels,
+                annotations=annotations,
+                starts_at=_time(alert.get("startsAt"), f"alerts[{i}].startsAt"),
+                ends_at=_time(alert.get("endsAt"), f"alerts[{i}].endsAt"),
+                impact_scope=annotations.get("impact", ""),
+            )
+        )
+    return parsed
+
+
+def _parse_generic(data: dict) -> ParsedAlert:
+    errors = {}
+    status = data.get("status", "firing")
+    if status not in Alert.Status.values:
+        errors["status"] = _("Must be firing or resolved.")
+    dedup_key = data.get("dedup_key")
+    if not isinstance(dedup_key, str) or not dedup_key.strip():
+        errors["dedup_key"] = _("A non-empty string that names this problem across alerts.")
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        errors["title"] = _("A short title is required.")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        errors["description"] = _("Must be a string.")
+    severity = data.get("severity")
+    if severity is not None and not isinstance(severity, str):
+        errors["severity"] = _("Must be a string such as P1 or critical.")
+    affected = data.get("affected_users", 0)
+    if isinstance(affected, bool) or not isinstance(affected, int) or not 0 <= affected < 2**31:
+        errors["affected_users"] = _("Must be a whole number, 0 or more.")
+    category = data.get("category", Category.PRODUCTION)
+    if category not in Category.values:
+        errors["category"] = _("Unknown category.")
+    impact = data.get("impact_scope", "")
+    if not isinstance(impact, str):
+        errors["impact_scope"] = _("Must be a string.")
+    if errors:
+        raise ValidationError(errors)
+    labels = _str_dict(data.get("labels"), "labels")
+    return ParsedAlert(
+        group_key=dedup_key.strip()[:500],
+        fingerprint=dedup_key.strip()[:200],
+        status=status,
+        title=title.strip()[:200],
+        description=description,
+        labels=labels,
+        starts_at=_time(data.get("occurred_at"), "occurred_at"),
+        severity=severity,
+        impact_scope=impact.strip(),
+        affected_users=affected,
+        category=category,
+    )
+
+
+def map_severity(integration: AlertIntegration, alert: ParsedAlert) -> str:
+    """The level of a new incident: explicit, then the integration's rules, then defaults."""
+    explicit = (alert.severity or "").strip()
+    if explicit.upper() in Severity.values:
+        return explicit.upper()
+    labels = {k: v.lower() for k, v in alert.labels.items()}
+    if explicit:
+        labels.setdefault("severity", explicit.lower())
+    rules = list(integration.severity_rules or []) + DEFAULT_SEVERITY_RULES
+    for rule in rules:
+        if not isinstance(rule, dict):
+            continue
+        value = labels.get(str(rule.get("label", "")))
+        wanted = rule.get("equals", [])
+        wanted = [wanted] if isinstance(wanted, str) else wanted
+        if not isinstance(wanted, list) or rule.get("severity") not in Severity.values:
+            continue
+        if value is not None and value in [str(w).lower() for w in wanted]:
+            return rule["severity"]
+    return integration.default_severity
+
+
+# ---------------------------------------------------------------- intake
+
+
+@dataclass
+class IntakeResult:
+    incident: Incident
+    created: bool
+    alerts: int = 0
+
+
+def _symptoms(alert: ParsedAlert) -> str:
+    lines = [alert.description or alert.title]
+    if alert.labels:
+        lines.append("")
+        lines += [f"{k}={v}" for k, v in sorted(alert.labels.items())]
+    return "\n".join(lines)[:20000]
+
+
+@transaction.atomic
+def alerts_receive(
+    *, integration: AlertIntegration, alerts: list[ParsedAlert]
+) -> list[IntakeResult]:
+    """Fold alerts into incidents; one open incident per group key.
+
+    The integration row is locked, so two deliveries of the same group
+    (Alertmanager retries, several replicas) cannot file two incidents.
+    """
+    AlertIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+    now = clock.now()
+    results: dict[int, IntakeResult] = {}
+    for alert in alerts:
+        group = (
+            Alert.objects.select_related("incident")
+            .filter(integration=integration, group_key=alert.group_key)
+            .order_by("-incident__received_at", "-incident_id")
+        )
+        existing = group.filter(incident__state__in=OPEN_STATES).first()
+        if existing is None and alert.status == Alert.Status.RESOLVED:
+            # The incident may be resolved or archived by now: note it there.
+            existing = group.first()
+        incident = existing.incident if existing else None
+        created = False
+        if incident is None:
+            if alert.status == Alert.Status.RESOLVED:
+                continue  # nothing open to annotate; a resolved-only alert files nothing
+            occurred = alert.starts_at if alert.starts_at and alert.starts_at <= now else None
+            incident = services.incident_create(
+                actor=None,
+                team=integration.team,
+                title=alert.title,
+                symptoms=_symptoms(alert),
+                severity=map_severity(integration, alert),
+                source=Source.MONITORING,
+                category=alert.category,
+                impact_scope=alert.impact_scope
+                or _("Reported by monitoring (%(name)s); assess the impact.")
+                % {"name": integration.name},
+                affected_users=alert.affected_users,
+                occurred_at=occurred,
+            )
+            created = True
+        _record(integration, incident, alert, now, is_new_incident=created)
+        result = results.setdefault(incident.pk, IntakeResult(incident=incident, created=created))
+        result.alerts += 1
+    AlertIntegration.objects.filter(pk=integration.pk).update(last_used_at=now)
+    return list(results.values())
+
+
+def _record(
+    integration: AlertIntegration,
+    incident: Incident,
+    alert: ParsedAlert,
+    now: datetime,
+    *,
+    is_new_incident: bool,
+) -> None:
+    row = Alert.objects.filter(incident=incident, fingerprint=alert.fingerprint).first()
+    note = None
+    if row is None:
+        row = Alert.objects.create(
+            integration=integration,
+            group_key=alert.group_key,
+            fingerprint=alert.fingerprint,
+            incident=incident,
+            status=alert.status,
+            summary=alert.title,
+            labels=alert.labels,
+            annotations=alert.annotations,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            first_seen=now,
+            last_seen=now,
+        )
+        if not is_new_incident:
+            note = _("Another alert of this group fired: %(title)s") % {"title": alert.title}
+            if alert.status == Alert.Status.RESOLVED:
+                note = _("Alert resolved at the source: %(title)s") % {"title": alert.title}
+    else:
+        if row.status != alert.status:
+            if alert.status == Alert.Status.RESOLVED:
+                note = _("Alert resolved at the source: %(title)s (ended %(at)s)") % {
+                    "title": alert.title,
+                    "at": (alert.ends_at or now).isoformat(timespec="seconds"),
+                }
+            else:
+                note = _("Alert fired again: %(title)s") % {"title": alert.title}
+        row.status = alert.status
+        row.labels = alert.labels
+        row.annotations = alert.annotations
+        row.ends_at = alert.ends_at
+        row.last_seen = now
+        row.times_seen = F("times_seen") + 1
+        row.save(
+            update_fields=["status", "labels", "annotations", "ends_at", "last_seen", "times_seen"]
+        )
+    if note:
+        services.incident_note_from_monitoring(incident=incident, text=note)

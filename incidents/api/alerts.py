@@ -1,0 +1,162 @@
+"""POST /api/v1/alerts/<integration_token>/ — monitoring alert intake."""
+
+import json
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import alerts
+from incidents.api.serializers import ErrorSerializer
+
+ALERTMANAGER_EXAMPLE = {
+    "version": "4",
+    "groupKey": '{}:{alertname="OrderServiceErrors"}',
+    "truncatedAlerts": 0,
+    "status": "firing",
+    "receiver": "responder",
+    "groupLabels": {"alertname": "OrderServiceErrors"},
+    "commonLabels": {"alertname": "OrderServiceErrors", "severity": "critical"},
+    "commonAnnotations": {"summary": "Order service 5xx above 50%"},
+    "externalURL": "http://alertmanager:9093",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "OrderServiceErrors",
+                "severity": "critical",
+                "instance": "order-1",
+            },
+            "annotations": {
+                "summary": "Order service 5xx above 50%",
+                "description": "HTTP 500 on POST /api/orders",
+            },
+            "startsAt": "2026-11-26T12:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus:9090/graph",
+            "fingerprint": "c5b1d1f2a3e4f567",
+        }
+    ],
+}
+GENERIC_EXAMPLE = {
+    "title": "数据库连接池耗尽 / DB connection pool exhausted",
+    "dedup_key": "db-pool-main",
+    "status": "firing",
+    "severity": "P1",
+    "description": "500/500 connections in use",
+    "labels": {"service": "database", "env": "prod"},
+    "impact_scope": "all API calls slow",
+    "affected_users": 0,
+    "occurred_at": "2026-11-26T12:00:00Z",
+    "category": "production",
+}
+
+AlertResult = inline_serializer(
+    "AlertIntakeResult",
+    {
+        "incidents": inline_serializer(
+            "AlertIntakeIncident",
+            {
+                "id": serializers.IntegerField(),
+                "number": serializers.CharField(),
+                "state": serializers.CharField(),
+                "severity": serializers.CharField(),
+                "created": serializers.BooleanField(),
+                "alerts": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class AlertIntakeView(APIView):
+    """Monitoring systems post alerts here; the token in the path authenticates."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Receive monitoring alerts (Alertmanager v4 or generic JSON)",
+        description=(
+            "Alerts of one group (Alertmanager `groupKey`, or generic `dedup_key`) are "
+            "folded into one open incident of the integration's team: the first firing "
+            "alert files it (source `monitoring`, level from the `severity`/`priority` "
+            "labels or the generic `severity`: P0–P3, or critical→P1, warning→P2, "
+            "info→P3, overridable per integration), later alerts add to it, a resolved "
+            "alert adds a log entry and never closes it.\n\n"
+            "Generic JSON fields: `title` (required when firing), `dedup_key` "
+            "(required), `status` (`firing`|`resolved`), `severity`, `description`, "
+            "`labels` (object of strings), `impact_scope`, `affected_users`, "
+            "`occurred_at` (RFC 3339), `category`.\n\n"
+            "If the integration has a signing secret, send `X-Responder-Timestamp` (Unix "
+            "seconds) and `X-Responder-Signature: sha256=<hex HMAC-SHA256(secret, "
+            "timestamp + '.' + body)>`; requests signed more than 5 minutes from now are "
+            "refused."
+        ),
+        auth=[],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: AlertResult,
+            400: OpenApiResponse(description="Malformed JSON or payload: field errors."),
+            401: OpenApiResponse(ErrorSerializer, description="Missing or bad signature."),
+            404: OpenApiResponse(ErrorSerializer, description="Unknown or revoked token."),
+            429: OpenApiResponse(ErrorSerializer, description="Rate limit; see Retry-After."),
+            503: OpenApiResponse(ErrorSerializer, description="Database unavailable; retry."),
+        },
+        examples=[
+            OpenApiExample("Alertmanager v4", value=ALERTMANAGER_EXAMPLE, request_only=True),
+            OpenApiExample("Generic JSON", value=GENERIC_EXAMPLE, request_only=True),
+        ],
+    )
+    def post(self, request, integration_token: str):
+        integration = alerts.integration_for_token(integration_token)
+        if integration is None:
+            raise NotFound("Unknown or revoked integration token.")
+        try:
+            alerts.check_rate(integration)
+        except alerts.RateLimited as exc:
+            return Response(
+                {"detail": str(exc), "code": "rate_limited"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        body = request.body
+        try:
+            alerts.check_signature(
+                integration,
+                body=body,
+                timestamp=request.headers.get("X-Responder-Timestamp"),
+                signature=request.headers.get("X-Responder-Signature"),
+            )
+        except alerts.BadSignature as exc:
+            return Response(
+                {"detail": str(exc), "code": "bad_signature"},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'Signature realm="responder-alerts"'},
+            )
+        try:
+            data = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+        parsed = alerts.parse_payload(data)
+        results = alerts.alerts_receive(integration=integration, alerts=parsed)
+        return Response(
+            {
+                "incidents": [
+                    {
+                        "id": r.incident.pk,
+                        "number": r.incident.number,
+                        "state": r.incident.state,
+                        "severity": r.incident.severity,
+                        "created": r.created,
+                        "alerts": r.alerts,
+                    }
+                    for r in results
+                ]
+            }
+        )
