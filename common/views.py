@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from common import clock
@@ -35,3 +36,10 @@ def healthz(request):
     if not body["ok"]:
         body["problem"] = "beat or worker stopped: heartbeat is stale"
     return JsonResponse(body, status=200 if body["ok"] else 503)
+
+
+def not_found(request, exception=None):
+    """JSON 404 under /api/ (clients parse it), the normal page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

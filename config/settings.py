@@ -141,10 +141,12 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous request then gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -164,8 +166,11 @@ SPECTACULAR_SETTINGS = {
         "SourceEnum": "incidents.models.Source",
         "CategoryEnum": "incidents.models.Category",
         "LogKindEnum": "incidents.models.LogEntry.Kind",
+        "AlertStatusEnum": "incidents.models.Alert.Status",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    # Session login also works (for the browser); the schema documents the token.
+    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
     "DESCRIPTION": (
         "Responder's HTTP API: intake, the process actions of each incident, its "
         "timeline and notices, and monitoring alert intake. Authenticate with a "

@@ -15,6 +15,7 @@ adds a log entry and never closes it — a person verifies.
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,9 @@ from incidents.models import (
     Team,
 )
 
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
 TOKEN_BYTES = 32
 SIGNATURE_MAX_AGE = timedelta(minutes=5)
 
@@ -192,17 +196,16 @@ class ParsedAlert:
 
 
 def _str_dict(value, name: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+    """An object of strings; callers pass {} for an absent key, so null is refused."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValidationError({name: _("Must be an object of strings.")})
-    return {k: str(v)[:1000] for k, v in list(value.items())[:100]}
+    return {k: v[:1000] for k, v in list(value.items())[:100]}
 
 
 def _time(value, name: str) -> datetime | None:
-    if value in (None, ""):
+    if value is None:
         return None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not RFC3339.match(value):
         raise ValidationError({name: _("Must be an RFC 3339 time.")})
     try:
         parsed = parse_datetime(value)
@@ -220,7 +223,7 @@ def parse_payload(data) -> list[ParsedAlert]:
     """Alertmanager v4 or generic JSON → alerts; ValidationError says what is wrong."""
     if not isinstance(data, dict):
         raise ValidationError({"non_field_errors": _("The body must be a JSON object.")})
-    if "alerts" in data or "groupKey" in data:
+    if "dedup_key" not in data and ("alerts" in data or "groupKey" in data):
         return _parse_alertmanager(data)
     return [_parse_generic(data)]
 
@@ -237,16 +240,16 @@ def _parse_alertmanager(data: dict) -> list[ParsedAlert]:
     group_key = data.get("groupKey")
     if group_key is not None and not isinstance(group_key, str):
         raise ValidationError({"groupKey": _("Must be a string.")})
-    common_labels = _str_dict(data.get("commonLabels"), "commonLabels")
-    common_annotations = _str_dict(data.get("commonAnnotations"), "commonAnnotations")
+    common_labels = _str_dict(data.get("commonLabels", {}), "commonLabels")
+    common_annotations = _str_dict(data.get("commonAnnotations", {}), "commonAnnotations")
     parsed = []
     for i, alert in enumerate(alerts):
         if not isinstance(alert, dict):
             raise ValidationError({f"alerts[{i}]": _("Must be an object.")})
-        labels = {**common_labels, **_str_dict(alert.get("labels"), f"alerts[{i}].labels")}
+        labels = {**common_labels, **_str_dict(alert.get("labels", {}), f"alerts[{i}].labels")}
         annotations = {
             **common_annotations,
-            **_str_dict(alert.get("annotations"), f"alerts[{i}].annotations"),
+            **_str_dict(alert.get("annotations", {}), f"alerts[{i}].annotations"),
         }
         status = alert.get("status", data.get("status", "firing"))
         if status not in Alert.Status.values:
@@ -275,7 +278,8 @@ def _parse_alertmanager(data: dict) -> list[ParsedAlert]:
 
 
 def _parse_generic(data: dict) -> ParsedAlert:
-    errors = {}
+    # Only occurred_at may be null ("unknown"); any other null is a mistake.
+    errors = {k: _("May not be null.") for k, v in data.items() if v is None and k != "occurred_at"}
     status = data.get("status", "firing")
     if status not in Alert.Status.values:
         errors["status"] = _("Must be firing or resolved.")
@@ -302,7 +306,7 @@ def _parse_generic(data: dict) -> ParsedAlert:
         errors["impact_scope"] = _("Must be a string.")
     if errors:
         raise ValidationError(errors)
-    labels = _str_dict(data.get("labels"), "labels")
+    labels = _str_dict(data.get("labels", {}), "labels")
     return ParsedAlert(
         group_key=dedup_key.strip()[:500],
         fingerprint=dedup_key.strip()[:200],

@@ -2,8 +2,13 @@
 
 import json
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.permissions import AllowAny
@@ -12,6 +17,7 @@ from rest_framework.views import APIView
 
 from incidents import alerts
 from incidents.api.serializers import ErrorSerializer
+from incidents.models import Alert
 
 ALERTMANAGER_EXAMPLE = {
     "version": "4",
@@ -54,6 +60,53 @@ GENERIC_EXAMPLE = {
     "occurred_at": "2026-11-26T12:00:00Z",
     "category": "production",
 }
+
+
+class _Labels(serializers.DictField):
+    child = serializers.CharField(allow_blank=True)
+
+
+class AlertmanagerAlert(serializers.Serializer):
+    status = serializers.ChoiceField(Alert.Status.choices)
+    labels = _Labels()
+    annotations = _Labels(required=False)
+    startsAt = serializers.DateTimeField(required=False)
+    endsAt = serializers.DateTimeField(required=False)
+    generatorURL = serializers.CharField(required=False, allow_blank=True)
+    fingerprint = serializers.CharField(required=False, allow_blank=True)
+
+
+class AlertmanagerPayload(serializers.Serializer):
+    """Prometheus Alertmanager webhook, version 4."""
+
+    version = serializers.ChoiceField(["4"])
+    groupKey = serializers.CharField()
+    status = serializers.ChoiceField(Alert.Status.choices, required=False)
+    receiver = serializers.CharField(required=False, allow_blank=True)
+    groupLabels = _Labels(required=False)
+    commonLabels = _Labels(required=False)
+    commonAnnotations = _Labels(required=False)
+    externalURL = serializers.CharField(required=False, allow_blank=True)
+    truncatedAlerts = serializers.IntegerField(required=False, min_value=0)
+    alerts = AlertmanagerAlert(many=True, min_length=1, max_length=500)
+
+
+class GenericAlert(serializers.Serializer):
+    """Responder's generic alert: one problem, named by `dedup_key`."""
+
+    title = serializers.CharField(max_length=200)
+    dedup_key = serializers.CharField(max_length=200)
+    status = serializers.ChoiceField(Alert.Status.choices, required=False)
+    severity = serializers.CharField(required=False, help_text="P0–P3, or critical/warning/info")
+    description = serializers.CharField(required=False, allow_blank=True)
+    labels = _Labels(required=False)
+    impact_scope = serializers.CharField(required=False, allow_blank=True)
+    affected_users = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    category = serializers.ChoiceField(
+        ["production", "user_facing", "dev_test", "infrastructure"], required=False
+    )
+
 
 AlertResult = inline_serializer(
     "AlertIntakeResult",
@@ -99,7 +152,11 @@ class AlertIntakeView(APIView):
             "refused."
         ),
         auth=[],
-        request=OpenApiTypes.OBJECT,
+        request=PolymorphicProxySerializer(
+            component_name="AlertPayload",
+            serializers=[AlertmanagerPayload, GenericAlert],
+            resource_type_field_name=None,
+        ),
         responses={
             200: AlertResult,
             400: OpenApiResponse(description="Malformed JSON or payload: field errors."),

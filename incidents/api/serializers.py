@@ -1,6 +1,7 @@
 """API shapes. Serializers check types and shapes only; every rule is a service's."""
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,6 +20,56 @@ from incidents.models import (
 
 User = get_user_model()
 MAX_USERS = 2**31 - 1
+NO_NUL = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
+
+
+class Text(serializers.CharField):
+    """A JSON string, nothing else (DRF would turn 12 into "12"); no NUL characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(NO_NUL)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Flag(serializers.BooleanField):
+    """A JSON true or false, nothing else (DRF would accept "yes", 1, "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class Count(serializers.IntegerField):
+    """A JSON integer, nothing else (DRF would accept "12" and 12.0)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Choice(serializers.ChoiceField):
+    """One of the choices, given as a JSON string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class Moment(serializers.DateTimeField):
+    """An ISO 8601 date-time string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", format="ISO 8601")
+        return super().to_internal_value(data)
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -28,14 +79,19 @@ class UsernameField(serializers.SlugRelatedField):
         kwargs.setdefault("queryset", User.objects.filter(is_active=True))
         super().__init__(slug_field="username", **kwargs)
 
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 class IncidentSerializer(serializers.ModelSerializer):
     """An incident as the API returns it."""
 
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     helpers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     overdue = serializers.SerializerMethodField(
         help_text="Clocks past their deadline now: respond, resolve, update."
@@ -128,48 +184,57 @@ class IncidentDetailSerializer(IncidentSerializer):
 class IncidentCreateSerializer(serializers.Serializer):
     """Intake (step 1). `received_at` defaults to now; never in the future."""
 
-    title = serializers.CharField(max_length=200)
-    symptoms = serializers.CharField(max_length=20000)
-    severity = serializers.ChoiceField(Severity.choices, help_text="Initial level, P0–P3.")
-    source = serializers.ChoiceField(Source.choices)
-    impact_scope = serializers.CharField(max_length=5000)
-    affected_users = serializers.IntegerField(min_value=0, max_value=MAX_USERS, default=0)
-    received_at = serializers.DateTimeField(required=False, allow_null=True)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
-    team = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=Team.objects.all(),
+    title = Text(max_length=200)
+    symptoms = Text(max_length=20000)
+    severity = Choice(Severity.choices, help_text="Initial level, P0–P3.")
+    source = Choice(Source.choices)
+    impact_scope = Text(max_length=5000)
+    affected_users = Count(min_value=0, max_value=MAX_USERS, default=0)
+    received_at = Moment(required=False, allow_null=True)
+    occurred_at = Moment(required=False, allow_null=True)
+    team = Text(
+        max_length=50,
+        min_length=1,
         required=False,
         allow_null=True,
         help_text="Team slug; defaults to the reporter's team.",
     )
-    service = serializers.CharField(
+
+    def validate_team(self, slug):
+        if slug is None:
+            return None
+        team = Team.objects.filter(slug=slug).first()
+        if team is None:
+            raise serializers.ValidationError(f"No team {slug}.")
+        return team
+
+    service = Text(
         max_length=50, required=False, allow_blank=True, help_text="Service slug of the team."
     )
-    category = serializers.ChoiceField(Category.choices, default=Category.PRODUCTION)
-    urgent = serializers.BooleanField(default=False)
-    phone_call_to = serializers.CharField(
+    category = Choice(Category.choices, default=Category.PRODUCTION)
+    urgent = Flag(default=False)
+    phone_call_to = Text(
         max_length=100,
         required=False,
         allow_blank=True,
         default="",
         help_text="Whom you phoned about an urgent incident (records the call).",
     )
-    phone_call_at = serializers.DateTimeField(required=False, allow_null=True)
+    phone_call_at = Moment(required=False, allow_null=True)
 
 
 class IncidentUpdateSerializer(serializers.Serializer):
     """Corrections to intake details (PATCH). Everything else is read-only."""
 
-    title = serializers.CharField(max_length=200, required=False)
-    symptoms = serializers.CharField(max_length=20000, required=False)
-    impact_scope = serializers.CharField(max_length=5000, required=False)
-    affected_users = serializers.IntegerField(min_value=0, max_value=MAX_USERS, required=False)
-    source = serializers.ChoiceField(Source.choices, required=False)
-    category = serializers.ChoiceField(Category.choices, required=False)
-    service = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    received_at = serializers.DateTimeField(required=False)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    title = Text(max_length=200, required=False)
+    symptoms = Text(max_length=20000, required=False)
+    impact_scope = Text(max_length=5000, required=False)
+    affected_users = Count(min_value=0, max_value=MAX_USERS, required=False)
+    source = Choice(Source.choices, required=False)
+    category = Choice(Category.choices, required=False)
+    service = Text(max_length=50, required=False, allow_blank=True)
+    received_at = Moment(required=False)
+    occurred_at = Moment(required=False, allow_null=True)
 
     def validate(self, attrs):
         read_only = sorted(set(self.initial_data) - set(self.fields)) if self.initial_data else []
@@ -177,8 +242,6 @@ class IncidentUpdateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {f: ["This field is read-only or unknown."] for f in read_only}
             )
-        if not attrs:
-            raise serializers.ValidationError("Send at least one field to change.")
         return attrs
 
 
@@ -193,24 +256,22 @@ def resolve_service(team: Team, slug: str | None):
 
 
 class AcknowledgeSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    note = Text(max_length=5000, required=False, allow_blank=True, default="")
 
 
 class GradeSerializer(serializers.Serializer):
-    severity = serializers.ChoiceField(Severity.choices)
-    diagnosis = serializers.CharField(max_length=20000)
-    reproduced = serializers.BooleanField(required=False, allow_null=True, default=None)
-    findings = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
-    impact_assessment = serializers.CharField(
-        max_length=20000, required=False, allow_blank=True, default=""
-    )
+    severity = Choice(Severity.choices)
+    diagnosis = Text(max_length=20000)
+    reproduced = Flag(required=False, allow_null=True, default=None)
+    findings = Text(max_length=20000, required=False, allow_blank=True, default="")
+    impact_assessment = Text(max_length=20000, required=False, allow_blank=True, default="")
 
 
 class ExternalContactSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    organisation = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    contact = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    owes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    name = Text(max_length=100)
+    organisation = Text(max_length=100, required=False, allow_blank=True)
+    contact = Text(max_length=200, required=False, allow_blank=True)
+    owes = Text(max_length=5000, required=False, allow_blank=True)
 
 
 class AssignSerializer(serializers.Serializer):
@@ -218,63 +279,60 @@ class AssignSerializer(serializers.Serializer):
     helpers = serializers.ListField(
         child=UsernameField(), required=False, default=list, max_length=50
     )
-    goal = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    time_limit = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    goal = Text(max_length=2000, required=False, allow_blank=True, default="")
+    time_limit = Moment(required=False, allow_null=True, default=None)
     external_contacts = ExternalContactSerializer(
         many=True, required=False, default=list, max_length=50
     )
 
 
 class LogSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(LogEntry.Kind.choices)
-    text = serializers.CharField(max_length=20000)
-    happened_at = serializers.DateTimeField(
+    kind = Choice(LogEntry.Kind.choices)
+    text = Text(max_length=20000)
+    happened_at = Moment(
         required=False, allow_null=True, default=None, help_text="Defaults to now; never later."
     )
 
 
 class ResolveSerializer(serializers.Serializer):
-    workaround = serializers.CharField(
-        max_length=20000, required=False, allow_blank=True, default=""
-    )
-    fix = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+    workaround = Text(max_length=20000, required=False, allow_blank=True, default="")
+    fix = Text(max_length=20000, required=False, allow_blank=True, default="")
 
 
 class VerifySerializer(serializers.Serializer):
-    functional_ok = serializers.BooleanField()
-    regression_ok = serializers.BooleanField()
-    monitoring_ok = serializers.BooleanField()
-    functional_evidence = serializers.CharField(
-        max_length=20000, required=False, allow_blank=True, default=""
-    )
-    regression_evidence = serializers.CharField(
-        max_length=20000, required=False, allow_blank=True, default=""
-    )
-    monitoring_evidence = serializers.CharField(
-        max_length=20000, required=False, allow_blank=True, default=""
-    )
-    notes = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+    functional_ok = Flag()
+    regression_ok = Flag()
+    monitoring_ok = Flag()
+    functional_evidence = Text(max_length=20000, required=False, allow_blank=True, default="")
+    regression_evidence = Text(max_length=20000, required=False, allow_blank=True, default="")
+    monitoring_evidence = Text(max_length=20000, required=False, allow_blank=True, default="")
+    notes = Text(max_length=20000, required=False, allow_blank=True, default="")
 
 
 class NotifyUsersSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=20000)
+    message = Text(max_length=20000)
 
 
 class FeedbackSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=20000)
-    satisfied = serializers.BooleanField(required=False, allow_null=True, default=None)
+    text = Text(max_length=20000)
+    satisfied = Flag(required=False, allow_null=True, default=None)
 
 
 class ArchiveSerializer(serializers.Serializer):
-    summary = serializers.CharField(max_length=50000)
+    summary = Text(max_length=50000)
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=20000)
+    reason = Text(max_length=20000)
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username; null when the system acted (alert intake, tasks).",
+    )
 
     class Meta:
         model = TimelineEvent

@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -41,12 +42,26 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationError({"page_size": ["A whole number, 1 or more."]})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
 
 class IncidentFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=State.choices)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    team = django_filters.ModelMultipleChoiceFilter(
-        field_name="team__slug", to_field_name="slug", queryset=Team.objects.all()
+    team = django_filters.CharFilter(
+        method="filter_team", help_text="Team slug; repeat the parameter for several teams."
     )
     owner = django_filters.CharFilter(field_name="owner__username", help_text="Owner username.")
     overdue = django_filters.ChoiceFilter(
@@ -61,6 +76,13 @@ class IncidentFilter(django_filters.FilterSet):
     class Meta:
         model = Incident
         fields = ["state", "severity", "team", "owner", "overdue", "q"]
+
+    def filter_team(self, queryset, name, value):
+        slugs = set(self.request.query_params.getlist("team") if self.request else [value])
+        unknown = slugs - set(Team.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        if unknown:
+            raise ValidationError({"team": [f"No team {slug}." for slug in sorted(unknown)]})
+        return queryset.filter(team__slug__in=slugs)
 
     def filter_overdue(self, queryset, name, value):
         condition = overdue_q(clock.now())
@@ -92,20 +114,32 @@ def etag(incident: Incident) -> str:
     return f'"{incident.pk}-{incident.version}"'
 
 
+def etag_matches(header: str | None, tag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): any listed tag, W/ or not, or *."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(candidate.strip().removeprefix("W/") == tag for candidate in header.split(","))
+
+
 def expected_version(request, incident_pk: int) -> int | None:
     """The version the client last saw, from If-Match; None when absent or `*`."""
     header = request.headers.get("If-Match")
-    if not header or header.strip() == "*":
+    if header is None or header.strip() == "*":
         return None
     match = ETAG_RE.match(header)
-    if not match or int(match.group(1)) != incident_pk:
-        # An ETag that cannot be ours cannot match: the precondition fails.
-        return -1
+    if not match:
+        raise ValidationError({"If-Match": ['Send the ETag of your last GET, e.g. "42-7".']})
+    if int(match.group(1)) != incident_pk:
+        return -1  # another incident's ETag cannot match: the precondition fails
     return int(match.group(2))
 
 
+UNAUTHENTICATED = OpenApiResponse(s.ErrorSerializer, description="No or bad credentials.")
 ERRORS = {
     400: OpenApiResponse(description="Bad input: field errors."),
+    401: UNAUTHENTICATED,
     403: OpenApiResponse(s.ErrorSerializer, description="Your role may not do this."),
     404: OpenApiResponse(s.ErrorSerializer, description="No such incident, or not visible."),
     409: OpenApiResponse(
@@ -121,6 +155,7 @@ IF_MATCH = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=r'^(\*|(W/)?"[0-9]+-[0-9]+")$',
     description='The ETag from your last GET (e.g. `"42-7"`); a stale one gets 412.',
 )
 
@@ -140,11 +175,16 @@ def action_schema(request_serializer, summary, example=None):
 @extend_schema_view(
     list=extend_schema(
         summary="List incidents you can see",
-        responses={200: s.IncidentSerializer(many=True), 400: ERRORS[400]},
+        responses={
+            200: s.IncidentSerializer(many=True),
+            400: ERRORS[400],
+            401: UNAUTHENTICATED,
+            404: OpenApiResponse(s.ErrorSerializer, description="No such page."),
+        },
     ),
     retrieve=extend_schema(
         summary="One incident, with an ETag",
-        responses={200: s.IncidentDetailSerializer, 404: ERRORS[404]},
+        responses={200: s.IncidentDetailSerializer, 401: UNAUTHENTICATED, 404: ERRORS[404]},
     ),
 )
 class IncidentViewSet(
@@ -191,7 +231,7 @@ class IncidentViewSet(
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
         tag = etag(incident)
-        if request.headers.get("If-None-Match") == tag:
+        if etag_matches(request.headers.get("If-None-Match"), tag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
         data = self.get_serializer(incident).data
         return Response(data, headers={"ETag": tag})
@@ -199,7 +239,7 @@ class IncidentViewSet(
     @extend_schema(
         summary="File an incident (intake)",
         request=s.IncidentCreateSerializer,
-        responses={201: s.IncidentDetailSerializer, 400: ERRORS[400]},
+        responses={201: s.IncidentDetailSerializer, 400: ERRORS[400], 401: UNAUTHENTICATED},
         examples=[
             OpenApiExample(
                 "Database outage",
@@ -345,7 +385,11 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="The audit trail, oldest first",
-        responses={200: s.TimelineEventSerializer(many=True), 404: ERRORS[404]},
+        responses={
+            200: s.TimelineEventSerializer(many=True),
+            401: UNAUTHENTICATED,
+            404: ERRORS[404],
+        },
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request, pk=None):
@@ -355,7 +399,11 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="Escalation notices sent for this incident",
-        responses={200: s.NoticeSerializer(many=True), 404: ERRORS[404]},
+        responses={
+            200: s.NoticeSerializer(many=True),
+            401: UNAUTHENTICATED,
+            404: ERRORS[404],
+        },
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def notices(self, request, pk=None):

@@ -62,6 +62,21 @@ def test_it_answers_304_to_a_current_if_none_match(client_for, lead, incident):
     assert response["ETag"] == tag
 
 
+@pytest.mark.parametrize(
+    "header",
+    ['W/"{pk}-1"', '"{pk}-0", "{pk}-1"', "*"],
+    ids=["weak", "list", "star"],
+)
+def test_it_answers_304_to_any_matching_form_of_if_none_match(client_for, lead, incident, header):
+    """RFC 9110 13.1.2: weak comparison, a list of tags, or `*` (proxies weaken ETags)."""
+    response = client_for(lead).get(
+        detail_url(incident), HTTP_IF_NONE_MATCH=header.format(pk=incident.pk)
+    )
+
+    assert response.status_code == 304
+    assert response["ETag"] == f'"{incident.pk}-1"'
+
+
 def test_it_answers_200_to_a_stale_if_none_match(client_for, lead, incident):
     stale = f'"{incident.pk}-1"'
     services.incident_acknowledge(incident=incident, actor=lead)
@@ -218,11 +233,13 @@ def test_it_refuses_read_only_fields(client_for, onduty, incident, field, value)
     assert incident_snapshot(incident) == before
 
 
-def test_it_refuses_an_empty_patch(client_for, onduty, incident):
+def test_it_treats_an_empty_patch_as_no_change(client_for, onduty, incident):
     response = client_for(onduty).patch(detail_url(incident), {}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert response["ETag"] == f'"{incident.pk}-1"'
     assert reload(incident).version == 1
+    assert updated_events(incident) == []
 
 
 @pytest.mark.parametrize(
@@ -232,6 +249,9 @@ def test_it_refuses_an_empty_patch(client_for, onduty, incident):
         ("affected_users", -1),
         ("source", "fax"),
         ("received_at", None),
+        ("received_at", "yesterday"),
+        ("affected_users", "12"),
+        ("title", 12),
     ],
 )
 def test_it_refuses_bad_corrections(client_for, onduty, incident, field, value):

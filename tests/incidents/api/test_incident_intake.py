@@ -5,7 +5,9 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import Incident, Service, State, TimelineEvent
+from incidents.rules import Role
 from tests.conftest import NOW
+from tests.factories import make_user
 
 from .helpers import LIST_URL, when
 
@@ -244,6 +246,14 @@ def test_it_requires_the_intake_fields(filer, field):
 
 
 @pytest.mark.parametrize("field", ["title", "symptoms", "impact_scope"])
+def test_it_refuses_a_nul_character(filer, field):
+    """PostgreSQL cannot store NUL in text: it must be a 400, never a 500."""
+    response = post_refused(filer, valid(**{field: "pool\x00exhausted"}), format="json")
+
+    assert set(response.data) == {field}
+
+
+@pytest.mark.parametrize("field", ["title", "symptoms", "impact_scope"])
 def test_it_refuses_blank_text(filer, field):
     response = post_refused(filer, valid(**{field: "   "}), format="json")
 
@@ -294,7 +304,7 @@ def test_it_refuses_occurred_at_after_received_at(filer):
     assert set(response.data) == {"occurred_at"}
 
 
-@pytest.mark.parametrize("value", [-1, "many", 2**31])
+@pytest.mark.parametrize("value", [-1, "many", 2**31, 1.5])
 def test_it_refuses_a_bad_affected_users(filer, value):
     response = post_refused(filer, valid(affected_users=value), format="json")
 
@@ -325,6 +335,14 @@ def test_it_refuses_another_teams_service(filer, platform, payments):
     response = post_refused(filer, valid(service="refunds"), format="json")
 
     assert set(response.data) == {"service"}
+
+
+def test_it_asks_a_reporter_without_a_team_to_name_one(clock, client_for):
+    loner = make_user(Role.ON_DUTY, None, username="loner")
+
+    response = post_refused(client_for(loner), valid(), format="json")
+
+    assert set(response.data) == {"team"}
 
 
 def test_it_refuses_a_title_over_200_characters(filer):

@@ -175,6 +175,14 @@ def test_it_caps_page_size_at_200(client_for, clock, manager, onduty):
     assert response.data["next"] is not None
 
 
+@pytest.mark.parametrize("page_size", ["0", "-1", "ten"])
+def test_it_refuses_a_bad_page_size(client_for, lead, platform_incident, page_size):
+    response = client_for(lead).get(LIST_URL, {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert "page_size" in response.data
+
+
 # ---------------------------------------------------------------- filters
 
 
@@ -227,6 +235,12 @@ def test_it_filters_by_team_slug(client_for, manager, mixed):
     assert numbers(payments) == [mixed["payments_p2"].number]
     assert len(platform.data["results"]) == 5
     assert mixed["payments_p2"].number not in numbers(platform)
+
+
+def test_it_filters_by_repeated_team_slugs(client_for, manager, mixed):
+    response = client_for(manager).get(LIST_URL, {"team": ["payments", "platform"]})
+
+    assert response.data["count"] == 6
 
 
 def test_it_does_not_widen_visibility_with_the_team_filter(client_for, pay_engineer, mixed):
