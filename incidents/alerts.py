@@ -4,7 +4,8 @@ Two payloads are accepted at POST /api/v1/alerts/<token>/:
 
 - Prometheus Alertmanager webhook, version 4 (`{"version": "4", "groupKey": …,
   "alerts": [{"status", "labels", "annotations", "startsAt", "fingerprint"}]}`);
-- the generic JSON documented in the API schema (`{"title", "dedup_key",
+- the generic JSON documented in the API schema (both validated by the
+  serializers in incidents.api.alerts, which also document them) (`{"title", "dedup_key",
   "status", "severity", "description", "labels", …}`).
 
 Alerts of one group (Alertmanager's group key, or the generic `dedup_key`)
@@ -15,16 +16,12 @@ adds a log entry and never closes it — a person verifies.
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from common import clock
@@ -41,9 +38,6 @@ from incidents.models import (
     Team,
 )
 
-RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
-)
 TOKEN_BYTES = 32
 SIGNATURE_MAX_AGE = timedelta(minutes=5)
 
@@ -195,130 +189,66 @@ class ParsedAlert:
     category: str = Category.PRODUCTION
 
 
-def _str_dict(value, name: str) -> dict:
-    """An object of strings; callers pass {} for an absent key, so null is refused."""
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValidationError({name: _("Must be an object of strings.")})
-    return {k: v[:1000] for k, v in list(value.items())[:100]}
-
-
-def _time(value, name: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not RFC3339.match(value):
-        raise ValidationError({name: _("Must be an RFC 3339 time.")})
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValidationError({name: _("Must be an RFC 3339 time.")})
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
+def _not_before_epoch(value: datetime | None) -> datetime | None:
     # Alertmanager sends 0001-01-01T00:00:00Z for "no end time".
-    return None if parsed.year < 1970 else parsed
+    return None if value is None or value.year < 1970 else value
 
 
-def parse_payload(data) -> list[ParsedAlert]:
-    """Alertmanager v4 or generic JSON → alerts; ValidationError says what is wrong."""
-    if not isinstance(data, dict):
-        raise ValidationError({"non_field_errors": _("The body must be a JSON object.")})
-    if "dedup_key" not in data and ("alerts" in data or "groupKey" in data):
-        return _parse_alertmanager(data)
-    return [_parse_generic(data)]
-
-
-def _parse_alertmanager(data: dict) -> list[ParsedAlert]:
-    version = str(data.get("version", "4"))
-    if version != "4":
-        raise ValidationError({"version": _("Only Alertmanager webhook version 4 is supported.")})
-    alerts = data.get("alerts")
-    if not isinstance(alerts, list) or not alerts:
-        raise ValidationError({"alerts": _("Send at least one alert.")})
-    if len(alerts) > 500:
-        raise ValidationError({"alerts": _("At most 500 alerts per request.")})
-    group_key = data.get("groupKey")
-    if group_key is not None and not isinstance(group_key, str):
-        raise ValidationError({"groupKey": _("Must be a string.")})
-    common_labels = _str_dict(data.get("commonLabels", {}), "commonLabels")
-    common_annotations = _str_dict(data.get("commonAnnotations", {}), "commonAnnotations")
+def from_alertmanager(payload: dict) -> list[ParsedAlert]:
+    """A validated Alertmanager v4 payload → one ParsedAlert per alert."""
+    common_labels = payload.get("commonLabels", {})
+    common_annotations = payload.get("commonAnnotations", {})
     parsed = []
-    for i, alert in enumerate(alerts):
-        if not isinstance(alert, dict):
-            raise ValidationError({f"alerts[{i}]": _("Must be an object.")})
-        labels = {**common_labels, **_str_dict(alert.get("labels", {}), f"alerts[{i}].labels")}
-        annotations = {
-            **common_annotations,
-            **_str_dict(alert.get("annotations", {}), f"alerts[{i}].annotations"),
-        }
-        status = alert.get("status", data.get("status", "firing"))
-        if status not in Alert.Status.values:
-            raise ValidationError({f"alerts[{i}].status": _("Must be firing or resolved.")})
-        fingerprint = alert.get("fingerprint")
-        if not isinstance(fingerprint, str) or not fingerprint.strip():
+    for alert in payload["alerts"]:
+        labels = {**common_labels, **alert.get("labels", {})}
+        annotations = {**common_annotations, **alert.get("annotations", {})}
+        fingerprint = (alert.get("fingerprint") or "").strip()
+        if not fingerprint:
             fingerprint = hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
         name = labels.get("alertname", "")
         summary = annotations.get("summary") or annotations.get("message") or ""
         title = " — ".join(p for p in (name, summary) if p) or _("Monitoring alert")
         parsed.append(
             ParsedAlert(
-                group_key=(group_key or fingerprint)[:500],
-                fingerprint=fingerprint.strip()[:200],
-                status=status,
+                group_key=payload["groupKey"],
+                fingerprint=fingerprint,
+                status=alert["status"],
                 title=title[:200],
                 description=annotations.get("description", summary),
                 labels=labels,
                 annotations=annotations,
-                starts_at=_time(alert.get("startsAt"), f"alerts[{i}].startsAt"),
-                ends_at=_time(alert.get("endsAt"), f"alerts[{i}].endsAt"),
+                starts_at=_not_before_epoch(alert.get("startsAt")),
+                ends_at=_not_before_epoch(alert.get("endsAt")),
                 impact_scope=annotations.get("impact", ""),
             )
         )
     return parsed
 
 
-def _parse_generic(data: dict) -> ParsedAlert:
-    # Only occurred_at may be null ("unknown"); any other null is a mistake.
-    errors = {k: _("May not be null.") for k, v in data.items() if v is None and k != "occurred_at"}
-    status = data.get("status", "firing")
-    if status not in Alert.Status.values:
-        errors["status"] = _("Must be firing or resolved.")
-    dedup_key = data.get("dedup_key")
-    if not isinstance(dedup_key, str) or not dedup_key.strip():
-        errors["dedup_key"] = _("A non-empty string that names this problem across alerts.")
-    title = data.get("title")
-    if not isinstance(title, str) or not title.strip():
-        errors["title"] = _("A short title is required.")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        errors["description"] = _("Must be a string.")
-    severity = data.get("severity")
-    if severity is not None and not isinstance(severity, str):
-        errors["severity"] = _("Must be a string such as P1 or critical.")
-    affected = data.get("affected_users", 0)
-    if isinstance(affected, bool) or not isinstance(affected, int) or not 0 <= affected < 2**31:
-        errors["affected_users"] = _("Must be a whole number, 0 or more.")
-    category = data.get("category", Category.PRODUCTION)
-    if category not in Category.values:
-        errors["category"] = _("Unknown category.")
-    impact = data.get("impact_scope", "")
-    if not isinstance(impact, str):
-        errors["impact_scope"] = _("Must be a string.")
-    if errors:
-        raise ValidationError(errors)
-    labels = _str_dict(data.get("labels", {}), "labels")
-    return ParsedAlert(
-        group_key=dedup_key.strip()[:500],
-        fingerprint=dedup_key.strip()[:200],
-        status=status,
-        title=title.strip()[:200],
-        description=description,
-        labels=labels,
-        starts_at=_time(data.get("occurred_at"), "occurred_at"),
-        severity=severity,
-        impact_scope=impact.strip(),
-        affected_users=affected,
-        category=category,
+def from_generic(payload: dict) -> list[ParsedAlert]:
+    """A validated generic alert → one ParsedAlert."""
+    return [
+        ParsedAlert(
+            group_key=payload["dedup_key"].strip(),
+            fingerprint=payload["dedup_key"].strip(),
+            status=payload.get("status", Alert.Status.FIRING),
+            title=payload["title"].strip(),
+            description=payload.get("description", ""),
+            labels=payload.get("labels", {}),
+            starts_at=_not_before_epoch(payload.get("occurred_at")),
+            severity=payload.get("severity"),
+            impact_scope=payload.get("impact_scope", "").strip(),
+            affected_users=payload.get("affected_users", 0),
+            category=payload.get("category", Category.PRODUCTION),
+        )
+    ]
+
+
+def is_alertmanager(data) -> bool:
+    return (
+        isinstance(data, dict)
+        and "dedup_key" not in data
+        and ("alerts" in data or "groupKey" in data)
     )
 
 

@@ -1,6 +1,7 @@
 """POST /api/v1/alerts/<integration_token>/ — monitoring alert intake."""
 
 import json
+import re
 
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -10,14 +11,14 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents import alerts
-from incidents.api.serializers import ErrorSerializer
-from incidents.models import Alert
+from incidents.api.serializers import Choice, Count, ErrorSerializer, Moment, Text
+from incidents.models import Alert, Category
 
 ALERTMANAGER_EXAMPLE = {
     "version": "4",
@@ -62,50 +63,72 @@ GENERIC_EXAMPLE = {
 }
 
 
-class _Labels(serializers.DictField):
-    child = serializers.CharField(allow_blank=True)
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
+
+
+class Rfc3339(Moment):
+    """An RFC 3339 date-time with its offset (what Alertmanager sends)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not RFC3339.match(data):
+            self.fail("invalid", format="RFC 3339")
+        return super().to_internal_value(data)
+
+
+class Labels(serializers.DictField):
+    """An object whose values are strings (Prometheus labels and annotations)."""
+
+    child = Text(allow_blank=True, max_length=2000)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and len(data) > 200:
+            raise serializers.ValidationError("At most 200 entries.")
+        return super().to_internal_value(data)
+
+
+STATUS = Alert.Status.choices
 
 
 class AlertmanagerAlert(serializers.Serializer):
-    status = serializers.ChoiceField(Alert.Status.choices)
-    labels = _Labels()
-    annotations = _Labels(required=False)
-    startsAt = serializers.DateTimeField(required=False)
-    endsAt = serializers.DateTimeField(required=False)
-    generatorURL = serializers.CharField(required=False, allow_blank=True)
-    fingerprint = serializers.CharField(required=False, allow_blank=True)
+    status = Choice(STATUS)
+    labels = Labels()
+    annotations = Labels(required=False)
+    startsAt = Rfc3339(required=False)
+    endsAt = Rfc3339(required=False)
+    generatorURL = Text(required=False, allow_blank=True, max_length=2000)
+    fingerprint = Text(required=False, allow_blank=True, max_length=200)
 
 
 class AlertmanagerPayload(serializers.Serializer):
     """Prometheus Alertmanager webhook, version 4."""
 
-    version = serializers.ChoiceField(["4"])
-    groupKey = serializers.CharField()
-    status = serializers.ChoiceField(Alert.Status.choices, required=False)
-    receiver = serializers.CharField(required=False, allow_blank=True)
-    groupLabels = _Labels(required=False)
-    commonLabels = _Labels(required=False)
-    commonAnnotations = _Labels(required=False)
-    externalURL = serializers.CharField(required=False, allow_blank=True)
-    truncatedAlerts = serializers.IntegerField(required=False, min_value=0)
-    alerts = AlertmanagerAlert(many=True, min_length=1, max_length=500)
+    version = Choice(["4"])
+    groupKey = Text(max_length=500)
+    status = Choice(STATUS, required=False)
+    receiver = Text(required=False, allow_blank=True, max_length=200)
+    groupLabels = Labels(required=False)
+    commonLabels = Labels(required=False)
+    commonAnnotations = Labels(required=False)
+    externalURL = Text(required=False, allow_blank=True, max_length=2000)
+    truncatedAlerts = Count(required=False, min_value=0)
+    alerts = serializers.ListField(child=AlertmanagerAlert(), min_length=1, max_length=500)
 
 
 class GenericAlert(serializers.Serializer):
     """Responder's generic alert: one problem, named by `dedup_key`."""
 
-    title = serializers.CharField(max_length=200)
-    dedup_key = serializers.CharField(max_length=200)
-    status = serializers.ChoiceField(Alert.Status.choices, required=False)
-    severity = serializers.CharField(required=False, help_text="P0–P3, or critical/warning/info")
-    description = serializers.CharField(required=False, allow_blank=True)
-    labels = _Labels(required=False)
-    impact_scope = serializers.CharField(required=False, allow_blank=True)
-    affected_users = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
-    category = serializers.ChoiceField(
-        ["production", "user_facing", "dev_test", "infrastructure"], required=False
-    )
+    title = Text(max_length=200)
+    dedup_key = Text(max_length=200, help_text="Names this problem across alerts.")
+    status = Choice(STATUS, required=False)
+    severity = Text(required=False, max_length=20, help_text="P0–P3, or critical/warning/info")
+    description = Text(required=False, allow_blank=True, max_length=20000)
+    labels = Labels(required=False)
+    impact_scope = Text(required=False, allow_blank=True, max_length=5000)
+    affected_users = Count(required=False, min_value=0, max_value=2**31 - 1)
+    occurred_at = Rfc3339(required=False, allow_null=True)
+    category = Choice(Category.choices, required=False)
 
 
 AlertResult = inline_serializer(
@@ -200,7 +223,16 @@ class AlertIntakeView(APIView):
             data = json.loads(body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
-        parsed = alerts.parse_payload(data)
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        if alerts.is_alertmanager(data):
+            payload = AlertmanagerPayload(data=data)
+            payload.is_valid(raise_exception=True)
+            parsed = alerts.from_alertmanager(payload.validated_data)
+        else:
+            payload = GenericAlert(data=data)
+            payload.is_valid(raise_exception=True)
+            parsed = alerts.from_generic(payload.validated_data)
         results = alerts.alerts_receive(integration=integration, alerts=parsed)
         return Response(
             {

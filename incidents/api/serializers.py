@@ -20,7 +20,9 @@ from incidents.models import (
 
 User = get_user_model()
 MAX_USERS = 2**31 - 1
-NO_NUL = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
+# "+" not "*": blank values never reach validators, and with "*" the schema's
+# allow_blank oneOf would match "" twice.
+NO_NUL = RegexValidator(r"^[^\x00]+$", "Null characters are not allowed.")
 
 
 class Text(serializers.CharField):

@@ -77,6 +77,14 @@ class IncidentFilter(django_filters.FilterSet):
         model = Incident
         fields = ["state", "severity", "team", "owner", "overdue", "q"]
 
+    def filter_queryset(self, queryset):
+        # An empty value of a parameter with fixed choices is a mistake, not "any".
+        params = self.request.query_params if self.request else {}
+        empty = [p for p in ("state", "severity", "overdue", "team") if "" in params.getlist(p)]
+        if empty:
+            raise ValidationError({p: ["Give a value or leave the parameter out."] for p in empty})
+        return super().filter_queryset(queryset)
+
     def filter_team(self, queryset, name, value):
         slugs = set(self.request.query_params.getlist("team") if self.request else [value])
         unknown = slugs - set(Team.objects.filter(slug__in=slugs).values_list("slug", flat=True))
