@@ -7,7 +7,7 @@ export DEMO_PASSWORD ?= responder-demo
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg lint fmt check-migrations venv install clean-var
+.PHONY: run test test-pg lint fmt venv clean-var bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -61,3 +61,11 @@ fmt: $(VENV)/.dev
 
 clean-var:
 	rm -rf var/
+
+## bench: API benchmark on PostgreSQL (BENCH_DATABASE_URL) with 100k incidents.
+bench: $(VENV)/.dev
+	$(BIN)/python bench/api.py
+
+## fuzz: Schemathesis against the live schema (all checks, token auth).
+fuzz: $(VENV)/.dev
+	bash .ci/fuzz-api

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from incidents.api.alerts import AlertIntakeView
-from incidents.api.views import IncidentViewSet
+from incidents.api.views import IncidentViewSet, ping
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -10,5 +10,6 @@ router.register("incidents", IncidentViewSet, basename="incident")
 
 urlpatterns = [
     *router.urls,
+    path("ping/", ping, name="ping"),
     path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
 ]

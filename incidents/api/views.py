@@ -16,9 +16,10 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
-from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
@@ -418,3 +419,18 @@ class IncidentViewSet(
         self.get_object()
         # The escalation engine (Notice, Delivery) is not built yet: no notices exist.
         return Response([])
+
+
+@extend_schema(
+    summary="Check your credentials",
+    description="Answers who you are; monitoring scripts use it to test a token.",
+    responses={
+        200: inline_serializer(
+            "Ping", {"user": serializers.CharField(), "time": serializers.DateTimeField()}
+        ),
+        401: UNAUTHENTICATED,
+    },
+)
+@api_view(["GET"])
+def ping(request):
+    return Response({"user": request.user.get_username(), "time": clock.now()})

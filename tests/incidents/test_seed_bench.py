@@ -1,0 +1,69 @@
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from common import clock
+from incidents import services
+from incidents.models import Incident, Severity, State, TimelineEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def load(n=400, open_=60):
+    call_command(
+        "seed_bench", "--incidents", n, "--open", open_, "--batch", 150, stdout=io.StringIO()
+    )
+
+
+def test_it_loads_every_state_and_level_for_both_teams():
+    load()
+    assert Incident.objects.count() >= 400
+    assert set(Incident.objects.values_list("state", flat=True)) == set(State.values)
+    assert set(Incident.objects.values_list("severity", flat=True)) == set(Severity.values)
+    assert set(Incident.objects.values_list("team__slug", flat=True)) == {"platform", "payments"}
+
+
+def test_it_keeps_each_history_in_order_and_consistent():
+    load()
+    now = clock.now()
+    for incident in Incident.objects.exclude(reporter__username="onduty")[:400]:
+        steps = [
+            incident.received_at,
+            incident.acknowledged_at,
+            incident.assigned_at,
+            incident.started_at,
+            incident.resolved_at,
+            incident.archived_at,
+        ]
+        present = [s for s in steps if s is not None]
+        assert present == sorted(present), incident.number
+        assert present[-1] <= now
+        assert incident.respond_by > incident.received_at
+        events = list(incident.events.values_list("created_at", flat=True))
+        assert events == sorted(events)
+        assert incident.events.filter(kind="created").count() == 1
+        if incident.state in (State.RESOLVED, State.ARCHIVED):
+            assert incident.restored_at is not None
+            assert incident.verifications.filter(passed=True).count() == 1
+        if incident.state == State.IN_PROGRESS:
+            assert incident.owner_id is not None
+            assert incident.next_update_by is not None
+
+
+def test_it_leaves_the_number_sequence_ahead_of_the_loaded_incidents():
+    load(n=200, open_=200)
+    lead = get_user_model().objects.get(username="lead")
+    incident = services.incident_create(
+        actor=lead, title="t", symptoms="s", severity="P2", source="phone", impact_scope="i"
+    )
+    assert Incident.objects.filter(number=incident.number).count() == 1
+    numbers = list(Incident.objects.values_list("number", flat=True))
+    assert len(numbers) == len(set(numbers))
+    assert TimelineEvent.objects.filter(incident=incident).count() == 1
+
+
+def test_it_refuses_more_open_than_incidents():
+    with pytest.raises(CommandError):
+        call_command("seed_bench", "--incidents", 5, "--open", 6, stdout=io.StringIO())
