@@ -68,6 +68,10 @@ RFC3339 = re.compile(
 )
 
 
+# Printable names: no NUL (PostgreSQL's jsonb refuses it), controls or lone surrogates.
+LABEL_NAME = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,200}$")
+
+
 class Rfc3339(Moment):
     """An RFC 3339 date-time with its offset (what Alertmanager sends)."""
 
@@ -83,8 +87,14 @@ class Labels(serializers.DictField):
     child = Text(allow_blank=True, max_length=2000)
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and len(data) > 200:
-            raise serializers.ValidationError("At most 200 entries.")
+        if isinstance(data, dict):
+            if len(data) > 200:
+                raise serializers.ValidationError("At most 200 entries.")
+            bad = [k for k in data if not LABEL_NAME.match(k)]
+            if bad:
+                raise serializers.ValidationError(
+                    "Names must be 1 to 200 characters, without control characters."
+                )
         return super().to_internal_value(data)
 
 

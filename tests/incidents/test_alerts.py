@@ -367,3 +367,15 @@ def test_it_files_one_incident_for_simultaneous_deliveries_of_a_group(platform):
     assert codes == [200, 200, 200]
     assert Incident.objects.count() == 1
     assert Alert.objects.get().times_seen == 3
+
+
+@pytest.mark.parametrize("name", ["", "a\u0000b", "\ud800", "x" * 201, "tab\there"])
+def test_it_refuses_label_names_the_database_cannot_store(clock, api, integration, name):
+    payload = copy.deepcopy(AM_FIRING)
+    payload["alerts"][0]["labels"][name] = "v"
+    body = json.dumps(payload)  # json.dumps escapes a lone surrogate as \\ud800
+
+    response = post(api, integration.token, body)
+
+    assert response.status_code == 400
+    assert Incident.objects.count() == 0
