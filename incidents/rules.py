@@ -69,9 +69,10 @@ def context(user) -> UserContext:
 
 
 def forget(user) -> None:
-    """Drop the cached context after changing a user's groups or teams."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    """Drop the cached context after changing a user's groups, teams or work."""
+    for attr in (_CACHE_ATTR, _WORK_ATTR):
+        if hasattr(user, attr):
+            delattr(user, attr)
 
 
 def has_role(user, role: Role) -> bool:
@@ -86,8 +87,31 @@ def visible_incidents(user, queryset: QuerySet | None = None) -> QuerySet:
         return qs.none()
     if ctx.sees_all:
         return qs
-    helping = Incident.helpers.through.objects.filter(user_id=user.pk).values("incident_id")
-    return qs.filter(Q(team_id__in=ctx.team_ids) | Q(owner_id=user.pk) | Q(pk__in=helping))
+    # Incidents of other teams the user works on are few: fetch their ids first,
+    # so the main filter stays a plain team_id IN (...) that PostgreSQL answers
+    # (and counts) from the (team, state) index instead of scanning every row.
+    elsewhere = _cross_team_work(user, ctx)
+    condition = Q(team_id__in=ctx.team_ids)
+    if elsewhere:
+        condition |= Q(pk__in=elsewhere)
+    return qs.filter(condition)
+
+
+_WORK_ATTR = "_responder_cross_team_work"
+
+
+def _cross_team_work(user, ctx: UserContext) -> list[int]:
+    """Ids of incidents outside the user's teams that they own or help with."""
+    cached = getattr(user, _WORK_ATTR, None)
+    if cached is None:
+        helping = Incident.helpers.through.objects.filter(user_id=user.pk).values("incident_id")
+        cached = list(
+            Incident.objects.filter(Q(owner_id=user.pk) | Q(pk__in=helping))
+            .exclude(team_id__in=ctx.team_ids)
+            .values_list("pk", flat=True)
+        )
+        setattr(user, _WORK_ATTR, cached)
+    return cached
 
 
 def can_see(user, incident: Incident) -> bool:
