@@ -12,12 +12,14 @@ A user is a tech lead *for an incident* when they are one of its team's
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from incidents.models import Incident
+from incidents.models import Incident, Team
 from incidents.workflow import Action, action_label
 
 
@@ -43,20 +45,25 @@ class UserContext:
 
 
 _CACHE_ATTR = "_responder_rules_ctx"
+_WORK_ATTR = "_responder_cross_team_work"
 
 
 def context(user) -> UserContext:
-    """Roles and teams of `user`, computed once per user object (3 queries)."""
+    """Roles and teams of `user`, computed once per user object (one query)."""
     ctx = getattr(user, _CACHE_ATTR, None)
     if ctx is not None:
         return ctx
     if not user.is_authenticated or not user.is_active:
         ctx = UserContext(frozenset(), frozenset(), frozenset(), False)
     else:
-        roles = frozenset(user.groups.values_list("name", flat=True))
-        member_of = set(user.teams.values_list("pk", flat=True))
-        explicitly_leads = set(user.led_teams.values_list("pk", flat=True))
-        managed = set(user.managed_teams.values_list("pk", flat=True))
+        found: dict[str, set] = {k: set() for k in ("role", "member", "lead", "manager", "work")}
+        for kind, value in _memberships(user):
+            found[kind].add(value)
+        setattr(user, _WORK_ATTR, sorted(int(v) for v in found["work"]))
+        roles = frozenset(found["role"])
+        member_of = {int(v) for v in found["member"]}
+        explicitly_leads = {int(v) for v in found["lead"]}
+        managed = {int(v) for v in found["manager"]}
         led = explicitly_leads | (member_of if Role.TECH_LEAD in roles else set())
         ctx = UserContext(
             roles=roles,
@@ -66,6 +73,45 @@ def context(user) -> UserContext:
         )
     setattr(user, _CACHE_ATTR, ctx)
     return ctx
+
+
+def _memberships(user) -> list[tuple[str, str]]:
+    """(kind, value) rows, one round trip: the user's groups by name, teams by id,
+    and the ids of other teams' incidents they own or help with.
+
+    Raw SQL on purpose: this runs on every request, and the ORM spent several
+    times the database's own time composing the equivalent five queries
+    (bench/api.py). Table names come from the models, values are parameters.
+    """
+    t = {
+        "group": Group._meta.db_table,
+        "user_groups": Group.user_set.through._meta.db_table,
+        "members": Team.members.through._meta.db_table,
+        "leads": Team.tech_leads.through._meta.db_table,
+        "team": Team._meta.db_table,
+        "incident": Incident._meta.db_table,
+        "helpers": Incident.helpers.through._meta.db_table,
+    }
+    my_teams = (
+        "SELECT team_id FROM {members} WHERE user_id = %(u)s "
+        "UNION SELECT team_id FROM {leads} WHERE user_id = %(u)s "
+        "UNION SELECT id FROM {team} WHERE manager_id = %(u)s"
+    )
+    sql = (
+        "SELECT 'role', g.name FROM {group} g JOIN {user_groups} ug ON ug.group_id = g.id "
+        "WHERE ug.user_id = %(u)s "
+        "UNION ALL SELECT 'member', CAST(team_id AS TEXT) FROM {members} WHERE user_id = %(u)s "
+        "UNION ALL SELECT 'lead', CAST(team_id AS TEXT) FROM {leads} WHERE user_id = %(u)s "
+        "UNION ALL SELECT 'manager', CAST(id AS TEXT) FROM {team} WHERE manager_id = %(u)s "
+        "UNION ALL SELECT 'work', CAST(id AS TEXT) FROM {incident} "
+        "WHERE owner_id = %(u)s AND team_id NOT IN (" + my_teams + ") "
+        "UNION ALL SELECT 'work', CAST(h.incident_id AS TEXT) FROM {helpers} h "
+        "JOIN {incident} i ON i.id = h.incident_id "
+        "WHERE h.user_id = %(u)s AND i.team_id NOT IN (" + my_teams + ")"
+    ).format(**{k: connection.ops.quote_name(v) for k, v in t.items()})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"u": user.pk})
+        return cursor.fetchall()
 
 
 def forget(user) -> None:
@@ -97,21 +143,9 @@ def visible_incidents(user, queryset: QuerySet | None = None) -> QuerySet:
     return qs.filter(condition)
 
 
-_WORK_ATTR = "_responder_cross_team_work"
-
-
 def _cross_team_work(user, ctx: UserContext) -> list[int]:
     """Ids of incidents outside the user's teams that they own or help with."""
-    cached = getattr(user, _WORK_ATTR, None)
-    if cached is None:
-        helping = Incident.helpers.through.objects.filter(user_id=user.pk).values("incident_id")
-        cached = list(
-            Incident.objects.filter(Q(owner_id=user.pk) | Q(pk__in=helping))
-            .exclude(team_id__in=ctx.team_ids)
-            .values_list("pk", flat=True)
-        )
-        setattr(user, _WORK_ATTR, cached)
-    return cached
+    return getattr(user, _WORK_ATTR, [])
 
 
 def can_see(user, incident: Incident) -> bool:
@@ -120,7 +154,7 @@ def can_see(user, incident: Incident) -> bool:
         return False
     if ctx.sees_all or incident.team_id in ctx.team_ids or incident.owner_id == user.pk:
         return True
-    return incident.helpers.filter(pk=user.pk).exists()
+    return incident.pk in _cross_team_work(user, ctx)
 
 
 def is_lead_for(user, incident: Incident) -> bool:

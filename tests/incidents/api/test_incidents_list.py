@@ -409,11 +409,10 @@ def test_it_refuses_unknown_filter_values(client_for, lead, platform_incident, p
 # ---------------------------------------------------------------- queries
 
 
-# Per request with token auth: the token with its user (1), the user's groups,
-# teams, led teams and managed teams (4), the ids of other teams' incidents the
-# user works on (1), the page count (1), the page with team/service/reporter/
-# owner joined (1) and the helpers of the page (1).
-LIST_QUERIES = 9
+# Per request with token auth: the token with its user (1), the user's roles,
+# teams and other teams' work in one UNION (1), the page count (1), the page's
+# values with team/service/reporter/owner joined (1) and its helpers (1).
+LIST_QUERIES = 5
 
 
 def file_with_some_helpers(count: int, *, lead, onduty, owner, helper) -> None:
