@@ -723,3 +723,26 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.fingerprint} ({self.status})"
+
+
+class IncidentTally(models.Model):
+    """How many incidents each (team, state, severity) has, kept exact by the services.
+
+    Lets a list answer its total without counting tens of thousands of rows;
+    `manage.py rebuild_tallies` recomputes it from the incidents.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=20, choices=State.choices)
+    severity = models.CharField(max_length=2, choices=Severity.choices)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "state", "severity"], name="incident_tally_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.team_id}/{self.state}/{self.severity}: {self.count}"

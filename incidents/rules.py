@@ -148,6 +148,10 @@ def _cross_team_work(user, ctx: UserContext) -> list[int]:
     return getattr(user, _WORK_ATTR, [])
 
 
+def cross_team_work(user) -> list[int]:
+    return _cross_team_work(user, context(user))
+
+
 def can_see(user, incident: Incident) -> bool:
     ctx = context(user)
     if not user.is_authenticated or not user.is_active:

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from incidents import rules
+from incidents import rules, tallies
 from incidents.models import OPEN_STATES, Incident, Team
 
 
@@ -26,3 +26,32 @@ def default_team(user) -> Team | None:
         Team.objects.filter(members=user).order_by("name").first()
         or Team.objects.filter(tech_leads=user).order_by("name").first()
     )
+
+
+# List parameters that do not narrow the set beyond what the tallies know.
+_TALLY_PARAMS = {"state", "severity", "team", "ordering", "page", "page_size", "format"}
+
+
+def incident_total(*, user, params, queryset) -> int:
+    """How many incidents `queryset` (the user's filtered list) holds.
+
+    Filtered only by state, severity and team, the answer comes from the
+    exact tallies (a few rows) plus the user's cross-team work; any other
+    filter counts the rows.
+    """
+    if not set(params) <= _TALLY_PARAMS:
+        return queryset.count()
+    ctx = rules.context(user)
+    states = params.getlist("state") or None
+    severities = params.getlist("severity") or None
+    team_ids = None if ctx.sees_all else set(ctx.team_ids)
+    if params.getlist("team"):
+        wanted = set(
+            Team.objects.filter(slug__in=params.getlist("team")).values_list("pk", flat=True)
+        )
+        team_ids = wanted if team_ids is None else team_ids & wanted
+    total = tallies.total(team_ids=team_ids, states=states, severities=severities)
+    elsewhere = rules.cross_team_work(user)
+    if elsewhere:
+        total += queryset.filter(pk__in=elsewhere).count()
+    return total

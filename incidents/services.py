@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation.sla import compute_deadlines, windows_for
-from incidents import rules, selectors
+from incidents import rules, selectors, tallies
 from incidents.models import (
     UPDATE_CLOCK_STATES,
     Assignment,
@@ -81,6 +81,7 @@ EDITABLE_FIELDS = (
 def _lock(incident: Incident | int, expected_version: int | None) -> Incident:
     pk = incident.pk if isinstance(incident, Incident) else incident
     locked = Incident.objects.select_for_update().select_related("team").get(pk=pk)
+    locked._tally_key = tallies.key_of(locked)
     if expected_version is not None and locked.version != expected_version:
         raise StaleVersion(
             _(
@@ -123,6 +124,8 @@ def _authorize(actor, action: Action, incident: Incident | None = None) -> None:
 def _save(incident: Incident, fields: Iterable[str]) -> None:
     incident.version += 1
     incident.save(update_fields=[*set(fields), "version", "updated_at"])
+    tallies.move(incident._tally_key, tallies.key_of(incident))
+    incident._tally_key = tallies.key_of(incident)
 
 
 def _jsonable(value: Any) -> Any:
@@ -295,6 +298,7 @@ def incident_create(
     _full_clean(incident, exclude=["team", "reporter", "service"])
     incident.number = _next_number(now)
     incident.save()
+    tallies.move(None, tallies.key_of(incident))
     _event(
         incident,
         actor,

@@ -82,3 +82,18 @@ def pay_engineer(payments):
 @pytest.fixture
 def pay_lead(payments):
     return make_user(Role.TECH_LEAD, payments, lead=True, username="pay-lead")
+
+
+@pytest.fixture
+def token_client(db):
+    """`token_client(user)`: an API client sending the user's token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user):
+        token, _ = Token.objects.get_or_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make

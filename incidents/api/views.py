@@ -47,7 +47,8 @@ class CountFromPaginator(DjangoPaginator):
 
     @cached_property
     def count(self):
-        return getattr(self.object_list, "count_from", self.object_list).count()
+        source = getattr(self.object_list, "count_from", self.object_list)
+        return source() if callable(source) else source.count()
 
 
 class Pagination(PageNumberPagination):
@@ -241,7 +242,9 @@ class IncidentViewSet(
         # Same JSON as IncidentSerializer (pinned by a test), without model instances.
         queryset = self.filter_queryset(rules.visible_incidents(request.user))
         values = incident_values(queryset)
-        values.count_from = queryset
+        values.count_from = lambda: selectors.incident_total(
+            user=request.user, params=request.query_params, queryset=queryset
+        )
         page = self.paginate_queryset(values)
         return self.get_paginated_response(incident_rows(list(page), now=clock.now()))
 

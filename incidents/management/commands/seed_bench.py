@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from common import clock
 from escalation.sla import windows_for
+from incidents import tallies
 from incidents.models import (
     Assignment,
     Category,
@@ -133,6 +134,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             for day, last in self.sequence.items():
                 IncidentSequence.objects.update_or_create(day=day, defaults={"last": last})
+        tallies.rebuild()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {incidents} incidents in {time.monotonic() - started:.0f} s: "
