@@ -1,16 +1,16 @@
-"""The incident list's fast path: the same JSON as IncidentSerializer, from .values().
+"""The incident list's fast path: the same JSON as IncidentSummarySerializer, from .values().
 
 A page of 50 incidents through DRF's ModelSerializer builds 50 model instances
 and runs ~2,000 field objects; reading plain values and formatting them here
 costs a fraction of that (see bench/api.py). tests/incidents/api/test_rows.py
-holds the output equal to IncidentSerializer's, field for field.
+holds the output equal to the serializer's, field for field.
 """
 
 from datetime import datetime
 
 from django.utils import timezone
 
-from incidents.api.serializers import IncidentSerializer
+from incidents.api.serializers import IncidentSummarySerializer
 from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident
 
 RELATED = {
@@ -20,13 +20,34 @@ RELATED = {
     "owner": "owner__username",
 }
 COMPUTED = {"helpers", "overdue"}
-FIELDS = IncidentSerializer.Meta.fields
-COLUMNS = [RELATED.get(f, f) for f in FIELDS if f not in COMPUTED]
+FIELDS = IncidentSummarySerializer.Meta.fields
+# Output columns, plus what `overdue` reads.
+COLUMNS = list(
+    dict.fromkeys(
+        [RELATED.get(f, f) for f in FIELDS if f not in COMPUTED]
+        + ["state", "acknowledged_at", "restored_at", "respond_by", "resolve_by", "next_update_by"]
+    )
+)
 DATETIME_FIELDS = {
     f.name
     for f in Incident._meta.concrete_fields
     if f.get_internal_type() == "DateTimeField" and f.name in FIELDS
 }
+# (output field, how to render it, source column), in the serializer's order.
+PLAN = [
+    (
+        f,
+        "helpers"
+        if f == "helpers"
+        else "overdue"
+        if f == "overdue"
+        else "time"
+        if f in DATETIME_FIELDS
+        else "value",
+        RELATED.get(f, f),
+    )
+    for f in FIELDS
+]
 
 
 def _iso(value: datetime | None, zone) -> str | None:
@@ -65,14 +86,15 @@ def incident_rows(rows: list[dict], *, now: datetime) -> list[dict]:
     out = []
     for row in rows:
         item = {}
-        for field in FIELDS:
-            if field == "helpers":
+        for field, kind, column in PLAN:
+            if kind == "value":
+                item[field] = row[column]
+            elif kind == "time":
+                value = row[column]
+                item[field] = None if value is None else _iso(value, zone)
+            elif kind == "helpers":
                 item[field] = helpers[row["id"]]
-            elif field == "overdue":
-                item[field] = _overdue(row, now)
-            elif field in DATETIME_FIELDS:
-                item[field] = _iso(row[field], zone)
             else:
-                item[field] = row[RELATED.get(field, field)]
+                item[field] = _overdue(row, now)
         out.append(item)
     return out

@@ -162,6 +162,40 @@ class IncidentSerializer(serializers.ModelSerializer):
         return late
 
 
+class IncidentSummarySerializer(IncidentSerializer):
+    """An incident in a list: what triage needs; GET the incident for the rest."""
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [
+            "id",
+            "number",
+            "title",
+            "state",
+            "severity",
+            "initial_severity",
+            "source",
+            "category",
+            "team",
+            "service",
+            "reporter",
+            "owner",
+            "helpers",
+            "affected_users",
+            "urgent",
+            "received_at",
+            "respond_by",
+            "resolve_by",
+            "next_update_by",
+            "overdue",
+            "acknowledged_at",
+            "resolved_at",
+            "reopen_count",
+            "version",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
 class IncidentDetailSerializer(IncidentSerializer):
     """One incident, with what the requesting user may do with it now."""
 

@@ -1,4 +1,4 @@
-"""The list's fast path renders exactly what IncidentSerializer renders."""
+"""The list's fast path renders exactly what IncidentSummarySerializer renders."""
 
 import json
 from datetime import timedelta
@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 from incidents.api.rows import incident_rows, incident_values
-from incidents.api.serializers import IncidentSerializer
+from incidents.api.serializers import IncidentSummarySerializer
 from incidents.models import Incident, Service, State
 from tests.factories import IncidentFactory, incident_in_state
 
@@ -28,7 +28,9 @@ def test_it_matches_the_serializer_for_every_state(clock, lead, owner, helper, t
     queryset = Incident.objects.order_by("-received_at", "-id")
 
     with timezone.override(zone):
-        expected = as_json(IncidentSerializer(queryset, many=True, context={"now": now}).data)
+        expected = as_json(
+            IncidentSummarySerializer(queryset, many=True, context={"now": now}).data
+        )
         actual = as_json(incident_rows(list(incident_values(queryset)), now=now))
 
     assert len(actual) == len(State.values) + 1
