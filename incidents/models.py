@@ -253,7 +253,9 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [
-            models.Index(fields=["team", "state"], name="incident_team_state"),
+            # Team lists by state, newest first; also counts a team's incidents.
+            models.Index(fields=["team", "state", "-received_at"], name="incident_team_state_recv"),
+            models.Index(fields=["state", "-received_at"], name="incident_state_received"),
             models.Index(fields=["owner", "state"], name="incident_owner_state"),
             models.Index(fields=["-received_at"], name="incident_received"),
         ]

@@ -73,8 +73,9 @@ class Pagination(PageNumberPagination):
 
 
 class IncidentFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=State.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    # distinct=False: these filter the incident's own columns, no join can duplicate rows.
+    state = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, distinct=False)
     team = django_filters.CharFilter(
         method="filter_team", help_text="Team slug; repeat the parameter for several teams."
     )
