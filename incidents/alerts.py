@@ -16,11 +16,12 @@ adds a log entry and never closes it — a person verifies.
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -34,11 +35,13 @@ from incidents.models import (
     Category,
     Incident,
     Severity,
+    SignatureSeen,
     Source,
     Team,
 )
 
 TOKEN_BYTES = 32
+HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 SIGNATURE_MAX_AGE = timedelta(minutes=5)
 
 # Applied after an integration's own rules. Values compare case-insensitively.
@@ -65,6 +68,10 @@ class RateLimited(Exception):
 
 
 class BadSignature(Exception):
+    pass
+
+
+class IntegrationRevoked(Exception):
     pass
 
 
@@ -139,8 +146,16 @@ def check_signature(
         integration.signing_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
     ).hexdigest()
     given = signature.removeprefix("sha256=").strip()
-    if not hmac.compare_digest(expected, given):
+    if not HEX64.match(given) or not hmac.compare_digest(expected, given.lower()):
         raise BadSignature(_("The signature does not match the body."))
+    try:
+        with transaction.atomic():
+            SignatureSeen.objects.filter(seen_at__lt=clock.now() - 2 * SIGNATURE_MAX_AGE).delete()
+            SignatureSeen.objects.create(
+                integration=integration, signature=expected, seen_at=clock.now()
+            )
+    except IntegrityError as exc:
+        raise BadSignature(_("This signed request was received before (replay).")) from exc
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -301,7 +316,9 @@ def alerts_receive(
     The integration row is locked, so two deliveries of the same group
     (Alertmanager retries, several replicas) cannot file two incidents.
     """
-    AlertIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+    locked = AlertIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+    if locked is None or not locked.is_active:
+        raise IntegrationRevoked(_("This integration was revoked."))
     now = clock.now()
     results: dict[int, IntakeResult] = {}
     for alert in alerts:

@@ -689,6 +689,24 @@ class AlertRateWindow(models.Model):
         return f"{self.integration_id} {self.window_start:%H:%M} {self.count}"
 
 
+class SignatureSeen(models.Model):
+    """A signed alert request already received: the same one again is a replay."""
+
+    integration = models.ForeignKey(AlertIntegration, on_delete=models.CASCADE)
+    signature = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "signature"], name="signature_seen_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.integration_id} {self.signature[:12]}"
+
+
 class Alert(models.Model):
     """One alert (by fingerprint) of a group, attached to the group's incident."""
 

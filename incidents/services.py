@@ -15,11 +15,11 @@ check, never the state and input checks.
 """
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -61,6 +61,9 @@ User = get_user_model()
 # taken as "now" rather than refused.
 CLOCK_SKEW = timedelta(seconds=60)
 
+# No incident of ours happened before this; older times are typing mistakes.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
 # Intake fields that may be corrected later through incident_update.
 EDITABLE_FIELDS = (
     "title",
@@ -78,25 +81,26 @@ EDITABLE_FIELDS = (
 # ---------------------------------------------------------------- helpers
 
 
-def _lock(incident: Incident | int, expected_version: int | None) -> Incident:
+def _lock(incident: Incident | int) -> Incident:
+    """The incident's row, locked for this transaction (only that row: of=self)."""
     pk = incident.pk if isinstance(incident, Incident) else incident
-    locked = Incident.objects.select_for_update().select_related("team").get(pk=pk)
+    locked = Incident.objects.select_for_update(of=("self",)).select_related("team").get(pk=pk)
     locked._tally_key = tallies.key_of(locked)
-    if expected_version is not None and locked.version != expected_version:
-        raise StaleVersion(
-            _(
-                "%(number)s was changed by someone else (your version %(expected)s, "
-                "now %(current)s). Reload it and apply your change again."
-            )
-            % {
-                "number": locked.number,
-                "expected": expected_version,
-                "current": locked.version,
-            },
-            expected=expected_version,
-            current=locked.version,
-        )
     return locked
+
+
+def _check_version(incident: Incident, expected_version: int | None) -> None:
+    if expected_version is None or incident.version == expected_version:
+        return
+    raise StaleVersion(
+        _(
+            "%(number)s was changed by someone else (your version %(expected)s, "
+            "now %(current)s). Reload it and apply your change again."
+        )
+        % {"number": incident.number, "expected": expected_version, "current": incident.version},
+        expected=expected_version,
+        current=incident.version,
+    )
 
 
 def _check_state(incident: Incident, action: Action) -> None:
@@ -173,6 +177,8 @@ def _check_not_future(value: datetime | None, field: str, now: datetime) -> None
         raise ValidationError({field: _("Give a time zone with the time.")})
     if value > now + CLOCK_SKEW:
         raise ValidationError({field: _("This time is in the future.")})
+    if value < EARLIEST:
+        raise ValidationError({field: _("This time is too far in the past.")})
 
 
 def _set_deadlines(incident: Incident) -> None:
@@ -326,9 +332,13 @@ def incident_update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: _("This field cannot be changed here.") for f in sorted(unknown)})
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.EDIT, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.EDIT)
+    if "received_at" in changes and actor is not None and not rules.is_lead_for(actor, incident):
+        # received_at drives every deadline: moving it could erase a breach.
+        raise PermissionDenied(_("Only a tech lead may change when the problem was received."))
     now = clock.now()
     for field in ("received_at", "occurred_at"):
         if field in changes:
@@ -373,8 +383,9 @@ def incident_acknowledge(
     *, incident: Incident, actor, expected_version: int | None = None, note: str = ""
 ) -> Incident:
     """A tech lead takes the incident: stops the respond clock, starts updates."""
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.ACKNOWLEDGE, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.ACKNOWLEDGE)
     now = clock.now()
     incident.state = State.ACKNOWLEDGED
@@ -409,8 +420,9 @@ def incident_grade(
 
     Allowed at any point before the incident is resolved; every grading is kept.
     """
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.GRADE, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.GRADE)
     if severity not in Severity.values:
         raise ValidationError(
@@ -484,8 +496,9 @@ def incident_assign(
     The time limit defaults to the resolve deadline and the goal to the
     level's, e.g. "P0: restore within 2 h, report progress every 30 min".
     """
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.ASSIGN, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.ASSIGN)
     if owner is None:
         raise ValidationError({"owner": _("Name the owner.")})
@@ -579,8 +592,9 @@ def incident_log(
     `in_progress`; a `progress` entry restarts the update clock. `happened_at`
     may be earlier than now (logging after the fact), never later.
     """
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.LOG, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.LOG)
     if kind not in LogEntry.Kind.values:
         raise ValidationError(
@@ -639,7 +653,7 @@ def incident_note_from_monitoring(*, incident: Incident, text: str) -> LogEntry:
     Allowed in any state: a resolved alert is recorded even on a closed
     incident, and never changes its state — a person verifies.
     """
-    incident = _lock(incident, None)
+    incident = _lock(incident)
     now = clock.now()
     entry = LogEntry.objects.create(
         incident=incident,
@@ -669,8 +683,9 @@ def incident_resolve(
     The resolve clock keeps running until a verification passes; then it
     counts as stopped at this submission.
     """
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.RESOLVE, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.RESOLVE)
     workaround, fix = (workaround or "").strip(), (fix or "").strip()
     if not workaround and not fix:
@@ -733,8 +748,9 @@ def incident_verify(
     submission that passed. Any failure → back to `in_progress` for the owner,
     the clock never stopped, and the reasons go on the timeline.
     """
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.VERIFY, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.VERIFY)
     checks = {
         "functional_ok": functional_ok,
@@ -813,8 +829,9 @@ def incident_notify_users(
     *, incident: Incident, actor, message: str, expected_version: int | None = None
 ) -> Incident:
     """Record that the affected users were told the problem is fixed."""
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.NOTIFY_USERS, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.NOTIFY_USERS)
     message = _required(message, "message", _("Write what the users were told."))
     UserNotification.objects.create(
@@ -835,8 +852,9 @@ def incident_record_feedback(
     expected_version: int | None = None,
 ) -> Incident:
     """Record what affected users said after the fix."""
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.FEEDBACK, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.FEEDBACK)
     text = _required(text, "text", _("Write down the users' feedback."))
     UserFeedback.objects.create(
@@ -859,8 +877,9 @@ def incident_archive(
     *, incident: Incident, actor, summary: str, expected_version: int | None = None
 ) -> Incident:
     """Close the record of a resolved incident with its summary (step 6)."""
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.ARCHIVE, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.ARCHIVE)
     summary = _required(
         summary,
@@ -891,8 +910,9 @@ def incident_reopen(
     The resolve clock runs again from `received_at` (service was not really
     restored); the update clock restarts now.
     """
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.REOPEN, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.REOPEN)
     reason = _required(reason, "reason", _("Say why the incident is reopened."))
     now = clock.now()
@@ -933,8 +953,9 @@ def incident_cancel(
     *, incident: Incident, actor, reason: str, expected_version: int | None = None
 ) -> Incident:
     """Close an open incident that needs no work: duplicate or false alarm."""
-    incident = _lock(incident, expected_version)
+    incident = _lock(incident)
     _authorize(actor, Action.CANCEL, incident)
+    _check_version(incident, expected_version)
     _check_state(incident, Action.CANCEL)
     reason = _required(reason, "reason", _("Say why: duplicate of which incident, or false alarm."))
     from_state = incident.state

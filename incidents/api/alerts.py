@@ -207,14 +207,6 @@ class AlertIntakeView(APIView):
         integration = alerts.integration_for_token(integration_token)
         if integration is None:
             raise NotFound("Unknown or revoked integration token.")
-        try:
-            alerts.check_rate(integration)
-        except alerts.RateLimited as exc:
-            return Response(
-                {"detail": str(exc), "code": "rate_limited"},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(exc.retry_after)},
-            )
         body = request.body
         try:
             alerts.check_signature(
@@ -228,6 +220,15 @@ class AlertIntakeView(APIView):
                 {"detail": str(exc), "code": "bad_signature"},
                 status=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": 'Signature realm="responder-alerts"'},
+            )
+        # After the signature: forged requests must not use up the sender's quota.
+        try:
+            alerts.check_rate(integration)
+        except alerts.RateLimited as exc:
+            return Response(
+                {"detail": str(exc), "code": "rate_limited"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
             )
         try:
             data = json.loads(body or b"null")
@@ -243,7 +244,10 @@ class AlertIntakeView(APIView):
             payload = GenericAlert(data=data)
             payload.is_valid(raise_exception=True)
             parsed = alerts.from_generic(payload.validated_data)
-        results = alerts.alerts_receive(integration=integration, alerts=parsed)
+        try:
+            results = alerts.alerts_receive(integration=integration, alerts=parsed)
+        except alerts.IntegrationRevoked as exc:
+            raise NotFound("Unknown or revoked integration token.") from exc
         return Response(
             {
                 "incidents": [

@@ -61,7 +61,7 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
             raise ValidationError({"page_size": ["A whole number, 1 or more."]})
         return min(int(raw), self.max_page_size)
 
@@ -103,6 +103,8 @@ class IncidentFilter(django_filters.FilterSet):
 
     def filter_team(self, queryset, name, value):
         slugs = set(self.request.query_params.getlist("team") if self.request else [value])
+        if any(not SLUG.match(slug) for slug in slugs):
+            raise ValidationError({"team": ["Team slugs are letters, digits, - and _."]})
         unknown = slugs - set(Team.objects.filter(slug__in=slugs).values_list("slug", flat=True))
         if unknown:
             raise ValidationError({"team": [f"No team {slug}." for slug in sorted(unknown)]})
@@ -134,6 +136,7 @@ def overdue_q(now) -> Q:
     return respond | resolve | update
 
 
+SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
 ETAG_RE = re.compile(r'^\s*(?:W/)?"(\d+)-(\d+)"\s*$')
 
 

@@ -379,3 +379,54 @@ def test_it_refuses_label_names_the_database_cannot_store(clock, api, integratio
 
     assert response.status_code == 400
     assert Incident.objects.count() == 0
+
+
+def signed(secret, body, ts=None):
+    ts = int(time.time()) if ts is None else ts
+    return {
+        "X-Responder-Timestamp": str(ts),
+        "X-Responder-Signature": alerts.sign(secret, ts, body),
+    }
+
+
+def test_it_refuses_a_replayed_signed_request(clock, api, platform):
+    _, token = alerts.integration_create(name="signed", team=platform, signing_secret="s3cret")
+    body = json.dumps({"title": "x", "dedup_key": "k"}).encode()
+    headers = signed("s3cret", body)
+
+    assert post(api, token, body, **headers).status_code == 200
+    replay = post(api, token, body, **headers)
+
+    assert replay.status_code == 401
+    assert "replay" in replay.json()["detail"]
+
+
+def test_it_answers_401_not_500_for_a_non_hex_signature(clock, api, platform):
+    _, token = alerts.integration_create(name="signed", team=platform, signing_secret="s3cret")
+    body = b'{"title": "x", "dedup_key": "k"}'
+    headers = {"X-Responder-Timestamp": str(int(time.time())), "X-Responder-Signature": "sha256=é"}
+
+    assert post(api, token, body, **headers).status_code == 401
+    assert Incident.objects.count() == 0
+
+
+def test_it_does_not_count_forged_requests_against_the_rate_limit(clock, api, platform):
+    integration, token = alerts.integration_create(
+        name="signed", team=platform, signing_secret="s3cret", rate_limit_per_minute=2
+    )
+    body = json.dumps({"title": "x", "dedup_key": "k"}).encode()
+    forged = {"X-Responder-Timestamp": str(int(time.time())), "X-Responder-Signature": "0" * 64}
+    for _ in range(5):
+        assert post(api, token, body, **forged).status_code == 401
+
+    assert post(api, token, body, **signed("s3cret", body)).status_code == 200
+
+
+def test_it_files_nothing_for_an_integration_revoked_mid_request(clock, integration):
+    stale = AlertIntegration.objects.get(pk=integration.pk)
+    alerts.integration_revoke(integration=AlertIntegration.objects.get(pk=integration.pk))
+    parsed = alerts.from_generic({"title": "x", "dedup_key": "k"})
+
+    with pytest.raises(alerts.IntegrationRevoked):
+        alerts.alerts_receive(integration=stale, alerts=parsed)
+    assert Incident.objects.count() == 0

@@ -81,10 +81,10 @@ def test_it_files_a_three_hour_old_p0_already_past_both_deadlines(clock, onduty)
     assert incident.resolve_clock_running
 
 
-def test_it_moves_the_deadlines_when_received_at_is_corrected(clock, onduty):
+def test_it_moves_the_deadlines_when_received_at_is_corrected(clock, onduty, lead):
     incident = IncidentFactory(actor=onduty, severity=Severity.P1)
 
-    services.incident_update(incident=incident, actor=onduty, received_at=NOW - 2 * HOUR)
+    services.incident_update(incident=incident, actor=lead, received_at=NOW - 2 * HOUR)
 
     row = reload(incident)
     assert row.respond_by == NOW - 2 * HOUR + 15 * MINUTE

@@ -71,3 +71,17 @@ def test_it_answers_list_totals_like_a_count(clock, lead, owner, tester, pay_lea
         body = client.get(f"/api/v1/incidents/{query}").json()
         assert body["count"] == expected, query
         assert len(body["results"]) == expected, query
+
+
+def test_it_does_not_count_a_managers_cross_team_work_twice(
+    clock, lead, owner, tester, manager, pay_lead, token_client
+):
+    incident_in_state(State.NEW, lead=lead, owner=owner, tester=tester)
+    foreign = incident_in_state(State.NEW, lead=pay_lead, owner=pay_lead, tester=pay_lead)
+    services.incident_acknowledge(incident=foreign, actor=pay_lead)
+    services.incident_assign(incident=foreign, actor=pay_lead, owner=manager)
+
+    client = token_client(manager)  # sees every team, and owns a payments incident
+    for query in ("", "?team=payments", "?state=assigned", "?team=payments&state=assigned"):
+        body = client.get(f"/api/v1/incidents/{query}").json()
+        assert body["count"] == len(body["results"]), query

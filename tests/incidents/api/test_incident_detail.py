@@ -144,8 +144,8 @@ def test_it_lets_a_lead_correct_details(client_for, lead, incident):
     assert len(updated_events(incident)) == 1
 
 
-def test_it_moves_the_deadlines_with_a_corrected_received_at(client_for, onduty, incident):
-    response = client_for(onduty).patch(
+def test_it_moves_the_deadlines_with_a_corrected_received_at(client_for, lead, incident):
+    response = client_for(lead).patch(
         detail_url(incident), {"received_at": (NOW - 20 * MINUTE).isoformat()}, format="json"
     )
 
@@ -264,15 +264,27 @@ def test_it_refuses_bad_corrections(client_for, onduty, incident, field, value):
     assert incident_snapshot(incident) == before
 
 
-def test_it_refuses_a_future_received_at(client_for, onduty, incident):
+def test_it_refuses_a_future_received_at(client_for, lead, incident):
     before = incident_snapshot(incident)
 
-    response = client_for(onduty).patch(
+    response = client_for(lead).patch(
         detail_url(incident), {"received_at": (NOW + 60 * MINUTE).isoformat()}, format="json"
     )
 
     assert response.status_code == 400
     assert "received_at" in response.data
+    assert incident_snapshot(incident) == before
+
+
+def test_it_lets_only_a_lead_move_received_at(client_for, onduty, incident):
+    """received_at drives every deadline: the reporter may not move it (erasing a breach)."""
+    before = incident_snapshot(incident)
+
+    response = client_for(onduty).patch(
+        detail_url(incident), {"received_at": (NOW - 20 * MINUTE).isoformat()}, format="json"
+    )
+
+    assert response.status_code == 403
     assert incident_snapshot(incident) == before
 
 
