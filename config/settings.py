@@ -167,6 +167,8 @@ SPECTACULAR_SETTINGS = {
         "CategoryEnum": "incidents.models.Category",
         "LogKindEnum": "incidents.models.LogEntry.Kind",
         "AlertStatusEnum": "incidents.models.Alert.Status",
+        "ClockEnum": "escalation.models.Clock",
+        "DeliveryStatusEnum": "escalation.models.Delivery.Status",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Session login also works (for the browser); the schema documents the token.
@@ -210,6 +212,12 @@ CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {
         "task": "escalation.tasks.record_heartbeat",
         "schedule": HEARTBEAT_SECONDS,
+    },
+    "sweep-due-deadlines": {
+        "task": "escalation.tasks.sweep",
+        "schedule": ESCALATION_SWEEP_SECONDS,
+        # A sweep that could not start before the next one is due is dropped.
+        "options": {"expires": ESCALATION_SWEEP_SECONDS},
     },
 }
 

@@ -1,14 +1,27 @@
-"""Deadlines policy and the signs of life of the periodic machinery.
+"""Deadline policy, the escalation ladder, and what the engine writes.
 
-Deadline, Notice and Delivery (the escalation engine proper) come with the
-escalation issue; this module holds what the foundation needs now.
+- SlaPolicy: respond / resolve / update minutes per level (PROCESS.md's table).
+- LadderStep: who is told at each level of each clock, and when.
+- Deadline: one row per running clock of an incident, with when its next
+  notice is due (`next_at`, indexed): the sweep reads only what is due.
+- Notice: one per (incident, clock, cycle, level), unique — never sent twice.
+- Delivery: one per recipient and channel, with status, attempts, last error.
 """
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from incidents.models import Severity
+from incidents.models import Incident, Severity
+
+
+class Clock(models.TextChoices):
+    RESPOND = "respond", _("Response")
+    RESOLVE = "resolve", _("Resolution")
+    UPDATE = "update", _("Progress update")
+    WARNING = "warning", _("Resolution warning")
+    PAGE = "page", _("Urgent page")
 
 
 class SlaPolicy(models.Model):
@@ -59,3 +72,127 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class LadderStep(models.Model):
+    """Level `level` of `clock`: who is told, `after_minutes` past the deadline."""
+
+    clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices)
+    level = models.PositiveSmallIntegerField(_("level"), validators=[MinValueValidator(1)])
+    after_minutes = models.PositiveIntegerField(_("minutes after the deadline"), default=0)
+    to_owner = models.BooleanField(_("owner"), default=False)
+    to_tech_leads = models.BooleanField(_("tech leads"), default=False)
+    to_manager = models.BooleanField(_("manager"), default=False)
+
+    class Meta:
+        ordering = ["clock", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["clock", "level"], name="ladder_step_unique")
+        ]
+        verbose_name = _("escalation ladder step")
+        verbose_name_plural = _("escalation ladder")
+
+    def __str__(self):
+        return f"{self.clock} L{self.level} +{self.after_minutes} min"
+
+
+class Deadline(models.Model):
+    """A running clock of an incident; kept in step by the incident services."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="deadlines")
+    clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices)
+    cycle = models.BigIntegerField(
+        _("cycle"), default=0, help_text=_("Changes when the clock restarts.")
+    )
+    due_at = models.DateTimeField(_("deadline"))
+    next_level = models.PositiveSmallIntegerField(_("next level"), default=1)
+    next_at = models.DateTimeField(
+        _("next notice due"), null=True, blank=True, help_text=_("Empty: nothing pending.")
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "clock"], name="deadline_one_per_clock")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_at"],
+                name="deadline_pending",
+                condition=models.Q(next_at__isnull=False),
+            )
+        ]
+        verbose_name = _("deadline")
+        verbose_name_plural = _("deadlines")
+
+    def __str__(self):
+        return f"{self.incident_id} {self.clock} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Notice(models.Model):
+    """One escalation: a clock of an incident reached a level of its ladder."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notices")
+    clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices)
+    cycle = models.BigIntegerField(_("cycle"), default=0)
+    level = models.PositiveSmallIntegerField(_("level"))
+    deadline = models.DateTimeField(_("deadline"))
+    due_at = models.DateTimeField(_("level due at"))
+    created_at = models.DateTimeField(_("created at"))
+    late = models.BooleanField(
+        _("late"), default=False, help_text=_("Sent well after it was due (catch-up).")
+    )
+    late_seconds = models.PositiveIntegerField(_("late by (seconds)"), default=0)
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "clock", "cycle", "level"], name="notice_once_per_level"
+            )
+        ]
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+
+    def __str__(self):
+        return f"{self.incident_id} {self.clock} L{self.level}"
+
+
+class Delivery(models.Model):
+    """A notice on its way to one recipient through one channel."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(_("channel"), max_length=20)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    address = models.CharField(_("address"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["user", "channel", "read_at"], name="delivery_inbox"),
+            models.Index(fields=["status"], name="delivery_status"),
+        ]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+
+    def __str__(self):
+        return f"{self.notice_id} {self.channel} {self.status}"

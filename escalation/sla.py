@@ -20,22 +20,26 @@ class Windows:
     respond: timedelta
     resolve: timedelta
     update: timedelta
+    warning_percent: int = 80
 
 
 def windows_for(severity: str) -> Windows:
     policy = SlaPolicy.objects.filter(severity=severity).first()
     if policy is None:
         respond, resolve, update = DEFAULT_MINUTES[severity]
+        warning = 80
     else:
         respond, resolve, update = (
             policy.respond_minutes,
             policy.resolve_minutes,
             policy.update_minutes,
         )
+        warning = policy.warning_percent
     return Windows(
         respond=timedelta(minutes=respond),
         resolve=timedelta(minutes=resolve),
         update=timedelta(minutes=update),
+        warning_percent=warning,
     )
 
 

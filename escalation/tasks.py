@@ -1,20 +1,70 @@
-"""Periodic jobs run by Celery beat.
+"""Periodic and queued jobs of the escalation engine.
 
-Until the escalation sweep lands, beat records a heartbeat through the worker,
-which proves the whole chain (beat → broker → worker → database) is alive.
+Tasks take ids, re-read state and are safe to run twice.
 """
 
 from celery import shared_task
-from django.db.models import F
+from django.core.mail import send_mail
+from django.db import transaction
 
 from common import clock
-from escalation.models import Heartbeat
+from escalation.engine import sweep_due_deadlines, touch_heartbeat
+from escalation.messages import render
+from escalation.models import Delivery
+
+MAX_ATTEMPTS = 6
 
 
 @shared_task(name="escalation.tasks.record_heartbeat", ignore_result=True)
 def record_heartbeat(name: str = "beat") -> None:
-    """Idempotent: the last-seen time only moves forward."""
-    now = clock.now()
-    updated = Heartbeat.objects.filter(name=name).update(last_seen=now, count=F("count") + 1)
-    if not updated:
-        Heartbeat.objects.get_or_create(name=name, defaults={"last_seen": now, "count": 1})
+    """Beat → broker → worker → database is alive (read by /healthz)."""
+    touch_heartbeat(name, clock.now())
+
+
+@shared_task(name="escalation.tasks.sweep", ignore_result=True)
+def sweep() -> int:
+    """Turn due deadlines into notices (idempotent: notices are unique per level)."""
+    return len(sweep_due_deadlines().notices)
+
+
+@shared_task(
+    name="escalation.tasks.deliver",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    max_retries=MAX_ATTEMPTS - 1,
+)
+def deliver(self, delivery_id: int) -> None:
+    """Send one delivery; retried with exponential backoff, then marked failed."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("notice__incident", "user")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != Delivery.Status.PENDING:
+            return  # already sent or given up: running twice changes nothing
+        delivery.attempts += 1
+        try:
+            subject, body = render(delivery.notice)
+            if delivery.channel == "email":
+                send_mail(subject, body, None, [delivery.address], fail_silently=False)
+            else:
+                raise ValueError(f"unknown channel {delivery.channel}")
+        except Exception as exc:
+            delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            final = delivery.attempts >= MAX_ATTEMPTS
+            delivery.status = Delivery.Status.FAILED if final else Delivery.Status.PENDING
+            delivery.save(update_fields=["attempts", "last_error", "status"])
+            if not final:
+                transaction.on_commit(
+                    lambda: deliver.apply_async(
+                        (delivery_id,), countdown=min(600, 5 * 2 ** (delivery.attempts - 1))
+                    )
+                )
+            return
+        delivery.status = Delivery.Status.SENT
+        delivery.sent_at = clock.now()
+        delivery.last_error = ""
+        delivery.save(update_fields=["attempts", "status", "sent_at", "last_error"])

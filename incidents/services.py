@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
+from escalation import deadlines
 from escalation.sla import compute_deadlines, windows_for
 from incidents import rules, selectors, tallies
 from incidents.models import (
@@ -130,6 +131,7 @@ def _save(incident: Incident, fields: Iterable[str]) -> None:
     incident.save(update_fields=[*set(fields), "version", "updated_at"])
     tallies.move(incident._tally_key, tallies.key_of(incident))
     incident._tally_key = tallies.key_of(incident)
+    deadlines.sync(incident)
 
 
 def _jsonable(value: Any) -> Any:
@@ -195,6 +197,12 @@ def _set_deadlines(incident: Incident) -> None:
 
 
 DEADLINE_FIELDS = ("respond_by", "resolve_by", "next_update_by", "update_clock_from")
+
+
+def _sweep_now() -> None:
+    from escalation.tasks import sweep
+
+    sweep.delay()
 
 
 def _next_number(at: datetime) -> str:
@@ -305,6 +313,11 @@ def incident_create(
     incident.number = _next_number(now)
     incident.save()
     tallies.move(None, tallies.key_of(incident))
+    deadlines.sync(incident)
+    if urgent and severity == Severity.P0:
+        # "Alert the tech lead by phone at once": page through every channel now.
+        deadlines.page_now(incident, now)
+        transaction.on_commit(_sweep_now)
     _event(
         incident,
         actor,

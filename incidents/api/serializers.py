@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common import clock
+from escalation.models import Delivery, Notice
 from incidents.models import (
     Category,
     Incident,
@@ -385,24 +386,38 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliverySerializer(serializers.Serializer):
-    channel = serializers.CharField()
-    recipient = serializers.CharField()
-    status = serializers.ChoiceField(["pending", "sent", "failed"])
-    attempts = serializers.IntegerField()
-    last_error = serializers.CharField(allow_blank=True)
+class DeliverySerializer(serializers.ModelSerializer):
+    recipient = serializers.SerializerMethodField(help_text="Username, or the address.")
+
+    class Meta:
+        model = Delivery
+        fields = ["channel", "recipient", "status", "attempts", "last_error", "sent_at"]
+        read_only_fields = fields
+
+    def get_recipient(self, delivery) -> str:
+        return delivery.user.username if delivery.user_id else delivery.address
 
 
-class NoticeSerializer(serializers.Serializer):
-    """An escalation notice (sent by the escalation engine)."""
+class NoticeSerializer(serializers.ModelSerializer):
+    """An escalation notice: a clock of the incident reached a level of its ladder."""
 
-    clock = serializers.ChoiceField(["respond", "resolve", "update", "warning", "page"])
-    level = serializers.IntegerField()
-    deadline = serializers.DateTimeField()
-    created_at = serializers.DateTimeField()
-    late = serializers.BooleanField()
-    recipients = serializers.ListField(child=serializers.CharField())
-    deliveries = DeliverySerializer(many=True)
+    deliveries = DeliverySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Notice
+        fields = [
+            "id",
+            "clock",
+            "level",
+            "deadline",
+            "due_at",
+            "created_at",
+            "late",
+            "late_seconds",
+            "recipients",
+            "deliveries",
+        ]
+        read_only_fields = fields
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -453,9 +453,9 @@ class IncidentViewSet(
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def notices(self, request, pk=None):
-        self.get_object()
-        # The escalation engine (Notice, Delivery) is not built yet: no notices exist.
-        return Response([])
+        incident = self.get_object()
+        notices = incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id")
+        return Response(s.NoticeSerializer(notices, many=True).data)
 
 
 @extend_schema(

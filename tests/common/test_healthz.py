@@ -3,37 +3,77 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
-from escalation.models import Heartbeat
+from escalation.engine import sweep_due_deadlines
+from escalation.models import Delivery, Heartbeat
 from escalation.tasks import record_heartbeat
+from tests.factories import IncidentFactory
 
 
-def test_it_is_unhealthy_before_any_heartbeat(client, db):
+def alive():
+    record_heartbeat()
+    sweep_due_deadlines()
+
+
+def test_it_is_unhealthy_before_any_heartbeat_or_sweep(client, db):
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["database"] == "ok"
-    assert response.json()["heartbeat"] is None
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["heartbeat"] is None
+    assert body["sweep"] is None
+    assert "no heartbeat" in body["problem"]
+    assert "no escalation sweep" in body["problem"]
 
 
-def test_it_is_healthy_with_a_fresh_heartbeat(client, db):
-    record_heartbeat()
+def test_it_is_healthy_with_a_fresh_heartbeat_and_sweep(client, db):
+    alive()
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["ok"] is True
     assert body["heartbeat"]["age_seconds"] < 5
+    assert body["sweep"]["age_seconds"] < 5
+    assert body["oldest_due_unnotified_seconds"] is None
+    assert body["failed_deliveries"] == 0
 
 
 def test_it_reports_a_stale_heartbeat(client, db, settings):
     settings.HEARTBEAT_SECONDS = 10
+    settings.ESCALATION_SWEEP_SECONDS = 10
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        record_heartbeat()
+        alive()
     with time_machine.travel(start + timedelta(seconds=59), tick=False):
         assert client.get("/healthz").status_code == 200
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert "stale" in response.json()["problem"]
+
+
+def test_it_reports_a_due_deadline_nobody_swept(client, db, onduty, settings):
+    settings.ESCALATION_SWEEP_SECONDS = 10
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        IncidentFactory(actor=onduty, severity="P0")  # respond due in 5 min
+        alive()
+    with time_machine.travel(start + timedelta(minutes=7), tick=False):
+        record_heartbeat()
+        # the sweep "ran" (heartbeat touched) but this deadline is still waiting
+        Heartbeat.objects.filter(name="sweep").update(last_seen=timezone.now())
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["oldest_due_unnotified_seconds"] == 120.0
+    assert "waiting" in response.json()["problem"]
+
+
+def test_it_counts_failed_deliveries(client, db, onduty, lead):
+    IncidentFactory(actor=onduty, severity="P0")
+    with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=False):
+        alive()
+        Delivery.objects.update(status="failed")
+        body = client.get("/healthz").json()
+    assert body["failed_deliveries"] == Delivery.objects.count() > 0
 
 
 def test_it_counts_heartbeats_and_only_moves_forward(db):

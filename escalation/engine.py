@@ -1,0 +1,165 @@
+"""The sweep: turn due deadlines into notices, exactly once, and hand them on.
+
+PostgreSQL is the scheduler; Celery carries the work. Each sweep claims due
+Deadline rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent sweeps
+split the work; on SQLite a sweep's IMMEDIATE transaction runs alone),
+re-checks the incident, creates the Notice for the highest level that is due
+(catch-up after an outage: one notice, marked late, never a burst), moves the
+row to its next level, commits, then enqueues the deliveries.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+
+from common import clock as wall
+from escalation.deadlines import desired, ladder, step_time
+from escalation.models import Clock, Deadline, Delivery, Heartbeat, LadderStep, Notice
+from incidents.models import Incident, UserProfile
+
+SWEEP_LIMIT = 500
+
+
+@dataclass
+class SweepResult:
+    claimed: int = 0
+    notices: list[int] = field(default_factory=list)
+    deliveries: list[int] = field(default_factory=list)  # still to send (not in-app)
+
+
+def late_grace() -> timedelta:
+    """A notice sent this long after its level fell due counts as late."""
+    return timedelta(seconds=max(60, 3 * settings.ESCALATION_SWEEP_SECONDS))
+
+
+def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> SweepResult:
+    """Claim due deadlines, write their notices and deliveries; enqueue sending on commit."""
+    now = now or wall.now()
+    result = SweepResult()
+    with transaction.atomic():
+        due = Deadline.objects.filter(next_at__lte=now).order_by("next_at")
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True)
+        else:
+            due = due.select_for_update()
+        # Claim (lock) the ids first; joined rows cannot be locked through an outer join.
+        claimed = list(due.values_list("pk", flat=True)[:limit])
+        rows = list(
+            Deadline.objects.filter(pk__in=claimed)
+            .select_related("incident__team", "incident__owner")
+            .order_by("next_at")
+        )
+        result.claimed = len(rows)
+        steps = ladder() if rows else {}
+        for row in rows:
+            notice = _escalate(row, now, steps)
+            if notice is not None:
+                result.notices.append(notice.pk)
+                result.deliveries += _deliveries(notice, now)
+        touch_heartbeat("sweep", now)
+        pending = list(result.deliveries)
+        if pending:
+            from escalation.tasks import deliver
+
+            transaction.on_commit(lambda: [deliver.delay(pk) for pk in pending])
+    return result
+
+
+def touch_heartbeat(name: str, now: datetime) -> None:
+    """Record that `name` ran at `now`; safe when two processes do it at once."""
+    Heartbeat.objects.bulk_create(
+        [Heartbeat(name=name, last_seen=now, count=0)], ignore_conflicts=True
+    )
+    Heartbeat.objects.filter(name=name).update(last_seen=now, count=F("count") + 1)
+
+
+def _running(incident: Incident, clock: str) -> bool:
+    if clock == Clock.PAGE:
+        return incident.is_open
+    return clock in desired(incident)
+
+
+def _escalate(row: Deadline, now: datetime, steps: dict[str, list[LadderStep]]) -> Notice | None:
+    incident = row.incident
+    if not _running(incident, row.clock):
+        row.next_at = None
+        row.save(update_fields=["next_at"])
+        return None
+    clock_steps = steps.get(row.clock, [])
+    reached = [
+        s
+        for s in clock_steps
+        if s.level >= row.next_level and row.due_at + timedelta(minutes=s.after_minutes) <= now
+    ]
+    if not reached:
+        row.next_at = step_time(row.due_at, clock_steps, row.next_level)
+        row.save(update_fields=["next_at"])
+        return None
+    step = reached[-1]  # after an outage, jump to the level that should have been reached
+    level_due = row.due_at + timedelta(minutes=step.after_minutes)
+    late_by = now - level_due
+    notice, created = Notice.objects.get_or_create(
+        incident=incident,
+        clock=row.clock,
+        cycle=row.cycle,
+        level=step.level,
+        defaults={
+            "deadline": row.due_at,
+            "due_at": level_due,
+            "created_at": now,
+            "late": late_by > late_grace(),
+            "late_seconds": int(late_by.total_seconds()) if late_by > late_grace() else 0,
+            "recipients": [u.username for u in recipients(step, incident)],
+        },
+    )
+    row.next_level = step.level + 1
+    row.next_at = step_time(row.due_at, clock_steps, row.next_level)
+    row.save(update_fields=["next_level", "next_at"])
+    return notice if created else None
+
+
+def recipients(step: LadderStep, incident: Incident) -> list:
+    """Who this step tells; nobody named → the team's tech leads, then its manager."""
+    team = incident.team
+    people = []
+    if step.to_owner and incident.owner is not None:
+        people.append(incident.owner)
+    if step.to_tech_leads:
+        people += list(team.tech_leads.all())
+    if step.to_manager and team.manager is not None:
+        people.append(team.manager)
+    if not people:
+        people = list(team.tech_leads.all()) or ([team.manager] if team.manager else [])
+    unique = {u.pk: u for u in people if u.is_active}
+    return list(unique.values())
+
+
+def _deliveries(notice: Notice, now: datetime) -> list[int]:
+    """One Delivery per recipient and chosen channel; returns the ids still to send.
+
+    The in-app one is delivered by being written (the inbox reads it)."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(username__in=notice.recipients)
+    profiles = {p.user_id: p for p in UserProfile.objects.filter(user__in=users)}
+    rows = []
+    for user in users:
+        profile = profiles.get(user.pk) or UserProfile(user=user)
+        if profile.inapp_notices:
+            rows.append(
+                Delivery(
+                    notice=notice,
+                    channel="inapp",
+                    user=user,
+                    status=Delivery.Status.SENT,
+                    attempts=1,
+                    sent_at=now,
+                )
+            )
+        if profile.email_notices and user.email:
+            rows.append(Delivery(notice=notice, channel="email", user=user, address=user.email))
+    created = Delivery.objects.bulk_create(rows)
+    return [d.pk for d in created if d.status == Delivery.Status.PENDING]

@@ -1,0 +1,49 @@
+"""What a notice says: the incident, its level, what is overdue and by how long."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from escalation.models import Clock, Notice
+
+WHAT = {
+    Clock.RESPOND: gettext_lazy("response overdue"),
+    Clock.RESOLVE: gettext_lazy("resolution overdue"),
+    Clock.UPDATE: gettext_lazy("progress update overdue"),
+    Clock.WARNING: gettext_lazy("resolution deadline approaching"),
+    Clock.PAGE: gettext_lazy("urgent P0: tech lead paged"),
+}
+
+
+def overdue_text(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return _("%(n)s min") % {"n": minutes}
+    return _("%(h)s h %(m)s min") % {"h": minutes // 60, "m": minutes % 60}
+
+
+def render(notice: Notice) -> tuple[str, str]:
+    """(subject, body) of a notice."""
+    incident = notice.incident
+    what = str(WHAT.get(notice.clock, notice.clock))
+    link = f"{settings.SITE_URL}/incidents/{incident.pk}/"
+    subject = f"[Responder] {incident.number} {incident.severity} {what} (L{notice.level})"
+    lines = [f"{incident.number} — {incident.title}", f"{incident.severity} · {what}"]
+    if notice.clock in (Clock.RESPOND, Clock.RESOLVE, Clock.UPDATE):
+        lines.append(
+            _("Deadline %(at)s, overdue by %(by)s.")
+            % {
+                "at": notice.deadline.isoformat(timespec="minutes"),
+                "by": overdue_text(notice.created_at - notice.deadline),
+            }
+        )
+    elif notice.clock == Clock.WARNING:
+        lines.append(
+            _("Resolve by %(at)s.") % {"at": incident.resolve_by.isoformat(timespec="minutes")}
+        )
+    if notice.late:
+        lines.append(_("Sent late, after an interruption of the escalation service."))
+    lines.append(link)
+    return subject, "\n".join(lines)
