@@ -1,4 +1,3 @@
-
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Min

@@ -28,6 +28,7 @@ class SweepResult:
     claimed: int = 0
     notices: list[int] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)  # still to send (not in-app)
+    requeued: list[int] = field(default_factory=list)
 
 
 def late_grace() -> timedelta:
@@ -60,7 +61,14 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
                 result.notices.append(notice.pk)
                 result.deliveries += _deliveries(notice, now)
         touch_heartbeat("sweep", now)
-        pending = list(result.deliveries)
+        # Deliveries whose task was lost (broker flushed, worker killed before it
+        # acked) or whose retry is due: hand them to the worker again.
+        stalled = Delivery.objects.filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now - late_grace()
+        ).values_list("pk", flat=True)[:limit]
+        result.requeued = [pk for pk in stalled if pk not in result.deliveries]
+        Delivery.objects.filter(pk__in=result.requeued).update(next_attempt_at=now)
+        pending = list(result.deliveries) + result.requeued
         if pending:
             from escalation.tasks import deliver
 
@@ -78,7 +86,7 @@ def touch_heartbeat(name: str, now: datetime) -> None:
 
 def _running(incident: Incident, clock: str) -> bool:
     if clock == Clock.PAGE:
-        return incident.is_open
+        return incident.respond_clock_running  # once acknowledged, paging is moot
     return clock in desired(incident)
 
 
@@ -160,6 +168,14 @@ def _deliveries(notice: Notice, now: datetime) -> list[int]:
                 )
             )
         if profile.email_notices and user.email:
-            rows.append(Delivery(notice=notice, channel="email", user=user, address=user.email))
+            rows.append(
+                Delivery(
+                    notice=notice,
+                    channel="email",
+                    user=user,
+                    address=user.email,
+                    next_attempt_at=now,
+                )
+            )
     created = Delivery.objects.bulk_create(rows)
     return [d.pk for d in created if d.status == Delivery.Status.PENDING]

@@ -3,6 +3,8 @@
 Tasks take ids, re-read state and are safe to run twice.
 """
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.core.mail import send_mail
 from django.db import transaction
@@ -57,14 +59,16 @@ def deliver(self, delivery_id: int) -> None:
             final = delivery.attempts >= MAX_ATTEMPTS
             delivery.status = Delivery.Status.FAILED if final else Delivery.Status.PENDING
             delivery.save(update_fields=["attempts", "last_error", "status"])
+            delay = min(600, 5 * 2 ** (delivery.attempts - 1))  # 5 s, 10 s, 20 s ... 10 min
+            delivery.next_attempt_at = None if final else clock.now() + timedelta(seconds=delay)
+            delivery.save(update_fields=["next_attempt_at"])
             if not final:
-                transaction.on_commit(
-                    lambda: deliver.apply_async(
-                        (delivery_id,), countdown=min(600, 5 * 2 ** (delivery.attempts - 1))
-                    )
-                )
+                transaction.on_commit(lambda: deliver.apply_async((delivery_id,), countdown=delay))
             return
         delivery.status = Delivery.Status.SENT
         delivery.sent_at = clock.now()
         delivery.last_error = ""
-        delivery.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+        delivery.next_attempt_at = None
+        delivery.save(
+            update_fields=["attempts", "status", "sent_at", "last_error", "next_attempt_at"]
+        )

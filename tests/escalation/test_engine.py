@@ -175,3 +175,23 @@ def test_it_lists_notices_in_the_api(clock, onduty, lead, token_client):
         ("respond", 1, ["lead"], False)
     ]
     assert {d["channel"] for d in body[0]["deliveries"]} >= {"inapp"}
+
+
+def test_it_hands_a_lost_delivery_to_the_worker_again(clock, onduty, lead):
+    lead.email = "lead@example.com"
+    lead.save()
+    IncidentFactory(actor=onduty, severity="P0")
+    sweep_at(clock, NOW + 5 * MIN)  # the deliver task is "lost": nobody runs it
+    email = Delivery.objects.get(channel="email")
+
+    assert sweep_at(clock, NOW + 5 * MIN + 30 * timedelta(seconds=1)).requeued == []
+    assert sweep_at(clock, NOW + 7 * MIN).requeued == [email.pk]
+
+
+def test_it_does_not_page_once_the_incident_is_acknowledged(clock, onduty, lead):
+    incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="lead")
+    services.incident_acknowledge(incident=incident, actor=lead)
+
+    sweep_due_deadlines()
+
+    assert notices(incident, "page") == []
