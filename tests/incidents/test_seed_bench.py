@@ -67,3 +67,20 @@ def test_it_leaves_the_number_sequence_ahead_of_the_loaded_incidents():
 def test_it_refuses_more_open_than_incidents():
     with pytest.raises(CommandError):
         call_command("seed_bench", "--incidents", 5, "--open", 6, stdout=io.StringIO())
+
+
+def test_it_writes_the_running_clocks_of_open_incidents():
+    from escalation.models import Deadline
+
+    load(n=100, open_=40)
+    open_ids = set(
+        Incident.objects.filter(state__in=["new", "acknowledged"]).values_list("pk", flat=True)
+    )
+    with_respond = set(
+        Deadline.objects.filter(clock="respond", incident__state="new").values_list(
+            "incident_id", flat=True
+        )
+    )
+    assert with_respond
+    assert with_respond <= open_ids
+    assert not Deadline.objects.filter(incident__state="archived", next_at__isnull=False).exists()

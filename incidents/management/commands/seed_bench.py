@@ -21,9 +21,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import clock
+from escalation import deadlines
 from escalation.sla import windows_for
 from incidents import tallies
 from incidents.models import (
+    OPEN_STATES,
     Assignment,
     Category,
     Grading,
@@ -135,6 +137,10 @@ class Command(BaseCommand):
             for day, last in self.sequence.items():
                 IncidentSequence.objects.update_or_create(day=day, defaults={"last": last})
         tallies.rebuild()
+        # The open incidents' running clocks, as the services would have written them.
+        with transaction.atomic():
+            for incident in Incident.objects.filter(state__in=OPEN_STATES).iterator():
+                deadlines.sync(incident)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {incidents} incidents in {time.monotonic() - started:.0f} s: "
