@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from escalation.models import Deadline, Delivery, Heartbeat, LadderStep, Notice, SlaPolicy
+from escalation.models import (
+    Deadline,
+    Delivery,
+    Heartbeat,
+    LadderStep,
+    Notice,
+    SlaPolicy,
+    TeamChannel,
+)
 
 
 @admin.register(SlaPolicy)
@@ -84,3 +92,9 @@ class DeadlineAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(TeamChannel)
+class TeamChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "kind", "active"]
+    list_filter = ["kind", "team", "active"]

@@ -17,7 +17,15 @@ from django.db.models import F
 
 from common import clock as wall
 from escalation.deadlines import desired, ladder, step_time
-from escalation.models import Clock, Deadline, Delivery, Heartbeat, LadderStep, Notice
+from escalation.models import (
+    Clock,
+    Deadline,
+    Delivery,
+    Heartbeat,
+    LadderStep,
+    Notice,
+    TeamChannel,
+)
 from incidents.models import Incident, UserProfile
 
 SWEEP_LIMIT = 500
@@ -177,5 +185,15 @@ def _deliveries(notice: Notice, now: datetime) -> list[int]:
                     next_attempt_at=now,
                 )
             )
+    for channel in TeamChannel.objects.filter(team_id=notice.incident.team_id, active=True):
+        rows.append(
+            Delivery(
+                notice=notice,
+                channel=channel.kind,
+                team_channel=channel,
+                address=channel.url,
+                next_attempt_at=now,
+            )
+        )
     created = Delivery.objects.bulk_create(rows)
     return [d.pk for d in created if d.status == Delivery.Status.PENDING]

@@ -47,3 +47,28 @@ def render(notice: Notice) -> tuple[str, str]:
         lines.append(_("Sent late, after an interruption of the escalation service."))
     lines.append(link)
     return subject, "\n".join(lines)
+
+
+def payload(notice: Notice) -> dict:
+    """The notice as data, for the generic JSON webhook."""
+    incident = notice.incident
+    return {
+        "incident": {
+            "id": incident.pk,
+            "number": incident.number,
+            "title": incident.title,
+            "severity": incident.severity,
+            "state": incident.state,
+            "team": incident.team.slug,
+            "url": f"{settings.SITE_URL}/incidents/{incident.pk}/",
+        },
+        "notice": {
+            "clock": notice.clock,
+            "level": notice.level,
+            "deadline": notice.deadline.isoformat(),
+            "created_at": notice.created_at.isoformat(),
+            "late": notice.late,
+            "late_seconds": notice.late_seconds,
+            "recipients": notice.recipients,
+        },
+    }

@@ -158,6 +158,36 @@ class Notice(models.Model):
         return f"{self.incident_id} {self.clock} L{self.level}"
 
 
+class TeamChannel(models.Model):
+    """A team's group chat or webhook that also receives its escalation notices."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", _("Generic JSON webhook")
+        SLACK = "slack", _("Slack-compatible webhook")
+        WECOM = "wecom", _("WeCom group robot")
+        DINGTALK = "dingtalk", _("DingTalk robot")
+        FEISHU = "feishu", _("Feishu bot")
+
+    team = models.ForeignKey(
+        "incidents.Team", on_delete=models.CASCADE, related_name="channels", verbose_name=_("team")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(
+        _("signing secret"), max_length=200, blank=True, help_text=_("DingTalk and Feishu.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["team", "name"]
+        verbose_name = _("team channel")
+        verbose_name_plural = _("team channels")
+
+    def __str__(self):
+        return f"{self.team} · {self.name} ({self.kind})"
+
+
 class Delivery(models.Model):
     """A notice on its way to one recipient through one channel."""
 
@@ -174,6 +204,9 @@ class Delivery(models.Model):
         null=True,
         blank=True,
         related_name="deliveries",
+    )
+    team_channel = models.ForeignKey(
+        TeamChannel, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
     )
     address = models.CharField(_("address"), max_length=500, blank=True)
     status = models.CharField(

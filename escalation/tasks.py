@@ -6,12 +6,12 @@ Tasks take ids, re-read state and are safe to run twice.
 from datetime import timedelta
 
 from celery import shared_task
-from django.core.mail import send_mail
 from django.db import transaction
 
 from common import clock
+from escalation.channels import CHANNELS
 from escalation.engine import sweep_due_deadlines, touch_heartbeat
-from escalation.messages import render
+from escalation.messages import payload, render
 from escalation.models import Delivery
 
 MAX_ATTEMPTS = 6
@@ -41,7 +41,7 @@ def deliver(self, delivery_id: int) -> None:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("notice__incident", "user")
+            .select_related("notice__incident", "user", "team_channel")
             .filter(pk=delivery_id)
             .first()
         )
@@ -50,10 +50,16 @@ def deliver(self, delivery_id: int) -> None:
         delivery.attempts += 1
         try:
             subject, body = render(delivery.notice)
-            if delivery.channel == "email":
-                send_mail(subject, body, None, [delivery.address], fail_silently=False)
-            else:
+            channel = CHANNELS.get(delivery.channel)
+            if channel is None:
                 raise ValueError(f"unknown channel {delivery.channel}")
+            channel.send(
+                address=delivery.address,
+                secret=delivery.team_channel.secret if delivery.team_channel_id else "",
+                subject=subject,
+                body=body,
+                payload=payload(delivery.notice),
+            )
         except Exception as exc:
             delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             final = delivery.attempts >= MAX_ATTEMPTS
