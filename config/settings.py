@@ -186,6 +186,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # Longer than the longest countdown (a delivery retry waits up to 600 s) plus
+    # the task time limit, so Redis never redelivers a task that is only waiting.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     for sub in ("out", "processed"):
@@ -205,6 +207,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+# Escalation work has its own queue, so a backlog of other jobs never delays it.
+CELERY_TASK_ROUTES = {"escalation.tasks.*": {"queue": "escalation"}}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# acks_late is set per task, only on idempotent ones (deliver); a task lost with
+# its worker is redelivered, and the sweep re-queues stalled deliveries anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env("HEARTBEAT_SECONDS")
 ESCALATION_SWEEP_SECONDS = env("ESCALATION_SWEEP_SECONDS")
