@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from common.views import healthz, not_found
+from escalation import views as escalation_views
 from incidents import views as incident_views
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("notifications/", escalation_views.notifications, name="notifications"),
+    path("notifications/read/", escalation_views.mark_read, name="notifications-read"),
     path("api/v1/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
