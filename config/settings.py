@@ -20,6 +20,7 @@ env = environ.Env(
     CSRF_TRUSTED_ORIGINS=(list, []),
     ESCALATION_SWEEP_SECONDS=(float, 10.0),
     HEARTBEAT_SECONDS=(float, 10.0),
+    DELIVERY_STALL_SECONDS=(float, 60.0),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -199,6 +200,7 @@ else:
         "data_folder_out": str(CELERY_QUEUE_DIR / "out"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
         "store_processed": False,
+        "polling_interval": 0.25,  # the worker looks for new messages 4 times a second
     }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -217,6 +219,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env("HEARTBEAT_SECONDS")
 ESCALATION_SWEEP_SECONDS = env("ESCALATION_SWEEP_SECONDS")
+# A pending delivery untouched this long (its task lost with a killed worker or
+# a flushed broker) is handed to the worker again by the sweep.
+DELIVERY_STALL_SECONDS = env("DELIVERY_STALL_SECONDS")
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {
         "task": "escalation.tasks.record_heartbeat",
@@ -225,8 +230,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-deadlines": {
         "task": "escalation.tasks.sweep",
         "schedule": ESCALATION_SWEEP_SECONDS,
-        # A sweep that could not start before the next one is due is dropped.
-        "options": {"expires": ESCALATION_SWEEP_SECONDS},
+        # Sweeps queued while the worker was down are dropped once stale (one
+        # sweep catches up on everything); the margin covers broker latency.
+        "options": {"expires": max(30.0, 3 * ESCALATION_SWEEP_SECONDS)},
     },
 }
 

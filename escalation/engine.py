@@ -71,8 +71,9 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         touch_heartbeat("sweep", now)
         # Deliveries whose task was lost (broker flushed, worker killed before it
         # acked) or whose retry is due: hand them to the worker again.
+        stall = timedelta(seconds=settings.DELIVERY_STALL_SECONDS)
         stalled = Delivery.objects.filter(
-            status=Delivery.Status.PENDING, next_attempt_at__lte=now - late_grace()
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now - stall
         ).values_list("pk", flat=True)[:limit]
         result.requeued = [pk for pk in stalled if pk not in result.deliveries]
         Delivery.objects.filter(pk__in=result.requeued).update(next_attempt_at=now)
