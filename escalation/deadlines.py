@@ -10,7 +10,7 @@ nothing but the rows whose next notice is due.
 from datetime import datetime, timedelta
 
 from escalation.models import Clock, Deadline, LadderStep
-from escalation.sla import windows_for
+from escalation.sla import Windows, windows_for
 from incidents.models import Incident
 
 
@@ -30,15 +30,18 @@ def step_time(due_at: datetime, steps: list[LadderStep], level: int) -> datetime
     return None
 
 
-def desired(incident: Incident) -> dict[str, tuple[datetime, int]]:
-    """Clock → (deadline, cycle) for every clock that should be running now."""
+def desired(incident: Incident, windows: Windows | None = None) -> dict[str, tuple[datetime, int]]:
+    """Clock → (deadline, cycle) for every clock that should be running now.
+
+    `windows`: the incident level's SLA windows, when the caller has them already.
+    """
     want: dict[str, tuple[datetime, int]] = {}
     if incident.respond_clock_running:
         want[Clock.RESPOND] = (incident.respond_by, 0)
     if incident.resolve_clock_running:
         # A reopen starts a new cycle: the notices of the first one were sent.
         want[Clock.RESOLVE] = (incident.resolve_by, incident.reopen_count)
-        windows = windows_for(incident.severity)
+        windows = windows or windows_for(incident.severity)
         warn_at = incident.received_at + windows.resolve * windows.warning_percent / 100
         want[Clock.WARNING] = (warn_at, incident.reopen_count)
     if incident.update_clock_running:

@@ -26,7 +26,8 @@ from escalation.models import (
     Notice,
     TeamChannel,
 )
-from incidents.models import Incident, UserProfile
+from escalation.sla import windows_for
+from incidents.models import Incident, Severity, Team, UserProfile
 
 SWEEP_LIMIT = 500
 
@@ -62,12 +63,10 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
             .order_by("next_at")
         )
         result.claimed = len(rows)
-        steps = ladder() if rows else {}
-        for row in rows:
-            notice = _escalate(row, now, steps)
-            if notice is not None:
-                result.notices.append(notice.pk)
-                result.deliveries += _deliveries(notice, now)
+        if rows:
+            created = _escalate_all(rows, now)
+            result.notices = [n.pk for n in created]
+            result.deliveries = _deliveries(created, now)
         touch_heartbeat("sweep", now)
         # Deliveries whose task was lost (broker flushed, worker killed before it
         # acked) or whose retry is due: hand them to the worker again.
@@ -93,108 +92,143 @@ def touch_heartbeat(name: str, now: datetime) -> None:
     Heartbeat.objects.filter(name=name).update(last_seen=now, count=F("count") + 1)
 
 
-def _running(incident: Incident, clock: str) -> bool:
-    if clock == Clock.PAGE:
-        return incident.respond_clock_running  # once acknowledged, paging is moot
-    return clock in desired(incident)
+class _Context:
+    """What a sweep looks up once for all its rows: ladder, SLA windows, team people."""
+
+    def __init__(self, rows: list[Deadline]):
+        self.steps = ladder()
+        self.windows = {sev: windows_for(sev) for sev in Severity.values}
+        team_ids = {row.incident.team_id for row in rows}
+        self.leads: dict[int, list] = {t: [] for t in team_ids}
+        through = Team.tech_leads.through.objects.filter(team_id__in=team_ids)
+        for link in through.select_related("user"):
+            self.leads[link.team_id].append(link.user)
+        self.managers = {
+            t.pk: t.manager for t in Team.objects.filter(pk__in=team_ids).select_related("manager")
+        }
+
+    def running(self, incident: Incident, clock: str) -> bool:
+        if clock == Clock.PAGE:
+            return incident.respond_clock_running  # once acknowledged, paging is moot
+        return clock in desired(incident, self.windows[incident.severity])
+
+    def recipients(self, step: LadderStep, incident: Incident) -> list:
+        """Who this step tells; nobody named → the team's tech leads, then its manager."""
+        leads = self.leads.get(incident.team_id, [])
+        manager = self.managers.get(incident.team_id)
+        people = []
+        if step.to_owner and incident.owner is not None:
+            people.append(incident.owner)
+        if step.to_tech_leads:
+            people += leads
+        if step.to_manager and manager is not None:
+            people.append(manager)
+        if not people:
+            people = list(leads) or ([manager] if manager else [])
+        return list({u.pk: u for u in people if u.is_active}.values())
 
 
-def _escalate(row: Deadline, now: datetime, steps: dict[str, list[LadderStep]]) -> Notice | None:
-    incident = row.incident
-    if not _running(incident, row.clock):
-        row.next_at = None
-        row.save(update_fields=["next_at"])
-        return None
-    clock_steps = steps.get(row.clock, [])
-    reached = [
-        s
-        for s in clock_steps
-        if s.level >= row.next_level and row.due_at + timedelta(minutes=s.after_minutes) <= now
-    ]
-    if not reached:
+def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
+    """Notices for the claimed rows (the highest level due, marked late after an outage),
+    each row moved to its next level; returns the notices written now."""
+    ctx = _Context(rows)
+    wanted: list[Notice] = []
+    for row in rows:
+        incident = row.incident
+        clock_steps = ctx.steps.get(row.clock, [])
+        if not ctx.running(incident, row.clock):
+            row.next_at = None
+            continue
+        reached = [
+            s
+            for s in clock_steps
+            if s.level >= row.next_level and row.due_at + timedelta(minutes=s.after_minutes) <= now
+        ]
+        if not reached:
+            row.next_at = step_time(row.due_at, clock_steps, row.next_level)
+            continue
+        step = reached[-1]  # after an outage, jump to the level that should have been reached
+        level_due = row.due_at + timedelta(minutes=step.after_minutes)
+        late_by = now - level_due
+        late = late_by > late_grace()
+        wanted.append(
+            Notice(
+                incident=incident,
+                clock=row.clock,
+                cycle=row.cycle,
+                level=step.level,
+                deadline=row.due_at,
+                due_at=level_due,
+                created_at=now,
+                late=late,
+                late_seconds=int(late_by.total_seconds()) if late else 0,
+                recipients=[u.username for u in ctx.recipients(step, incident)],
+            )
+        )
+        row.next_level = step.level + 1
         row.next_at = step_time(row.due_at, clock_steps, row.next_level)
-        row.save(update_fields=["next_at"])
-        return None
-    step = reached[-1]  # after an outage, jump to the level that should have been reached
-    level_due = row.due_at + timedelta(minutes=step.after_minutes)
-    late_by = now - level_due
-    notice, created = Notice.objects.get_or_create(
-        incident=incident,
-        clock=row.clock,
-        cycle=row.cycle,
-        level=step.level,
-        defaults={
-            "deadline": row.due_at,
-            "due_at": level_due,
-            "created_at": now,
-            "late": late_by > late_grace(),
-            "late_seconds": int(late_by.total_seconds()) if late_by > late_grace() else 0,
-            "recipients": [u.username for u in recipients(step, incident)],
-        },
-    )
-    row.next_level = step.level + 1
-    row.next_at = step_time(row.due_at, clock_steps, row.next_level)
-    row.save(update_fields=["next_level", "next_at"])
-    return notice if created else None
+    Deadline.objects.bulk_update(rows, ["next_level", "next_at"], batch_size=500)
+    if not wanted:
+        return []
+    # The unique key makes a second notice for the same level impossible; one
+    # that exists already is skipped, and only the ones written now come back.
+    Notice.objects.bulk_create(wanted, ignore_conflicts=True, batch_size=500)
+    keys = {(n.incident_id, n.clock, n.cycle, n.level) for n in wanted}
+    written = Notice.objects.filter(
+        incident_id__in={k[0] for k in keys}, created_at=now
+    ).select_related("incident")
+    return [n for n in written if (n.incident_id, n.clock, n.cycle, n.level) in keys]
 
 
-def recipients(step: LadderStep, incident: Incident) -> list:
-    """Who this step tells; nobody named → the team's tech leads, then its manager."""
-    team = incident.team
-    people = []
-    if step.to_owner and incident.owner is not None:
-        people.append(incident.owner)
-    if step.to_tech_leads:
-        people += list(team.tech_leads.all())
-    if step.to_manager and team.manager is not None:
-        people.append(team.manager)
-    if not people:
-        people = list(team.tech_leads.all()) or ([team.manager] if team.manager else [])
-    unique = {u.pk: u for u in people if u.is_active}
-    return list(unique.values())
-
-
-def _deliveries(notice: Notice, now: datetime) -> list[int]:
-    """One Delivery per recipient and chosen channel; returns the ids still to send.
-
-    The in-app one is delivered by being written (the inbox reads it)."""
+def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
+    """One Delivery per recipient and chosen channel, plus the team channels; returns
+    the ids still to send (the in-app one is delivered by being written)."""
     from django.contrib.auth import get_user_model
 
-    users = get_user_model().objects.filter(username__in=notice.recipients)
-    profiles = {p.user_id: p for p in UserProfile.objects.filter(user__in=users)}
+    names = {name for n in notices for name in n.recipients}
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=names)}
+    profiles = {p.user_id: p for p in UserProfile.objects.filter(user__in=users.values())}
+    channels: dict[int, list[TeamChannel]] = {}
+    team_ids = {n.incident.team_id for n in notices}
+    for channel in TeamChannel.objects.filter(team_id__in=team_ids, active=True):
+        channels.setdefault(channel.team_id, []).append(channel)
     rows = []
-    for user in users:
-        profile = profiles.get(user.pk) or UserProfile(user=user)
-        if profile.inapp_notices:
-            rows.append(
-                Delivery(
-                    notice=notice,
-                    channel="inapp",
-                    user=user,
-                    status=Delivery.Status.SENT,
-                    attempts=1,
-                    sent_at=now,
+    for notice in notices:
+        for name in notice.recipients:
+            user = users.get(name)
+            if user is None:
+                continue
+            profile = profiles.get(user.pk) or UserProfile(user=user)
+            if profile.inapp_notices:
+                rows.append(
+                    Delivery(
+                        notice=notice,
+                        channel="inapp",
+                        user=user,
+                        status=Delivery.Status.SENT,
+                        attempts=1,
+                        sent_at=now,
+                    )
                 )
-            )
-        if profile.email_notices and user.email:
+            if profile.email_notices and user.email:
+                rows.append(
+                    Delivery(
+                        notice=notice,
+                        channel="email",
+                        user=user,
+                        address=user.email,
+                        next_attempt_at=now,
+                    )
+                )
+        for channel in channels.get(notice.incident.team_id, []):
             rows.append(
                 Delivery(
                     notice=notice,
-                    channel="email",
-                    user=user,
-                    address=user.email,
+                    channel=channel.kind,
+                    team_channel=channel,
+                    address=channel.url,
                     next_attempt_at=now,
                 )
             )
-    for channel in TeamChannel.objects.filter(team_id=notice.incident.team_id, active=True):
-        rows.append(
-            Delivery(
-                notice=notice,
-                channel=channel.kind,
-                team_channel=channel,
-                address=channel.url,
-                next_attempt_at=now,
-            )
-        )
-    created = Delivery.objects.bulk_create(rows)
+    created = Delivery.objects.bulk_create(rows, batch_size=1000)
     return [d.pk for d in created if d.status == Delivery.Status.PENDING]

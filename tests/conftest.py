@@ -97,3 +97,18 @@ def token_client(db):
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(items):
+    """A transactional test must restore the migrations' data (role groups, SLA
+    policies, ladder) for the tests after it: demand serialized_rollback."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)"
+            )

@@ -341,7 +341,7 @@ def test_it_never_writes_a_timeline_event_for_refused_alerts(clock, api, integra
     assert TimelineEvent.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_files_one_incident_for_simultaneous_deliveries_of_a_group(platform):
     import threading
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from common import clock
 from escalation import deadlines
+from escalation.models import Deadline
 from escalation.sla import windows_for
 from incidents import tallies
 from incidents.models import (
@@ -137,10 +138,25 @@ class Command(BaseCommand):
             for day, last in self.sequence.items():
                 IncidentSequence.objects.update_or_create(day=day, defaults={"last": last})
         tallies.rebuild()
-        # The open incidents' running clocks, as the services would have written them.
+        # The open incidents' running clocks, as the services would have written
+        # them (deadlines.desired), in bulk.
+        steps = deadlines.ladder()
+        rows = []
+        for incident in Incident.objects.filter(state__in=OPEN_STATES).iterator(chunk_size=2000):
+            windows = self.windows[incident.severity]
+            for clock_name, (due_at, cycle) in deadlines.desired(incident, windows).items():
+                rows.append(
+                    Deadline(
+                        incident_id=incident.pk,
+                        clock=clock_name,
+                        cycle=cycle,
+                        due_at=due_at,
+                        next_level=1,
+                        next_at=deadlines.step_time(due_at, steps.get(clock_name, []), 1),
+                    )
+                )
         with transaction.atomic():
-            for incident in Incident.objects.filter(state__in=OPEN_STATES).iterator():
-                deadlines.sync(incident)
+            Deadline.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {incidents} incidents in {time.monotonic() - started:.0f} s: "
