@@ -62,9 +62,10 @@ fmt: $(VENV)/.dev
 clean-var:
 	rm -rf var/
 
-## bench: API benchmark on PostgreSQL (BENCH_DATABASE_URL) with 100k incidents.
+## bench: API and escalation benchmarks on PostgreSQL (100k incidents each).
 bench: $(VENV)/.dev
-	$(BIN)/python bench/api.py
+	$(BIN)/python bench/api.py; api=$$?; $(BIN)/python bench/escalation.py; esc=$$?; \
+	exit $$(( api || esc ))
 
 ## fuzz: Schemathesis against the live schema (all checks, token auth).
 fuzz: $(VENV)/.dev
