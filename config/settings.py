@@ -210,8 +210,12 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
-# Escalation work has its own queue, so a backlog of other jobs never delays it.
-CELERY_TASK_ROUTES = {"escalation.tasks.*": {"queue": "escalation"}}
+# Escalation work has its own queues, so a backlog of other jobs never delays
+# it, and a backlog of deliveries (a slow mail server) never delays a sweep.
+CELERY_TASK_ROUTES = {
+    "escalation.tasks.deliver": {"queue": "deliveries"},
+    "escalation.tasks.*": {"queue": "escalation"},
+}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # acks_late is set per task, only on idempotent ones (deliver); a task lost with
 # its worker is redelivered, and the sweep re-queues stalled deliveries anyway.

@@ -97,7 +97,7 @@ class Stack:
         if settings.REDIS_URL:
             self.env["REDIS_URL"] = settings.REDIS_URL
             subprocess.run(
-                [CELERY, "-A", "config", "purge", "-f", "-Q", "celery,escalation"],
+                [CELERY, "-A", "config", "purge", "-f", "-Q", "celery,escalation,deliveries"],
                 cwd=ROOT,
                 env=self.env,
                 check=True,
@@ -105,7 +105,9 @@ class Stack:
             )
         else:
             self.env.pop("REDIS_URL", None)
-        self.worker = self.start("worker", "-Q", "celery,escalation", "--concurrency", "1")
+        self.worker = self.start(
+            "worker", "-Q", "celery,escalation,deliveries", "--concurrency", "1"
+        )
         self.beat = self.start("beat")
 
     def start(self, *args):
@@ -129,7 +131,9 @@ class Stack:
         self.worker.wait(timeout=10)
 
     def restart_worker(self):
-        self.worker = self.start("worker", "-Q", "celery,escalation", "--concurrency", "1")
+        self.worker = self.start(
+            "worker", "-Q", "celery,escalation,deliveries", "--concurrency", "1"
+        )
 
     def stop(self):
         for process in (self.worker, self.beat):
