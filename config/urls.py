@@ -15,6 +15,11 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("notifications/", escalation_views.notifications, name="notifications"),
     path("notifications/read/", escalation_views.mark_read, name="notifications-read"),
+    path(
+        "notifications/preferences/",
+        escalation_views.preferences,
+        name="notifications-preferences",
+    ),
     path("api/v1/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -70,6 +70,7 @@ def test_it_cannot_mark_someone_elses_notice(client, clock, onduty, lead, engine
 def test_its_query_count_does_not_grow_with_notices(client, clock, onduty, lead):
     escalate(clock, onduty, n=2)
     client.force_login(lead)
+    client.get("/notifications/")  # first visit creates the user's profile
     with CaptureQueriesContext(connection) as few:
         client.get("/notifications/")
     clock.move_to(NOW)
@@ -79,3 +80,17 @@ def test_its_query_count_does_not_grow_with_notices(client, clock, onduty, lead)
 
     assert body.count("list-group-item-warning") == 8
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_it_lets_each_user_choose_email_or_in_app(client, clock, onduty, lead):
+    lead.email = "lead@example.com"
+    lead.save()
+    client.force_login(lead)
+
+    response = client.post("/notifications/preferences/", {"inapp_notices": "on"})
+    assert response.status_code == 302
+    escalate(clock, onduty)
+
+    channels = set(Delivery.objects.filter(user=lead).values_list("channel", flat=True))
+    assert channels == {"inapp"}
+    assert 'name="inapp_notices" checked' in client.get("/notifications/").content.decode()
