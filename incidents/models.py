@@ -42,6 +42,24 @@ UPDATE_CLOCK_STATES = frozenset(
 )
 
 
+def overdue_clocks(
+    *, state, acknowledged_at, restored_at, respond_by, resolve_by, next_update_by, now
+) -> list[str]:
+    """The clocks running past their deadline at `now` ("respond", "resolve", "update").
+
+    The rule of the *_clock_running properties, on plain values so list pages
+    that read .values() apply it too (the API's SQL form is views.overdue_q).
+    """
+    late = []
+    if state in OPEN_STATES and acknowledged_at is None and respond_by < now:
+        late.append("respond")
+    if state in OPEN_STATES and restored_at is None and resolve_by < now:
+        late.append("resolve")
+    if state in UPDATE_CLOCK_STATES and next_update_by is not None and next_update_by < now:
+        late.append("update")
+    return late
+
+
 class Source(models.TextChoices):
     MONITORING = "monitoring", _("Monitoring alert")
     USER_COMPLAINT = "user_complaint", _("User complaint")
@@ -291,8 +309,16 @@ class Incident(models.Model):
     def update_clock_running(self) -> bool:
         return self.state in UPDATE_CLOCK_STATES and self.next_update_by is not None
 
-    def is_member(self, user) -> bool:
-        return user.pk == self.owner_id or self.helpers.filter(pk=user.pk).exists()
+    def overdue_clocks(self, now) -> list[str]:
+        return overdue_clocks(
+            state=self.state,
+            acknowledged_at=self.acknowledged_at,
+            restored_at=self.restored_at,
+            respond_by=self.respond_by,
+            resolve_by=self.resolve_by,
+            next_update_by=self.next_update_by,
+            now=now,
+        )
 
 
 class Grading(models.Model):

@@ -136,20 +136,18 @@ def visible_incidents(user, queryset: QuerySet | None = None) -> QuerySet:
     # Incidents of other teams the user works on are few: fetch their ids first,
     # so the main filter stays a plain team_id IN (...) that PostgreSQL answers
     # (and counts) from the (team, state) index instead of scanning every row.
-    elsewhere = _cross_team_work(user, ctx)
+    elsewhere = cross_team_work(user)
     condition = Q(team_id__in=ctx.team_ids)
     if elsewhere:
         condition |= Q(pk__in=elsewhere)
     return qs.filter(condition)
 
 
-def _cross_team_work(user, ctx: UserContext) -> list[int]:
-    """Ids of incidents outside the user's teams that they own or help with."""
-    return getattr(user, _WORK_ATTR, [])
-
-
 def cross_team_work(user) -> list[int]:
-    return _cross_team_work(user, context(user))
+    """Ids of incidents outside the user's teams that they own or help with
+    (read with their roles and teams by context())."""
+    context(user)
+    return getattr(user, _WORK_ATTR, [])
 
 
 def can_see(user, incident: Incident) -> bool:
@@ -158,7 +156,7 @@ def can_see(user, incident: Incident) -> bool:
         return False
     if ctx.sees_all or incident.team_id in ctx.team_ids or incident.owner_id == user.pk:
         return True
-    return incident.pk in _cross_team_work(user, ctx)
+    return incident.pk in cross_team_work(user)
 
 
 def is_lead_for(user, incident: Incident) -> bool:

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from incidents.api.serializers import IncidentSummarySerializer
-from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident, Service, Team
+from incidents.models import Incident, Service, Team, overdue_clocks
 
 User = get_user_model()
 
@@ -61,15 +61,15 @@ def _iso(value: datetime, zone) -> str:
 
 
 def _overdue(row: dict, now: datetime) -> list[str]:
-    state = row["state"]
-    late = []
-    if state in OPEN_STATES and row["acknowledged_at"] is None and row["respond_by"] < now:
-        late.append("respond")
-    if state in OPEN_STATES and row["restored_at"] is None and row["resolve_by"] < now:
-        late.append("resolve")
-    if state in UPDATE_CLOCK_STATES and row["next_update_by"] and row["next_update_by"] < now:
-        late.append("update")
-    return late
+    return overdue_clocks(
+        state=row["state"],
+        acknowledged_at=row["acknowledged_at"],
+        restored_at=row["restored_at"],
+        respond_by=row["respond_by"],
+        resolve_by=row["resolve_by"],
+        next_update_by=row["next_update_by"],
+        now=now,
+    )
 
 
 def incident_values(queryset):

@@ -152,15 +152,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         serializers.ListField(child=serializers.ChoiceField(["respond", "resolve", "update"]))
     )
     def get_overdue(self, incident: Incident) -> list[str]:
-        now = self.context.get("now") or clock.now()
-        late = []
-        if incident.respond_clock_running and incident.respond_by < now:
-            late.append("respond")
-        if incident.resolve_clock_running and incident.resolve_by < now:
-            late.append("resolve")
-        if incident.update_clock_running and incident.next_update_by < now:
-            late.append("update")
-        return late
+        return incident.overdue_clocks(self.context.get("now") or clock.now())
 
 
 class IncidentSummarySerializer(IncidentSerializer):

@@ -493,7 +493,3 @@ class Command(BaseCommand):
         if isinstance(result, Incident):
             return result
         return Incident.objects.get(pk=incident.pk)
-
-
-def demo_logins() -> list[tuple[str, str]]:
-    return [(u[0], str(u[2])) for u in DEMO_USERS]
