@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "escalation.context_processors.unread_notices",
+                "incidents.context_processors.navigation",
             ],
         },
     },

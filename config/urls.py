@@ -11,6 +11,17 @@ urlpatterns = [
     path("", incident_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("", include("incidents.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("notifications/", escalation_views.notifications, name="notifications"),

@@ -32,6 +32,16 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+ROLE_LABELS = {
+    Role.ON_DUTY: _lazy("on-duty"),
+    Role.ENGINEER: _lazy("engineer"),
+    Role.TESTER: _lazy("tester"),
+    Role.TECH_LEAD: _lazy("tech lead"),
+    Role.MANAGER: _lazy("manager"),
+    Role.ADMIN: _lazy("admin"),
+}
+
+
 @dataclass(frozen=True)
 class UserContext:
     roles: frozenset[str]

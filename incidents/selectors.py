@@ -1,9 +1,12 @@
 """Reads: what a user sees, with the joins a list page needs."""
 
-from django.db.models import QuerySet
+from datetime import UTC, datetime
+
+from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Least
 
 from incidents import rules, tallies
-from incidents.models import OPEN_STATES, Incident, Team
+from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident, State, Team
 
 
 def incident_list(*, user, open_only: bool = False) -> QuerySet[Incident]:
@@ -56,3 +59,67 @@ def incident_total(*, user, params, queryset) -> int:
     if elsewhere:
         total += queryset.filter(pk__in=elsewhere).count()
     return total
+
+
+# A deadline far in the future: "this clock is not running" when ordering by urgency.
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _running(condition: Q, field: str):
+    return Case(When(condition, then=F(field)), default=Value(_NEVER))
+
+
+def most_urgent_deadline():
+    """SQL for the earliest deadline among the incident's running clocks."""
+    return Least(
+        _running(Q(acknowledged_at__isnull=True), "respond_by"),
+        _running(Q(restored_at__isnull=True), "resolve_by"),
+        _running(
+            Q(state__in=UPDATE_CLOCK_STATES, next_update_by__isnull=False), "next_update_by"
+        ),
+        output_field=DateTimeField(),
+    )
+
+
+def dashboard_incidents(*, user) -> QuerySet[Incident]:
+    """Open incidents the user sees, the most urgent deadline first."""
+    return (
+        incident_list(user=user, open_only=True)
+        .annotate(urgent_at=most_urgent_deadline())
+        .order_by("urgent_at", "received_at", "id")
+    )
+
+
+def open_counts(queryset) -> dict[tuple[str, str], int]:
+    """(severity, state) → number of incidents, in one GROUP BY."""
+    rows = queryset.order_by().values_list("severity", "state").annotate(n=Count("id"))
+    return {(severity, state): n for severity, state, n in rows}
+
+
+def my_work(*, user) -> QuerySet[Incident]:
+    """Open incidents the user owns or helps with, next update due first."""
+    return (
+        Incident.objects.filter(Q(owner=user) | Q(helpers=user), state__in=OPEN_STATES)
+        .distinct()
+        .select_related("team", "owner")
+        .annotate(urgent_at=most_urgent_deadline())
+        .order_by("urgent_at", "id")
+    )
+
+
+def archive_incidents(*, user) -> QuerySet[Incident]:
+    """Resolved and archived incidents the user sees, newest first."""
+    return incident_list(user=user).filter(state__in=[State.RESOLVED, State.ARCHIVED])
+
+
+def team_people_by_team(team_ids) -> dict[int, list]:
+    """team id → its active members and tech leads (two queries for all teams)."""
+    people: dict[int, dict[int, object]] = {tid: {} for tid in team_ids}
+    for through in (Team.members.through, Team.tech_leads.through):
+        for link in through.objects.filter(team_id__in=team_ids, user__is_active=True).select_related(
+            "user"
+        ):
+            people[link.team_id][link.user_id] = link.user
+    return {
+        tid: sorted(users.values(), key=lambda u: u.username) for tid, users in people.items()
+    }

@@ -104,7 +104,8 @@ def _check_version(incident: Incident, expected_version: int | None) -> None:
     )
 
 
-def _check_state(incident: Incident, action: Action) -> None:
+def check_state(incident: Incident, action: Action) -> None:
+    """Raise TransitionNotAllowed, naming what is allowed, unless `action` fits the state."""
     if allowed_in_state(action, incident.state):
         return
     allowed = [a.value for a in actions_allowed_in(incident.state)]
@@ -348,7 +349,7 @@ def incident_update(
     incident = _lock(incident)
     _authorize(actor, Action.EDIT, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.EDIT)
+    check_state(incident, Action.EDIT)
     if "received_at" in changes and actor is not None and not rules.is_lead_for(actor, incident):
         # received_at drives every deadline: moving it could erase a breach.
         raise PermissionDenied(_("Only a tech lead may change when the problem was received."))
@@ -399,7 +400,7 @@ def incident_acknowledge(
     incident = _lock(incident)
     _authorize(actor, Action.ACKNOWLEDGE, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.ACKNOWLEDGE)
+    check_state(incident, Action.ACKNOWLEDGE)
     now = clock.now()
     incident.state = State.ACKNOWLEDGED
     incident.acknowledged_at = now
@@ -436,7 +437,7 @@ def incident_grade(
     incident = _lock(incident)
     _authorize(actor, Action.GRADE, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.GRADE)
+    check_state(incident, Action.GRADE)
     if severity not in Severity.values:
         raise ValidationError(
             {"severity": _("Choose one of %(levels)s.") % {"levels": ", ".join(Severity.values)}}
@@ -512,7 +513,7 @@ def incident_assign(
     incident = _lock(incident)
     _authorize(actor, Action.ASSIGN, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.ASSIGN)
+    check_state(incident, Action.ASSIGN)
     if owner is None:
         raise ValidationError({"owner": _("Name the owner.")})
     if not owner.is_active:
@@ -608,7 +609,7 @@ def incident_log(
     incident = _lock(incident)
     _authorize(actor, Action.LOG, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.LOG)
+    check_state(incident, Action.LOG)
     if kind not in LogEntry.Kind.values:
         raise ValidationError(
             {
@@ -699,7 +700,7 @@ def incident_resolve(
     incident = _lock(incident)
     _authorize(actor, Action.RESOLVE, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.RESOLVE)
+    check_state(incident, Action.RESOLVE)
     workaround, fix = (workaround or "").strip(), (fix or "").strip()
     if not workaround and not fix:
         raise ValidationError(
@@ -764,7 +765,7 @@ def incident_verify(
     incident = _lock(incident)
     _authorize(actor, Action.VERIFY, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.VERIFY)
+    check_state(incident, Action.VERIFY)
     checks = {
         "functional_ok": functional_ok,
         "regression_ok": regression_ok,
@@ -845,7 +846,7 @@ def incident_notify_users(
     incident = _lock(incident)
     _authorize(actor, Action.NOTIFY_USERS, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.NOTIFY_USERS)
+    check_state(incident, Action.NOTIFY_USERS)
     message = _required(message, "message", _("Write what the users were told."))
     UserNotification.objects.create(
         incident=incident, message=message, notified_by=actor, notified_at=clock.now()
@@ -868,7 +869,7 @@ def incident_record_feedback(
     incident = _lock(incident)
     _authorize(actor, Action.FEEDBACK, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.FEEDBACK)
+    check_state(incident, Action.FEEDBACK)
     text = _required(text, "text", _("Write down the users' feedback."))
     UserFeedback.objects.create(
         incident=incident,
@@ -893,7 +894,7 @@ def incident_archive(
     incident = _lock(incident)
     _authorize(actor, Action.ARCHIVE, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.ARCHIVE)
+    check_state(incident, Action.ARCHIVE)
     summary = _required(
         summary,
         "summary",
@@ -926,7 +927,7 @@ def incident_reopen(
     incident = _lock(incident)
     _authorize(actor, Action.REOPEN, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.REOPEN)
+    check_state(incident, Action.REOPEN)
     reason = _required(reason, "reason", _("Say why the incident is reopened."))
     now = clock.now()
     from_state = incident.state
@@ -969,7 +970,7 @@ def incident_cancel(
     incident = _lock(incident)
     _authorize(actor, Action.CANCEL, incident)
     _check_version(incident, expected_version)
-    _check_state(incident, Action.CANCEL)
+    check_state(incident, Action.CANCEL)
     reason = _required(reason, "reason", _("Say why: duplicate of which incident, or false alarm."))
     from_state = incident.state
     incident.state = State.CANCELLED

@@ -1,13 +1,492 @@
+"""The browser pages: intake, dashboard, workspace, my work, archive, print.
+
+Views parse forms and call incidents.services — the same functions the API
+calls — then map the services' refusals to pages: bad input re-renders the
+form with its messages (400), a refused transition or a stale copy shows a
+conflict and keeps what the user typed (409), a role that may not act gets
+403, and an incident the user cannot see is 404.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from common import clock
-from incidents import selectors
+from common.errors import StaleVersion, TransitionNotAllowed
+from escalation.sla import windows_for
+from incidents import forms, rules, selectors, services
+from incidents.models import (
+    OPEN_STATES,
+    Incident,
+    Severity,
+    State,
+    Team,
+)
+from incidents.api.views import overdue_q
+from incidents.workflow import Action, allowed_in_state
+
+# The form and service behind each action a page can post.
+ACTIONS = {
+    Action.ACKNOWLEDGE: (forms.AcknowledgeForm, services.incident_acknowledge),
+    Action.GRADE: (forms.GradeForm, services.incident_grade),
+    Action.ASSIGN: (forms.AssignForm, services.incident_assign),
+    Action.LOG: (forms.LogForm, services.incident_log),
+    Action.RESOLVE: (forms.ResolveForm, services.incident_resolve),
+    Action.VERIFY: (forms.VerifyForm, services.incident_verify),
+    Action.NOTIFY_USERS: (forms.NotifyUsersForm, services.incident_notify_users),
+    Action.FEEDBACK: (forms.FeedbackForm, services.incident_record_feedback),
+    Action.ARCHIVE: (forms.ArchiveForm, services.incident_archive),
+    Action.REOPEN: (forms.ReasonForm, services.incident_reopen),
+    Action.CANCEL: (forms.CancelForm, services.incident_cancel),
+}
+
+SUCCESS = {
+    Action.ACKNOWLEDGE: gettext_lazy("Acknowledged: the respond clock has stopped."),
+    Action.GRADE: gettext_lazy("Grading saved."),
+    Action.ASSIGN: gettext_lazy("Assignment saved."),
+    Action.LOG: gettext_lazy("Log entry added."),
+    Action.RESOLVE: gettext_lazy("Resolution submitted; the incident waits for verification."),
+    Action.NOTIFY_USERS: gettext_lazy("User notification recorded."),
+    Action.FEEDBACK: gettext_lazy("Feedback recorded."),
+    Action.ARCHIVE: gettext_lazy("Incident archived."),
+    Action.REOPEN: gettext_lazy("Incident reopened."),
+    Action.CANCEL: gettext_lazy("Incident cancelled."),
+    Action.EDIT: gettext_lazy("Details saved."),
+}
+
+DASHBOARD_LIMIT = 100
+PAGE_SIZE = 50
+
+
+def _incident_or_404(user, pk) -> Incident:
+    try:
+        return selectors.incident_get(user=user, pk=pk)
+    except Incident.DoesNotExist:
+        raise Http404(_("No such incident, or you cannot see it.")) from None
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form's fields (or on the form)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _key(action: Action) -> str:
+    """The action's name as a template can look it up (notify-users → notifyusers)."""
+    return action.value.replace("-", "")
+
+
+def _safe_next(request) -> str | None:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+# ---------------------------------------------------------------- home
 
 
 @login_required
 def home(request):
-    incidents = selectors.incident_list(user=request.user, open_only=True).order_by("respond_by")[
-        :200
+    """Each role's first screen: leads and managers triage, engineers and testers
+    see their work, on-duty staff file incidents."""
+    user = request.user
+    ctx = rules.context(user)
+    if ctx.is_admin or ctx.led_team_ids or ctx.roles & {rules.Role.TECH_LEAD, rules.Role.MANAGER}:
+        return redirect("dashboard")
+    if ctx.roles & {rules.Role.ENGINEER, rules.Role.TESTER}:
+        return redirect("my-work")
+    if rules.Role.ON_DUTY in ctx.roles:
+        return redirect("incident-new")
+    return redirect("dashboard")
+
+
+# ---------------------------------------------------------------- step 1
+
+
+def _severity_guide():
+    """PROCESS.md's level table with the live SLA figures beside the level."""
+    definitions = {
+        Severity.P0: _(
+            "Core business interrupted, whole system unavailable, many users affected."
+        ),
+        Severity.P1: _(
+            "Serious fault in non-core business, part of the functions unavailable, "
+            "a moderate number of users."
+        ),
+        Severity.P2: _("Intermittent faults, degraded non-core module, few users."),
+        Severity.P3: _("Cosmetic problems, flaws that do not stop use, single users."),
+    }
+    guide = []
+    for level in Severity:
+        w = windows_for(level)
+        guide.append(
+            {
+                "level": level,
+                "label": level.label,
+                "definition": definitions[level],
+                "respond": w.respond,
+                "resolve": w.resolve,
+                "update": w.update,
+            }
+        )
+    return guide
+
+
+@login_required
+def intake(request):
+    """Step 1: file an incident; on success, its workspace."""
+    if request.method == "POST":
+        form = forms.IntakeForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                incident = services.incident_create(actor=request.user, **form.service_kwargs())
+            except ValidationError as e:
+                _add_errors(form, e)
+            except PermissionDenied as e:
+                raise PermissionDenied(str(e)) from e
+            else:
+                messages.success(
+                    request,
+                    _("Filed %(number)s. Deadlines are running.") % {"number": incident.number},
+                )
+                return redirect("incident", pk=incident.pk)
+        status = 400
+    else:
+        form = forms.IntakeForm(user=request.user)
+        status = 200
+    return render(
+        request,
+        "incidents/intake.html",
+        {"form": form, "guide": _severity_guide()},
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    """Triage: open incidents by their most urgent deadline, with live countdowns."""
+    user = request.user
+    ctx = rules.context(user)
+    teams = Team.objects.order_by("name")
+    if not ctx.sees_all:
+        teams = teams.filter(pk__in=ctx.team_ids)
+    open_states = [(s.value, s.label) for s in State if s in OPEN_STATES]
+    filters = forms.DashboardFilter(request.GET or None, teams=teams, states=open_states)
+    qs = selectors.dashboard_incidents(user=user)
+    counted = qs
+    if filters.is_valid():
+        f = filters.cleaned_data
+        if f.get("team"):
+            qs = qs.filter(team=f["team"])
+            counted = counted.filter(team=f["team"])
+        if f.get("severity"):
+            qs = qs.filter(severity=f["severity"])
+        if f.get("state"):
+            qs = qs.filter(state=f["state"])
+        if f.get("owner"):
+            qs = qs.filter(owner__username=f["owner"])
+        if f.get("overdue"):
+            qs = qs.filter(overdue_q(clock.now()))
+    now = clock.now()
+    rows = list(qs[: DASHBOARD_LIMIT + 1])
+    more = len(rows) > DASHBOARD_LIMIT
+    rows = rows[:DASHBOARD_LIMIT]
+    led = [i for i in rows if rules.is_lead_for(user, i)]
+    people = selectors.team_people_by_team({i.team_id for i in led}) if led else {}
+    for incident in rows:
+        incident.late = incident.overdue_clocks(now)
+        incident.quick = [
+            a
+            for a in (Action.ACKNOWLEDGE, Action.GRADE, Action.ASSIGN)
+            if allowed_in_state(a, incident.state) and rules.can(user, a, incident)
+        ]
+        incident.people = people.get(incident.team_id, [])
+    counts = selectors.open_counts(counted)
+    levels = [
+        {"level": s, "n": sum(n for (sev, _st), n in counts.items() if sev == s)}
+        for s in Severity
     ]
-    return render(request, "incidents/home.html", {"incidents": incidents, "now": clock.now()})
+    states = [
+        {"state": value, "label": label, "n": sum(n for (_sv, st), n in counts.items() if st == value)}
+        for value, label in open_states
+    ]
+    context = {
+        "rows": rows,
+        "more": more,
+        "limit": DASHBOARD_LIMIT,
+        "filters": filters,
+        "levels": levels,
+        "states": states,
+        "total": sum(counts.values()),
+        "now": now,
+        "severities": Severity.choices,
+        "query": request.GET.urlencode(),
+    }
+    template = "incidents/dashboard.html"
+    if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":
+        template = "incidents/_dashboard_rows.html"
+    return render(request, template, context)
+
+
+# ---------------------------------------------------------------- workspace
+
+
+def _workspace_context(request, incident, bound=None):
+    """Everything the workspace shows; `bound` is (action, form) to re-show."""
+    user = request.user
+    now = clock.now()
+    allowed = services.available_actions(user, incident)
+    action_forms = {}
+    for action in allowed:
+        if bound and bound[0] == action:
+            action_forms[_key(action)] = bound[1]
+            continue
+        form_class, _service = ACTIONS[action]
+        action_forms[_key(action)] = form_class(incident=incident)
+    edit_form = None
+    if allowed_in_state(Action.EDIT, incident.state) and rules.can(user, Action.EDIT, incident):
+        if bound and bound[0] == Action.EDIT:
+            edit_form = bound[1]
+        else:
+            edit_form = forms.EditForm(
+                incident=incident, may_move_received_at=rules.is_lead_for(user, incident)
+            )
+    notices = list(
+        incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id")
+    )
+    failed = sum(1 for n in notices for d in n.deliveries.all() if d.status == "failed")
+    return {
+        "incident": incident,
+        "now": now,
+        "late": incident.overdue_clocks(now),
+        "actions": allowed,
+        "forms": action_forms,
+        "edit_form": edit_form,
+        "gradings": incident.gradings.select_related("graded_by").order_by("graded_at", "id"),
+        "assignments": incident.assignments.select_related("owner", "assigned_by")
+        .prefetch_related("helpers")
+        .order_by("assigned_at", "id"),
+        "helpers": incident.helpers.order_by("username"),
+        "contacts": incident.external_contacts.order_by("added_at", "id"),
+        "log": incident.log_entries.select_related("author").order_by("happened_at", "id"),
+        "resolutions": incident.resolutions.select_related("submitted_by")
+        .prefetch_related("verifications__verifier")
+        .order_by("submitted_at", "id"),
+        "notifications": incident.user_notifications.select_related("notified_by").order_by(
+            "notified_at", "id"
+        ),
+        "feedback": incident.feedback.select_related("recorded_by").order_by("recorded_at", "id"),
+        "events": incident.events.select_related("actor").order_by("created_at", "id"),
+        "notices": notices,
+        "failed_deliveries": failed,
+        "windows": windows_for(incident.severity),
+    }
+
+
+@login_required
+@require_GET
+def workspace(request, pk):
+    incident = _incident_or_404(request.user, pk)
+    return render(request, "incidents/workspace.html", _workspace_context(request, incident))
+
+
+def _rerender(request, incident, action, form, status, conflict=""):
+    context = _workspace_context(request, incident, bound=(action, form))
+    context["conflict"] = conflict
+    context["focus"] = _key(action)
+    return render(request, "incidents/workspace.html", context, status=status)
+
+
+def _stale_copy(form, incident):
+    """The user's typed data, re-bound with the current version, so that a
+    deliberate second submit applies it over what changed."""
+    data = form.data.copy()
+    data["version"] = str(incident.version)
+    bound = form.__class__(data, **form.init_kwargs)
+    bound.is_valid()
+    return bound
+
+
+@login_required
+@require_POST
+def act(request, pk, action):
+    """One process action from a workspace or dashboard form."""
+    incident = _incident_or_404(request.user, pk)
+    action = Action(action)
+    form_class, service = ACTIONS[action]
+    init_kwargs = {"incident": incident}
+    form = form_class(request.POST, **init_kwargs)
+    form.init_kwargs = init_kwargs
+    return _apply(request, incident, action, form, service)
+
+
+@login_required
+@require_POST
+def edit(request, pk):
+    """Correct the intake details (reporter or tech lead)."""
+    incident = _incident_or_404(request.user, pk)
+    init_kwargs = {
+        "incident": incident,
+        "may_move_received_at": rules.is_lead_for(request.user, incident),
+    }
+    form = forms.EditForm(request.POST, **init_kwargs)
+    form.init_kwargs = init_kwargs
+    return _apply(request, incident, Action.EDIT, form, services.incident_update)
+
+
+def _apply(request, incident, action, form, service):
+    # Refuse a role that may not act before looking at its input.
+    rules.require(request.user, action, incident)
+    try:
+        services.check_state(incident, action)
+    except TransitionNotAllowed as e:
+        return _rerender(request, incident, action, form, 409, e.message)
+    if not form.is_valid():
+        return _rerender(request, incident, action, form, 400)
+    try:
+        service(incident=incident, actor=request.user, **form.service_kwargs())
+    except StaleVersion as e:
+        incident.refresh_from_db()
+        conflict = _(
+            "Someone changed this incident while you were editing (your copy: version "
+            "%(expected)s, now: %(current)s). Your text is kept below: check the "
+            "changes on the page, then submit again."
+        ) % {"expected": e.expected, "current": e.current}
+        return _rerender(request, incident, action, _stale_copy(form, incident), 409, conflict)
+    except TransitionNotAllowed as e:
+        incident.refresh_from_db()
+        return _rerender(request, incident, action, form, 409, e.message)
+    except ValidationError as e:
+        _add_errors(form, e)
+        incident.refresh_from_db()
+        return _rerender(request, incident, action, form, 400)
+    if action == Action.VERIFY:
+        incident.refresh_from_db()
+        if incident.state == State.RESOLVED:
+            messages.success(request, _("Verification passed: the incident is resolved."))
+        else:
+            messages.warning(
+                request,
+                _("Verification failed: the incident is back with its owner."),
+            )
+    else:
+        messages.success(request, SUCCESS[action])
+    target = _safe_next(request)
+    if target:
+        return HttpResponseRedirect(target)
+    anchor = {Action.LOG: "#log", Action.VERIFY: "#verification"}.get(action, "")
+    return HttpResponseRedirect(reverse("incident", args=[incident.pk]) + anchor)
+
+
+@login_required
+@require_GET
+def print_form(request, pk):
+    """The tracking form (问题处理跟踪表) laid out like the paper template."""
+    incident = _incident_or_404(request.user, pk)
+    context = _workspace_context(request, incident)
+    return render(request, "incidents/print.html", context)
+
+
+# ---------------------------------------------------------------- my work
+
+
+@login_required
+@require_GET
+def my_work(request):
+    """What I own or help with, and what waits for me as a tester."""
+    user = request.user
+    now = clock.now()
+    rows = list(selectors.my_work(user=user)[:DASHBOARD_LIMIT])
+    for incident in rows:
+        incident.late = incident.overdue_clocks(now)
+        incident.role = _("owner") if incident.owner_id == user.pk else _("helper")
+    to_verify = []
+    if rules.has_role(user, rules.Role.TESTER):
+        to_verify = list(
+            selectors.incident_list(user=user)
+            .filter(state=State.VERIFYING)
+            .order_by("resolve_by")[:DASHBOARD_LIMIT]
+        )
+    reported = list(
+        selectors.incident_list(user=user)
+        .filter(reporter=user, state__in=OPEN_STATES)
+        .order_by("-received_at")[:20]
+    )
+    next_update = min(
+        (i.next_update_by for i in rows if i.update_clock_running and i.owner_id == user.pk),
+        default=None,
+    )
+    return render(
+        request,
+        "incidents/my_work.html",
+        {
+            "rows": rows,
+            "to_verify": to_verify,
+            "reported": reported,
+            "next_update": next_update,
+            "now": now,
+        },
+    )
+
+
+# ---------------------------------------------------------------- archive
+
+
+@login_required
+@require_GET
+def archive(request):
+    """Resolved and archived incidents for managers and tech leads."""
+    user = request.user
+    rules.require(user, Action.VIEW_ARCHIVE)
+    ctx = rules.context(user)
+    teams = Team.objects.order_by("name")
+    if not ctx.sees_all:
+        teams = teams.filter(pk__in=ctx.team_ids)
+    filters = forms.ArchiveFilter(request.GET or None, teams=teams)
+    qs = selectors.archive_incidents(user=user).order_by("-received_at", "-id")
+    if filters.is_valid():
+        f = filters.cleaned_data
+        if f.get("date_from"):
+            qs = qs.filter(received_at__date__gte=f["date_from"])
+        if f.get("date_to"):
+            qs = qs.filter(received_at__date__lte=f["date_to"])
+        if f.get("team"):
+            qs = qs.filter(team=f["team"])
+        if f.get("severity"):
+            qs = qs.filter(severity=f["severity"])
+        if f.get("category"):
+            qs = qs.filter(category=f["category"])
+        if f.get("state"):
+            qs = qs.filter(state=f["state"])
+        if f.get("q"):
+            qs = qs.filter(Q(title__icontains=f["q"]) | Q(number__iexact=f["q"]))
+    elif filters.is_bound:
+        qs = qs.none()
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "incidents/archive.html",
+        {"page": page, "filters": filters, "query": params.urlencode()},
+        status=200 if not filters.is_bound or filters.is_valid() else 400,
+    )

@@ -1,0 +1,517 @@
+"""Web forms for each step of the process.
+
+Forms only parse and label input; every rule lives in incidents.services,
+which the views call with `form.service_kwargs()`. Forms that act on an
+incident carry its `version`, so a form opened before someone else's change
+is refused as stale (the view shows a conflict and keeps the typed text).
+"""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from common import clock
+from incidents import rules
+from incidents.models import Category, Incident, LogEntry, Service, Severity, Source, State, Team
+
+User = get_user_model()
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """The browser's date-and-time picker; values are in the user's time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format=DATETIME_FORMAT)
+
+
+def datetime_field(label, *, required=False, help_text=""):
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=DateTimeLocalInput(),
+        input_formats=[DATETIME_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+    )
+
+
+def textarea(rows=3):
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        full = obj.get_full_name()
+        return f"{full} ({obj.username})" if full else obj.username
+
+
+class UsersChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        full = obj.get_full_name()
+        return f"{full} ({obj.username})" if full else obj.username
+
+
+def team_people(team_id):
+    """Active members and tech leads of a team: who can own or help."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(teams=team_id) | Q(led_teams=team_id))
+        .distinct()
+        .order_by("username")
+    )
+
+
+# ---------------------------------------------------------------- step 1
+
+
+class IntakeForm(forms.Form):
+    """Step 1: what on-duty staff record at once."""
+
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=200,
+        help_text=_("One line: what is broken, where. E.g. “Order service returns HTTP 500”."),
+    )
+    symptoms = forms.CharField(
+        label=_("Initial symptoms"),
+        widget=textarea(4),
+        help_text=_("What users or monitoring see: error messages, pages, times."),
+    )
+    severity = forms.ChoiceField(
+        label=_("Level (your first judgement)"),
+        choices=Severity.choices,
+        widget=forms.RadioSelect,
+        help_text=_("The tech lead confirms or changes it when grading."),
+    )
+    impact_scope = forms.CharField(
+        label=_("Impact scope"),
+        widget=textarea(2),
+        help_text=_("E.g. “checkout unusable”, “reports module slow”."),
+    )
+    affected_users = forms.IntegerField(
+        label=_("Affected users (estimate)"), min_value=0, initial=0
+    )
+    source = forms.ChoiceField(label=_("Source"), choices=Source.choices)
+    category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    service = forms.ModelChoiceField(
+        label=_("Service or module"), queryset=Service.objects.none(), required=False
+    )
+    received_at = datetime_field(
+        _("Received at"),
+        required=True,
+        help_text=_("When the problem reached us; the deadlines count from here."),
+    )
+    occurred_at = datetime_field(_("Occurred at"), help_text=_("If known."))
+    urgent = forms.BooleanField(
+        label=_("Urgent — I phoned the tech lead"),
+        required=False,
+        help_text=_(
+            "For a whole system down: phone the tech lead now. Responder also pages "
+            "the tech leads through every channel."
+        ),
+    )
+    phone_call_to = forms.CharField(label=_("Whom did you phone?"), max_length=100, required=False)
+    phone_call_at = datetime_field(_("When did you phone?"), help_text=_("Empty means now."))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        ctx = rules.context(user)
+        teams = Team.objects.order_by("name")
+        if not ctx.sees_all:
+            teams = teams.filter(pk__in=ctx.team_ids)
+        self.fields["team"].queryset = teams
+        self.fields["service"].queryset = Service.objects.filter(team__in=teams).select_related(
+            "team"
+        )
+        if not self.is_bound:
+            self.initial.setdefault("received_at", clock.now())
+            self.initial.setdefault("severity", Severity.P2)
+            self.initial.setdefault("source", Source.USER_COMPLAINT)
+            self.initial.setdefault("affected_users", 0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("urgent") and not (data.get("phone_call_to") or "").strip():
+            self.add_error(
+                "phone_call_to", _("An urgent incident needs the name of the tech lead you phoned.")
+            )
+        return data
+
+    def service_kwargs(self):
+        d = self.cleaned_data
+        return {
+            "title": d["title"],
+            "symptoms": d["symptoms"],
+            "severity": d["severity"],
+            "source": d["source"],
+            "category": d["category"],
+            "impact_scope": d["impact_scope"],
+            "affected_users": d["affected_users"] or 0,
+            "team": d["team"],
+            "service": d.get("service"),
+            "received_at": d["received_at"],
+            "occurred_at": d.get("occurred_at"),
+            "urgent": bool(d.get("urgent")),
+            "phone_call_to": (d.get("phone_call_to") or "") if d.get("urgent") else "",
+            "phone_call_at": d.get("phone_call_at") if d.get("urgent") else None,
+        }
+
+
+# ---------------------------------------------------------------- actions on an incident
+
+
+class IncidentForm(forms.Form):
+    """A form acting on one incident; `version` is the copy the user saw."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        self.incident = incident
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["version"] = incident.version
+
+    def service_kwargs(self):
+        data = dict(self.cleaned_data)
+        data["expected_version"] = data.pop("version")
+        return data
+
+
+class EditForm(IncidentForm):
+    """Correct the intake details. Only a tech lead may move `received_at`."""
+
+    title = IntakeForm.base_fields["title"]
+    symptoms = IntakeForm.base_fields["symptoms"]
+    impact_scope = IntakeForm.base_fields["impact_scope"]
+    affected_users = forms.IntegerField(label=_("Affected users"), min_value=0)
+    source = IntakeForm.base_fields["source"]
+    category = IntakeForm.base_fields["category"]
+    received_at = datetime_field(_("Received at"), required=True)
+    occurred_at = datetime_field(_("Occurred at"))
+
+    FIELDS = (
+        "title",
+        "symptoms",
+        "impact_scope",
+        "affected_users",
+        "source",
+        "category",
+        "received_at",
+        "occurred_at",
+    )
+
+    def __init__(self, *args, incident: Incident, may_move_received_at: bool, **kwargs):
+        super().__init__(*args, incident=incident, **kwargs)
+        for name in self.FIELDS:
+            self.initial.setdefault(name, getattr(incident, name))
+        if not may_move_received_at:
+            del self.fields["received_at"]
+
+    def service_kwargs(self):
+        # Only what the user changed: a time shown to the minute must not
+        # rewrite the stored seconds (and move every deadline).
+        changed = {f: self.cleaned_data[f] for f in self.changed_data if f != "version"}
+        return {"expected_version": self.cleaned_data["version"], **changed}
+
+
+class AcknowledgeForm(IncidentForm):
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class GradeForm(IncidentForm):
+    severity = forms.ChoiceField(label=_("Level"), choices=Severity.choices)
+    diagnosis = forms.CharField(
+        label=_("Diagnosis"),
+        widget=textarea(3),
+        help_text=_("What is wrong and why you chose this level."),
+    )
+    reproduced = forms.NullBooleanField(
+        label=_("Reproduced in a test environment?"),
+        required=False,
+        widget=forms.Select(
+            choices=[("unknown", _("Not tried")), ("true", _("Yes")), ("false", _("No"))]
+        ),
+    )
+    findings = forms.CharField(
+        label=_("Logs and monitoring findings"),
+        widget=textarea(2),
+        required=False,
+        help_text=_("CPU, memory, response times, error logs."),
+    )
+    impact_assessment = forms.CharField(
+        label=_("Impact assessment"),
+        widget=textarea(2),
+        required=False,
+        help_text=_("Core business? How many users? Could it spread?"),
+    )
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, incident=incident, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("severity", incident.severity)
+
+
+class AssignForm(IncidentForm):
+    owner = UserChoiceField(label=_("Owner"), queryset=User.objects.none())
+    helpers = UsersChoiceField(
+        label=_("Helpers"),
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    goal = forms.CharField(
+        label=_("Goal"),
+        required=False,
+        max_length=500,
+        help_text=_("Empty: the level's goal, e.g. “P0: restore within 2 h …”."),
+    )
+    time_limit = datetime_field(_("Time limit"), help_text=_("Empty: the resolve deadline."))
+    contact_name = forms.CharField(label=_("External contact"), required=False, max_length=100)
+    contact_organisation = forms.CharField(label=_("Organisation"), required=False, max_length=100)
+    contact_details = forms.CharField(
+        label=_("Phone, email or ticket"), required=False, max_length=200
+    )
+    contact_owes = forms.CharField(
+        label=_("What they owe us"), required=False, widget=textarea(2)
+    )
+
+    CONTACT_FIELDS = ("contact_name", "contact_organisation", "contact_details", "contact_owes")
+
+    def __init__(self, *args, incident, people=None, **kwargs):
+        super().__init__(*args, incident=incident, **kwargs)
+        people = team_people(incident.team_id) if people is None else people
+        self.fields["owner"].queryset = people
+        self.fields["helpers"].queryset = people
+        if not self.is_bound:
+            if incident.owner_id:
+                self.initial.setdefault("owner", incident.owner_id)
+
+    def clean(self):
+        data = super().clean()
+        if any(data.get(f) for f in self.CONTACT_FIELDS[1:]) and not data.get("contact_name"):
+            self.add_error("contact_name", _("Give the contact's name."))
+        return data
+
+    def service_kwargs(self):
+        d = self.cleaned_data
+        contacts = []
+        if d.get("contact_name"):
+            contacts.append(
+                {
+                    "name": d["contact_name"],
+                    "organisation": d.get("contact_organisation", ""),
+                    "contact": d.get("contact_details", ""),
+                    "owes": d.get("contact_owes", ""),
+                }
+            )
+        return {
+            "expected_version": d["version"],
+            "owner": d["owner"],
+            "helpers": list(d.get("helpers") or []),
+            "goal": d.get("goal", ""),
+            "time_limit": d.get("time_limit"),
+            "external_contacts": contacts,
+        }
+
+
+class LogForm(IncidentForm):
+    kind = forms.ChoiceField(label=_("Kind"), choices=LogEntry.Kind.choices)
+    text = forms.CharField(
+        label=_("What happened"),
+        widget=textarea(3),
+        help_text=_("E.g. “ran the database restart script”, “switched to the standby”."),
+    )
+    happened_at = datetime_field(
+        _("Happened at"), help_text=_("Empty means now; earlier if you log after the fact.")
+    )
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, incident=incident, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("kind", LogEntry.Kind.PROGRESS)
+
+
+class ResolveForm(IncidentForm):
+    workaround = forms.CharField(
+        label=_("Temporary workaround"),
+        required=False,
+        widget=textarea(2),
+        help_text=_("Restart, failover, rollback …"),
+    )
+    fix = forms.CharField(
+        label=_("Long-term fix"),
+        required=False,
+        widget=textarea(2),
+        help_text=_("Code or architecture change; may follow later."),
+    )
+
+
+PASS_FAIL = [("passed", _("Passed")), ("failed", _("Failed"))]
+
+
+class VerifyForm(IncidentForm):
+    """Step 5: three checks, each passed or failed with its evidence."""
+
+    functional = forms.ChoiceField(
+        label=_("Functional test: repeat the original steps"),
+        choices=PASS_FAIL,
+        widget=forms.RadioSelect,
+    )
+    functional_evidence = forms.CharField(
+        label=_("Functional test evidence"), required=False, widget=textarea(2)
+    )
+    regression = forms.ChoiceField(
+        label=_("Regression test: nothing else broke"),
+        choices=PASS_FAIL,
+        widget=forms.RadioSelect,
+    )
+    regression_evidence = forms.CharField(
+        label=_("Regression test evidence"), required=False, widget=textarea(2)
+    )
+    monitoring = forms.ChoiceField(
+        label=_("Monitoring: CPU, memory, success rate normal"),
+        choices=PASS_FAIL,
+        widget=forms.RadioSelect,
+    )
+    monitoring_evidence = forms.CharField(
+        label=_("Monitoring evidence"), required=False, widget=textarea(2)
+    )
+    notes = forms.CharField(label=_("Notes"), required=False, widget=textarea(2))
+
+    def clean(self):
+        data = super().clean()
+        for check in ("functional", "regression", "monitoring"):
+            if data.get(check) == "failed" and not (data.get(f"{check}_evidence") or "").strip():
+                self.add_error(f"{check}_evidence", _("Say what failed, for the owner."))
+        return data
+
+    def service_kwargs(self):
+        d = self.cleaned_data
+        return {
+            "expected_version": d["version"],
+            "functional_ok": d["functional"] == "passed",
+            "regression_ok": d["regression"] == "passed",
+            "monitoring_ok": d["monitoring"] == "passed",
+            "functional_evidence": d.get("functional_evidence", ""),
+            "regression_evidence": d.get("regression_evidence", ""),
+            "monitoring_evidence": d.get("monitoring_evidence", ""),
+            "notes": d.get("notes", ""),
+        }
+
+
+class NotifyUsersForm(IncidentForm):
+    message = forms.CharField(
+        label=_("What the users were told"),
+        widget=textarea(2),
+        help_text=_("E.g. “The problem you reported is fixed.”"),
+    )
+
+
+class FeedbackForm(IncidentForm):
+    text = forms.CharField(label=_("Users' feedback"), widget=textarea(2))
+    satisfied = forms.NullBooleanField(
+        label=_("Satisfied?"),
+        required=False,
+        widget=forms.Select(
+            choices=[("unknown", _("Not said")), ("true", _("Yes")), ("false", _("No"))]
+        ),
+    )
+
+
+class ArchiveForm(IncidentForm):
+    summary = forms.CharField(
+        label=_("Archive summary"),
+        widget=textarea(4),
+        help_text=_("Symptoms, diagnosis, solution, time taken and lessons learned."),
+    )
+
+
+class ReasonForm(IncidentForm):
+    reason = forms.CharField(label=_("Reason"), widget=textarea(2))
+
+
+class CancelForm(ReasonForm):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=textarea(2),
+        help_text=_("Duplicate of which incident, or why it is a false alarm."),
+    )
+
+
+# ---------------------------------------------------------------- list filters
+
+
+def _small_widgets(form):
+    """Compact Bootstrap classes for the filter bars (rendered without crispy)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput):
+            continue
+        css = "form-select form-select-sm" if isinstance(widget, forms.Select) else (
+            "form-control form-control-sm"
+        )
+        widget.attrs["class"] = css
+
+
+class DashboardFilter(forms.Form):
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.none(), required=False, to_field_name="slug"
+    )
+    severity = forms.ChoiceField(
+        label=_("Level"), choices=[("", _("All levels")), *Severity.choices], required=False
+    )
+    state = forms.ChoiceField(label=_("State"), required=False)
+    owner = forms.CharField(label=_("Owner (username)"), required=False, max_length=150)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+
+    def __init__(self, *args, teams, states=State.choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        self.fields["team"].empty_label = _("All teams")
+        self.fields["state"].choices = [("", _("All states")), *states]
+        _small_widgets(self)
+
+
+class ArchiveFilter(forms.Form):
+    date_from = forms.DateField(
+        label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Received to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.none(), required=False, to_field_name="slug"
+    )
+    severity = forms.ChoiceField(
+        label=_("Level"), choices=[("", _("All levels")), *Severity.choices], required=False
+    )
+    category = forms.ChoiceField(
+        label=_("Category"), choices=[("", _("All categories")), *Category.choices], required=False
+    )
+    state = forms.ChoiceField(
+        label=_("State"),
+        required=False,
+        choices=[
+            ("", _("Resolved and archived")),
+            (State.RESOLVED, State.RESOLVED.label),
+            (State.ARCHIVED, State.ARCHIVED.label),
+        ],
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        self.fields["team"].empty_label = _("All teams")
+        _small_widgets(self)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data

@@ -1,0 +1,20 @@
+from django.urls import path, re_path
+
+from incidents import views
+
+ACTION_NAMES = "|".join(sorted(a.value for a in views.ACTIONS))
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("my/", views.my_work, name="my-work"),
+    path("archive/", views.archive, name="archive"),
+    path("incidents/new/", views.intake, name="incident-new"),
+    path("incidents/<int:pk>/", views.workspace, name="incident"),
+    path("incidents/<int:pk>/print/", views.print_form, name="incident-print"),
+    path("incidents/<int:pk>/edit/", views.edit, name="incident-edit"),
+    re_path(
+        rf"^incidents/(?P<pk>[0-9]+)/(?P<action>{ACTION_NAMES})/$",
+        views.act,
+        name="incident-act",
+    ),
+]

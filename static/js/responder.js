@@ -1,0 +1,60 @@
+// Live deadlines: every element with data-deadline (ISO time) shows the time
+// left, or how long it is overdue, and turns red once passed. The server's
+// clock is the reference (data-server-now), so a wrong clock on a phone does
+// not hide a breach. Labels come from data-i18n-* on <body> (translated there).
+(function () {
+  "use strict";
+  var body = document.body;
+  var serverNow = Date.parse(body.dataset.serverNow);
+  var offset = isNaN(serverNow) ? 0 : serverNow - Date.now();
+
+  function label(name) {
+    return body.dataset["i18n" + name.charAt(0).toUpperCase() + name.slice(1)] || name;
+  }
+
+  function span(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
+    var m = Math.floor((s % 3600) / 60), sec = s % 60;
+    if (d > 0) return d + " " + label("d") + " " + h + " " + label("h");
+    if (h > 0) return h + " " + label("h") + " " + m + " " + label("min");
+    if (m >= 10) return m + " " + label("min");
+    return m + " " + label("min") + " " + sec + " " + label("s");
+  }
+
+  function tick() {
+    var now = Date.now() + offset;
+    var items = document.querySelectorAll("[data-deadline]");
+    for (var i = 0; i < items.length; i++) {
+      var el = items[i];
+      var due = Date.parse(el.dataset.deadline);
+      if (isNaN(due)) continue;
+      var left = due - now;
+      var text = left >= 0 ? label("left").replace("%(t)s", span(left))
+                           : label("overdue").replace("%(t)s", span(left));
+      var out = el.querySelector(".countdown") || el;
+      if (out.textContent !== text) out.textContent = text;
+      el.classList.toggle("overdue", left < 0);
+      el.classList.toggle("due-soon", left >= 0 && left < 10 * 60 * 1000);
+    }
+  }
+
+  // A fragment swapped in by htmx carries the server's time of that answer.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var stamp = event.detail.target.closest("[data-server-now]");
+    var fresh = event.detail.elt && event.detail.elt.dataset && event.detail.elt.dataset.serverNow;
+    var t = Date.parse(fresh || (stamp && stamp.dataset.serverNow));
+    if (!isNaN(t)) offset = t - Date.now();
+    tick();
+  });
+
+  // Confirm buttons that close or cancel an incident (data-confirm="question").
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = (button && button.dataset.confirm) || event.target.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
+  tick();
+  setInterval(tick, 1000);
+})();
