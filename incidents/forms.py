@@ -276,9 +276,7 @@ class AssignForm(IncidentForm):
     contact_details = forms.CharField(
         label=_("Phone, email or ticket"), required=False, max_length=200
     )
-    contact_owes = forms.CharField(
-        label=_("What they owe us"), required=False, widget=textarea(2)
-    )
+    contact_owes = forms.CharField(label=_("What they owe us"), required=False, widget=textarea(2))
 
     CONTACT_FIELDS = ("contact_name", "contact_organisation", "contact_details", "contact_owes")
 
@@ -287,9 +285,8 @@ class AssignForm(IncidentForm):
         people = team_people(incident.team_id) if people is None else people
         self.fields["owner"].queryset = people
         self.fields["helpers"].queryset = people
-        if not self.is_bound:
-            if incident.owner_id:
-                self.initial.setdefault("owner", incident.owner_id)
+        if not self.is_bound and incident.owner_id:
+            self.initial.setdefault("owner", incident.owner_id)
 
     def clean(self):
         data = super().clean()
@@ -452,8 +449,10 @@ def _small_widgets(form):
         widget = field.widget
         if isinstance(widget, forms.CheckboxInput):
             continue
-        css = "form-select form-select-sm" if isinstance(widget, forms.Select) else (
-            "form-control form-control-sm"
+        css = (
+            "form-select form-select-sm"
+            if isinstance(widget, forms.Select)
+            else ("form-control form-control-sm")
         )
         widget.attrs["class"] = css
 

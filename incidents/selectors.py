@@ -74,9 +74,7 @@ def most_urgent_deadline():
     return Least(
         _running(Q(acknowledged_at__isnull=True), "respond_by"),
         _running(Q(restored_at__isnull=True), "resolve_by"),
-        _running(
-            Q(state__in=UPDATE_CLOCK_STATES, next_update_by__isnull=False), "next_update_by"
-        ),
+        _running(Q(state__in=UPDATE_CLOCK_STATES, next_update_by__isnull=False), "next_update_by"),
         output_field=DateTimeField(),
     )
 
@@ -116,10 +114,8 @@ def team_people_by_team(team_ids) -> dict[int, list]:
     """team id → its active members and tech leads (two queries for all teams)."""
     people: dict[int, dict[int, object]] = {tid: {} for tid in team_ids}
     for through in (Team.members.through, Team.tech_leads.through):
-        for link in through.objects.filter(team_id__in=team_ids, user__is_active=True).select_related(
-            "user"
-        ):
+        for link in through.objects.filter(
+            team_id__in=team_ids, user__is_active=True
+        ).select_related("user"):
             people[link.team_id][link.user_id] = link.user
-    return {
-        tid: sorted(users.values(), key=lambda u: u.username) for tid, users in people.items()
-    }
+    return {tid: sorted(users.values(), key=lambda u: u.username) for tid, users in people.items()}

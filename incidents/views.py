@@ -24,6 +24,7 @@ from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation.sla import windows_for
 from incidents import forms, rules, selectors, services
+from incidents.api.views import overdue_q
 from incidents.models import (
     OPEN_STATES,
     Incident,
@@ -31,7 +32,6 @@ from incidents.models import (
     State,
     Team,
 )
-from incidents.api.views import overdue_q
 from incidents.workflow import Action, allowed_in_state
 
 # The form and service behind each action a page can post.
@@ -121,9 +121,7 @@ def home(request):
 def _severity_guide():
     """PROCESS.md's level table with the live SLA figures beside the level."""
     definitions = {
-        Severity.P0: _(
-            "Core business interrupted, whole system unavailable, many users affected."
-        ),
+        Severity.P0: _("Core business interrupted, whole system unavailable, many users affected."),
         Severity.P1: _(
             "Serious fault in non-core business, part of the functions unavailable, "
             "a moderate number of users."
@@ -222,11 +220,14 @@ def dashboard(request):
         incident.people = people.get(incident.team_id, [])
     counts = selectors.open_counts(counted)
     levels = [
-        {"level": s, "n": sum(n for (sev, _st), n in counts.items() if sev == s)}
-        for s in Severity
+        {"level": s, "n": sum(n for (sev, _st), n in counts.items() if sev == s)} for s in Severity
     ]
     states = [
-        {"state": value, "label": label, "n": sum(n for (_sv, st), n in counts.items() if st == value)}
+        {
+            "state": value,
+            "label": label,
+            "n": sum(n for (_sv, st), n in counts.items() if st == value),
+        }
         for value, label in open_states
     ]
     context = {

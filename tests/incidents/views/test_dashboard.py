@@ -1,0 +1,177 @@
+"""/dashboard/: open incidents by the most urgent deadline, filters, quick actions."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from incidents.models import State
+from tests.factories import (
+    IncidentFactory,
+    acknowledged_incident,
+    archived_incident,
+    assigned_incident,
+    new_incident,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(body: str) -> list[str]:
+    """Incident numbers in the order the dashboard lists them."""
+    import re
+
+    return re.findall(r'id="row-\d+"[^>]*>.*?>(INC-\d{8}-\d{4})<', body, flags=re.S)
+
+
+def test_it_lists_open_incidents_most_urgent_deadline_first(clock, signed_in, lead, owner):
+    p3 = new_incident(reporter=lead, severity="P3")  # respond by +2 h
+    p0 = new_incident(reporter=lead, severity="P0")  # respond by +5 min
+    clock.shift(timedelta(minutes=1))
+    p1 = acknowledged_incident(lead=lead, severity="P1")  # update by +30 min, resolve +4 h
+    archived_incident(lead=lead, owner=owner)
+
+    body = signed_in(lead).get("/dashboard/").content.decode()
+
+    assert rows(body) == [p0.number, p1.number, p3.number]
+
+
+def test_it_marks_overdue_deadlines_and_ticks_client_side(clock, signed_in, lead):
+    late = new_incident(reporter=lead, severity="P0")
+    clock.shift(timedelta(minutes=12))
+
+    body = signed_in(lead).get("/dashboard/").content.decode()
+
+    assert f'id="row-{late.pk}" class="table-danger"' in body
+    assert 'data-deadline="2026-11-26T02:05:00+00:00" class="overdue"' in body
+    assert "/static/js/responder.js" in body
+    assert 'hx-trigger="every 30s"' in body
+
+
+def test_it_serves_only_the_rows_to_htmx(signed_in, lead):
+    new_incident(reporter=lead)
+    response = signed_in(lead).get("/dashboard/?severity=P2&fragment=rows", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="dashboard-rows"')
+    assert "<nav" not in body
+    assert "severity=P2&amp;fragment=rows" in body  # the refresh keeps the filters
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("severity=P1", {"p1"}),
+        ("state=assigned", {"acked"}),
+        ("team=platform", {"p1", "p2", "acked"}),
+        ("owner=owner", {"acked"}),
+        ("overdue=on", {"p1"}),
+        ("", {"p1", "p2", "acked"}),
+    ],
+)
+def test_it_filters_by_the_url(clock, signed_in, lead, owner, query, expected):
+    made = {
+        "p1": new_incident(reporter=lead, severity="P1"),
+        "p2": new_incident(reporter=lead, severity="P2"),
+    }
+    made["acked"] = assigned_incident(lead=lead, owner=owner, severity="P3")
+    clock.shift(timedelta(minutes=20))  # P1 respond (15 min) passed, P2 (30 min) not
+
+    body = signed_in(lead).get(f"/dashboard/?{query}").content.decode()
+
+    assert set(rows(body)) == {made[k].number for k in expected}
+
+
+def test_it_counts_by_level_and_state(signed_in, lead):
+    new_incident(reporter=lead, severity="P0")
+    new_incident(reporter=lead, severity="P0")
+    acknowledged_incident(lead=lead, severity="P2")
+    body = signed_in(lead).get("/dashboard/").content.decode()
+    assert "P0 · 2" in body
+    assert "P2 · 1" in body
+    assert "New · 2" in body
+    assert "Acknowledged · 1" in body
+
+
+def test_it_offers_quick_actions_only_to_tech_leads(signed_in, lead, engineer, owner):
+    new = new_incident(reporter=lead)
+    acked = acknowledged_incident(lead=lead)
+
+    lead_body = signed_in(lead).get("/dashboard/").content.decode()
+    assert f'action="/incidents/{new.pk}/acknowledge/"' in lead_body
+    assert f'action="/incidents/{new.pk}/grade/"' in lead_body
+    assert f'action="/incidents/{acked.pk}/assign/"' in lead_body
+    assert f'action="/incidents/{acked.pk}/acknowledge/"' not in lead_body  # not in this state
+    assert "owner (owner)" in lead_body or ">Owner (owner)<" in lead_body  # owner choices
+
+    engineer_body = signed_in(engineer).get("/dashboard/").content.decode()
+    assert new.number in engineer_body
+    assert "/acknowledge/" not in engineer_body
+    assert "/assign/" not in engineer_body
+
+
+def test_it_acknowledges_grades_and_assigns_from_the_dashboard(signed_in, lead, owner):
+    incident = new_incident(reporter=lead)
+    client = signed_in(lead)
+    back = "/dashboard/?team=platform"
+
+    client.post(f"/incidents/{incident.pk}/acknowledge/", {"version": 1, "next": back})
+    incident.refresh_from_db()
+    r = client.post(
+        f"/incidents/{incident.pk}/grade/",
+        {
+            "version": incident.version,
+            "severity": "P1",
+            "diagnosis": "Pool exhausted",
+            "next": back,
+        },
+    )
+    assert r["Location"] == back
+    incident.refresh_from_db()
+    r = client.post(
+        f"/incidents/{incident.pk}/assign/",
+        {"version": incident.version, "owner": owner.pk, "next": back},
+    )
+    assert r["Location"] == back
+    incident.refresh_from_db()
+    assert (incident.state, incident.severity, incident.owner) == (State.ASSIGNED, "P1", owner)
+
+
+def test_it_hides_other_teams_incidents(signed_in, pay_engineer, lead):
+    mine = IncidentFactory(actor=pay_engineer)
+    theirs = new_incident(reporter=lead)
+    body = signed_in(pay_engineer).get("/dashboard/").content.decode()
+    assert mine.number in body
+    assert theirs.number not in body
+    assert "Platform" not in body  # not even as a filter choice
+
+
+@pytest.mark.parametrize("viewer", ["lead", "manager", "engineer"])
+def test_its_query_count_does_not_grow_with_incidents(request, signed_in, lead, owner, viewer):
+    client = signed_in(request.getfixturevalue(viewer))
+
+    def make(n):
+        for i in range(n):
+            if i % 2:
+                new_incident(reporter=lead, severity="P1")
+            else:
+                assigned_incident(lead=lead, owner=owner, severity="P2")
+
+    make(5)
+    with CaptureQueriesContext(connection) as five:
+        assert client.get("/dashboard/").status_code == 200
+    make(45)
+    with CaptureQueriesContext(connection) as fifty:
+        body = client.get("/dashboard/").content.decode()
+    assert len(rows(body)) == 50
+    assert len(fifty.captured_queries) == len(five.captured_queries), "\n".join(
+        q["sql"] for q in fifty.captured_queries
+    )
+
+
+def test_it_shows_the_manager_every_team(signed_in, manager, lead, pay_engineer):
+    platform_one = new_incident(reporter=lead)
+    payments_one = IncidentFactory(actor=pay_engineer)
+    body = signed_in(manager).get("/dashboard/").content.decode()
+    assert platform_one.number in body
+    assert payments_one.number in body
