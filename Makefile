@@ -7,7 +7,7 @@ export DEMO_PASSWORD ?= responder-demo
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg lint fmt venv clean-var bench fuzz
+.PHONY: run test test-pg browser lint fmt venv clean-var bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -24,6 +24,20 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 venv: $(VENV)/.runtime
+
+## browser: Debian's Chromium and a CJK font for the browser tests (tests/e2e).
+## Playwright's own browser download is never used. The files are the stamps:
+## apt runs only when one is missing.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+
+browser: $(CHROMIUM) $(CJK_FONT)
+
+$(CHROMIUM) $(CJK_FONT):
+	$(APT_INSTALL) chromium fonts-wqy-microhei \
+	|| { $(SUDO) apt-get update && $(APT_INSTALL) chromium fonts-wqy-microhei; }
 
 ## run: the embedded default (SQLite + filesystem broker) or, with DATABASE_URL /
 ## REDIS_URL set, PostgreSQL + Redis. Web on :8000, a Celery worker and beat.
@@ -42,11 +56,11 @@ run: $(VENV)/.runtime
 	exec $(BIN)/honcho start -f Procfile
 
 ## test: the whole suite; respects DATABASE_URL (e.g. PostgreSQL).
-test: $(VENV)/.dev
+test: $(VENV)/.dev browser
 	$(BIN)/pytest
 
 ## test-pg: the whole suite on this machine's PostgreSQL and Redis.
-test-pg: $(VENV)/.dev
+test-pg: $(VENV)/.dev browser
 	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
 
 lint: $(VENV)/.dev

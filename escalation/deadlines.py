@@ -9,7 +9,7 @@ nothing but the rows whose next notice is due.
 
 from datetime import datetime, timedelta
 
-from escalation.models import Clock, Deadline, LadderStep
+from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
 from escalation.sla import Windows, windows_for
 from incidents.models import Incident
 
@@ -55,7 +55,7 @@ def sync(incident: Incident) -> None:
     """Bring the incident's Deadline rows in line with its clocks (same transaction)."""
     want = desired(incident)
     existing = {d.clock: d for d in Deadline.objects.filter(incident=incident)}
-    if not want and not any(d.next_at for c, d in existing.items() if c != Clock.PAGE):
+    if not want and not any(d.next_at for c, d in existing.items() if c not in ONE_SHOT_CLOCKS):
         return
     steps = ladder()
     for clock, (due_at, cycle) in want.items():
@@ -80,9 +80,19 @@ def sync(incident: Incident) -> None:
             row.next_at = step_time(due_at, clock_steps, row.next_level)
             row.save(update_fields=["due_at", "next_at"])
     for clock, row in existing.items():
-        if clock not in want and clock != Clock.PAGE and row.next_at is not None:
+        if clock not in want and clock not in ONE_SHOT_CLOCKS and row.next_at is not None:
             row.next_at = None  # the clock stopped: nothing more to send
             row.save(update_fields=["next_at"])
+
+
+def alert_blocker(incident: Incident, entry_id: int, now: datetime) -> None:
+    """A blocker was logged: the tech leads are told by the next sweep (enqueued at
+    once). Each blocker entry is its own cycle, so each gets its notice."""
+    Deadline.objects.update_or_create(
+        incident=incident,
+        clock=Clock.BLOCKER,
+        defaults={"cycle": entry_id, "due_at": now, "next_level": 1, "next_at": now},
+    )
 
 
 def page_now(incident: Incident, now: datetime) -> None:

@@ -110,6 +110,8 @@ class _Context:
     def running(self, incident: Incident, clock: str) -> bool:
         if clock == Clock.PAGE:
             return incident.respond_clock_running  # once acknowledged, paging is moot
+        if clock == Clock.BLOCKER:
+            return incident.is_open
         return clock in desired(incident, self.windows[incident.severity])
 
     def recipients(self, step: LadderStep, incident: Incident) -> list:

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from escalation.models import Clock, Notice
+from incidents.models import LogEntry
 
 WHAT = {
     Clock.RESPOND: gettext_lazy("response overdue"),
@@ -14,6 +15,7 @@ WHAT = {
     Clock.UPDATE: gettext_lazy("progress update overdue"),
     Clock.WARNING: gettext_lazy("resolution deadline approaching"),
     Clock.PAGE: gettext_lazy("urgent P0: tech lead paged"),
+    Clock.BLOCKER: gettext_lazy("blocker reported: the tech lead is needed"),
 }
 
 
@@ -39,6 +41,10 @@ def render(notice: Notice) -> tuple[str, str]:
                 "by": overdue_text(notice.created_at - notice.deadline),
             }
         )
+    elif notice.clock == Clock.BLOCKER:
+        entry = LogEntry.objects.filter(pk=notice.cycle, incident=incident).first()
+        if entry is not None:
+            lines.append(_("Blocker: %(text)s") % {"text": entry.text})
     elif notice.clock == Clock.WARNING:
         lines.append(
             _("Resolve by %(at)s.") % {"at": incident.resolve_by.isoformat(timespec="minutes")}

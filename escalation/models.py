@@ -22,6 +22,11 @@ class Clock(models.TextChoices):
     UPDATE = "update", _("Progress update")
     WARNING = "warning", _("Resolution warning")
     PAGE = "page", _("Urgent page")
+    BLOCKER = "blocker", _("Blocker")
+
+
+# Clocks that fire once, at once, when something happens (not when time runs out).
+ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER})
 
 
 class SlaPolicy(models.Model):

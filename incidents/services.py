@@ -640,6 +640,10 @@ def incident_log(
         incident.state = State.IN_PROGRESS
         incident.started_at = now
         fields += ["state", "started_at"]
+    if kind == LogEntry.Kind.BLOCKER:
+        # "Any blocker goes to the tech lead at once."
+        deadlines.alert_blocker(incident, entry.pk, now)
+        transaction.on_commit(_sweep_now)
     if kind == LogEntry.Kind.PROGRESS and incident.state in UPDATE_CLOCK_STATES:
         old = incident.next_update_by
         incident.update_clock_from = now

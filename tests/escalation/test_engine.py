@@ -195,3 +195,46 @@ def test_it_does_not_page_once_the_incident_is_acknowledged(clock, onduty, lead)
     sweep_due_deadlines()
 
     assert notices(incident, "page") == []
+
+
+def test_it_alerts_the_leads_at_once_for_each_blocker(clock, lead, owner):
+    incident = incident_in_state("in_progress", lead=lead, owner=owner)
+    entry = services.incident_log(
+        incident=incident, actor=owner, kind="blocker", text="No permission on the DB host."
+    )
+
+    sweep_due_deadlines()
+    clock.shift(MIN)
+    second = services.incident_log(
+        incident=incident, actor=owner, kind="blocker", text="Vendor API silent."
+    )
+    sweep_due_deadlines()
+    sweep_due_deadlines()
+
+    blockers = Notice.objects.filter(incident=incident, clock="blocker").order_by("id")
+    assert [(n.cycle, n.level, n.recipients) for n in blockers] == [
+        (entry.pk, 1, ["lead"]),
+        (second.pk, 1, ["lead"]),
+    ]
+    assert [n.late for n in blockers] == [False, False]
+
+
+def test_it_names_the_blocker_in_the_message(clock, lead, owner):
+    from escalation.messages import render
+
+    incident = incident_in_state("in_progress", lead=lead, owner=owner)
+    services.incident_log(
+        incident=incident, actor=owner, kind="blocker", text="No permission on the DB host."
+    )
+    sweep_due_deadlines()
+
+    subject, body = render(Notice.objects.get(incident=incident, clock="blocker"))
+    assert "blocker reported" in subject
+    assert "No permission on the DB host." in body
+
+
+def test_it_does_not_alert_for_an_ordinary_log_entry(clock, lead, owner):
+    incident = incident_in_state("in_progress", lead=lead, owner=owner)
+    services.incident_log(incident=incident, actor=owner, kind="action", text="Restarted.")
+    sweep_due_deadlines()
+    assert notices(incident, "blocker") == []

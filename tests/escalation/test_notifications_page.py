@@ -27,7 +27,7 @@ def test_it_lists_my_notices_and_counts_the_unread(client, clock, onduty, lead):
 
     body = client.get("/notifications/").content.decode()
 
-    assert incident.number in body
+    assert f'href="/incidents/{incident.pk}/">{incident.number}</a>' in body
     assert 'id="unread-notices">1<' in body
 
 
