@@ -22,6 +22,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("incidents.urls")),
+    path("", include("knowledge.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("notifications/", escalation_views.notifications, name="notifications"),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from common import clock as wall
 from escalation.deadlines import desired, ladder, step_time
@@ -63,8 +64,9 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
             .order_by("next_at")
         )
         result.claimed = len(rows)
-        if rows:
-            created = _escalate_all(rows, now)
+        created = _escalate_all(rows, now) if rows else []
+        created += _overdue_actions(now, limit)
+        if created:
             result.notices = [n.pk for n in created]
             result.deliveries = _deliveries(created, now)
         touch_heartbeat("sweep", now)
@@ -82,6 +84,58 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
 
             transaction.on_commit(lambda: [deliver.delay(pk) for pk in pending])
     return result
+
+
+def _overdue_actions(now: datetime, limit: int) -> list[Notice]:
+    """Improvement actions past their due date: one notice to each owner, once.
+
+    An item is due through the end of its due date in the site's time zone.
+    The conditional claim (overdue_notified_at still empty) and the notice's
+    unique key keep two sweeps from telling anyone twice.
+    """
+    from knowledge.models import ActionItem
+
+    today = timezone.localdate(now)
+    due = ActionItem.objects.filter(
+        done_at__isnull=True, overdue_notified_at__isnull=True, due_date__lt=today
+    ).order_by("due_date", "id")
+    if connection.vendor == "postgresql":
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    claimed = list(due.values_list("pk", flat=True)[:limit])
+    if not claimed:
+        return []
+    items = list(
+        ActionItem.objects.filter(pk__in=claimed).select_related(
+            "owner", "postmortem__incident__team"
+        )
+    )
+    ActionItem.objects.filter(pk__in=claimed).update(overdue_notified_at=now)
+    wanted = []
+    for item in items:
+        deadline = timezone.make_aware(
+            datetime.combine(item.due_date + timedelta(days=1), datetime.min.time())
+        )
+        late_by = now - deadline
+        wanted.append(
+            Notice(
+                incident=item.postmortem.incident,
+                clock=Clock.ACTION,
+                cycle=item.pk,
+                level=1,
+                deadline=deadline,
+                due_at=deadline,
+                created_at=now,
+                late=late_by > late_grace(),
+                late_seconds=int(late_by.total_seconds()) if late_by > late_grace() else 0,
+                recipients=[item.owner.username] if item.owner.is_active else [],
+            )
+        )
+    Notice.objects.bulk_create(wanted, ignore_conflicts=True)
+    keys = {(n.incident_id, n.cycle) for n in wanted}
+    written = Notice.objects.filter(clock=Clock.ACTION, created_at=now).select_related(
+        "incident__team"
+    )
+    return [n for n in written if (n.incident_id, n.cycle) in keys]
 
 
 def touch_heartbeat(name: str, now: datetime) -> None:
@@ -222,7 +276,9 @@ def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
                         next_attempt_at=now,
                     )
                 )
-        for channel in channels.get(notice.incident.team_id, []):
+        # An overdue improvement action is its owner's business, not the team room's.
+        team_channels = [] if notice.clock == Clock.ACTION else channels.get(notice.incident.team_id, [])
+        for channel in team_channels:
             rows.append(
                 Delivery(
                     notice=notice,

@@ -16,6 +16,7 @@ WHAT = {
     Clock.WARNING: gettext_lazy("resolution deadline approaching"),
     Clock.PAGE: gettext_lazy("urgent P0: tech lead paged"),
     Clock.BLOCKER: gettext_lazy("blocker reported: the tech lead is needed"),
+    Clock.ACTION: gettext_lazy("improvement action overdue"),
 }
 
 
@@ -41,6 +42,15 @@ def render(notice: Notice) -> tuple[str, str]:
                 "by": overdue_text(notice.created_at - notice.deadline),
             }
         )
+    elif notice.clock == Clock.ACTION:
+        from knowledge.models import ActionItem
+
+        item = ActionItem.objects.filter(pk=notice.cycle).first()
+        if item is not None:
+            lines.append(
+                _("Action: %(text)s (due %(due)s)")
+                % {"text": item.text, "due": item.due_date.isoformat()}
+            )
     elif notice.clock == Clock.BLOCKER:
         entry = LogEntry.objects.filter(pk=notice.cycle, incident=incident).first()
         if entry is not None:

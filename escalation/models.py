@@ -23,10 +23,11 @@ class Clock(models.TextChoices):
     WARNING = "warning", _("Resolution warning")
     PAGE = "page", _("Urgent page")
     BLOCKER = "blocker", _("Blocker")
+    ACTION = "action", _("Improvement action overdue")
 
 
 # Clocks that fire once, at once, when something happens (not when time runs out).
-ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER})
+ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION})
 
 
 class SlaPolicy(models.Model):

@@ -15,4 +15,5 @@ def navigation(request):
     return {
         "nav_roles": roles,
         "nav_archive": rules.can(user, Action.VIEW_ARCHIVE),
+        "nav_metrics": rules.can(user, Action.VIEW_METRICS),
     }

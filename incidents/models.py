@@ -598,6 +598,9 @@ class TimelineEvent(models.Model):
         REOPENED = "reopened", _("Reopened")
         CANCELLED = "cancelled", _("Cancelled")
         PHONE_CALL = "phone_call", _("Tech lead phoned")
+        POSTMORTEM_SAVED = "postmortem_saved", _("Post-mortem saved")
+        ACTION_ITEM_ADDED = "action_item_added", _("Improvement action added")
+        ACTION_ITEM_DONE = "action_item_done", _("Improvement action done")
 
     # PROTECT: an incident with a history is cancelled, never deleted.
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")

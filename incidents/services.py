@@ -143,7 +143,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _event(
+def record_event(
     incident: Incident,
     actor,
     kind: str,
@@ -319,7 +319,7 @@ def incident_create(
         # "Alert the tech lead by phone at once": page through every channel now.
         deadlines.page_now(incident, now)
         transaction.on_commit(_sweep_now)
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.CREATED,
@@ -328,7 +328,7 @@ def incident_create(
         % {"severity": severity, "source": Source(source).label},
     )
     if incident.phone_call_made:
-        _event(
+        record_event(
             incident,
             actor,
             TimelineEvent.Kind.PHONE_CALL,
@@ -385,7 +385,7 @@ def incident_update(
         raise ValidationError({"occurred_at": _("The problem cannot occur after it was received.")})
     _full_clean(incident, exclude=["team", "reporter", "service", "owner"])
     _save(incident, fields)
-    _event(incident, actor, TimelineEvent.Kind.UPDATED, changes=diff)
+    record_event(incident, actor, TimelineEvent.Kind.UPDATED, changes=diff)
     return incident
 
 
@@ -407,7 +407,7 @@ def incident_acknowledge(
     incident.update_clock_from = now
     _set_deadlines(incident)
     _save(incident, ["state", "acknowledged_at", *DEADLINE_FIELDS])
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.ACKNOWLEDGED,
@@ -471,7 +471,7 @@ def incident_grade(
                 diff[name] = (old, new)
         fields = ["severity", *DEADLINE_FIELDS]
     _save(incident, fields)
-    _event(incident, actor, TimelineEvent.Kind.GRADED, changes=diff, message=diagnosis)
+    record_event(incident, actor, TimelineEvent.Kind.GRADED, changes=diff, message=diagnosis)
     return incident
 
 
@@ -575,7 +575,7 @@ def incident_assign(
     new_helpers = sorted(u.username for u in helpers)
     if old_helpers != new_helpers:
         diff["helpers"] = (old_helpers, new_helpers)
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.ASSIGNED,
@@ -651,7 +651,7 @@ def incident_log(
         fields += list(DEADLINE_FIELDS)
         diff["next_update_by"] = (old, incident.next_update_by)
     _save(incident, fields)
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.LOGGED,
@@ -682,7 +682,7 @@ def incident_note_from_monitoring(*, incident: Incident, text: str) -> LogEntry:
         created_at=now,
     )
     _save(incident, [])
-    _event(incident, None, TimelineEvent.Kind.LOGGED, message=f"[monitoring] {entry.text}")
+    record_event(incident, None, TimelineEvent.Kind.LOGGED, message=f"[monitoring] {entry.text}")
     entry.incident = incident
     return entry
 
@@ -732,7 +732,7 @@ def incident_resolve(
         )
         if part
     )
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.RESOLUTION_SUBMITTED,
@@ -831,7 +831,7 @@ def incident_verify(
         if notes.strip():
             message += "\n" + notes.strip()
     _save(incident, fields)
-    _event(
+    record_event(
         incident,
         actor,
         kind,
@@ -856,7 +856,7 @@ def incident_notify_users(
         incident=incident, message=message, notified_by=actor, notified_at=clock.now()
     )
     _save(incident, [])
-    _event(incident, actor, TimelineEvent.Kind.USERS_NOTIFIED, message=message)
+    record_event(incident, actor, TimelineEvent.Kind.USERS_NOTIFIED, message=message)
     return incident
 
 
@@ -883,7 +883,7 @@ def incident_record_feedback(
         recorded_at=clock.now(),
     )
     _save(incident, [])
-    _event(incident, actor, TimelineEvent.Kind.FEEDBACK_RECORDED, message=text)
+    record_event(incident, actor, TimelineEvent.Kind.FEEDBACK_RECORDED, message=text)
     return incident
 
 
@@ -904,11 +904,23 @@ def incident_archive(
         "summary",
         _("Write the archive summary: symptoms, diagnosis, solution and lessons."),
     )
+    from knowledge import services as knowledge
+
+    missing = knowledge.archive_missing(incident)
+    if missing:
+        raise ValidationError(
+            {
+                "postmortem": _(
+                    "A %(level)s incident is archived after its post-mortem. Missing: %(missing)s."
+                )
+                % {"level": incident.severity, "missing": "; ".join(missing)}
+            }
+        )
     incident.state = State.ARCHIVED
     incident.archived_at = clock.now()
     incident.archive_summary = summary
     _save(incident, ["state", "archived_at", "archive_summary"])
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.ARCHIVED,
@@ -916,6 +928,7 @@ def incident_archive(
         to_state=State.ARCHIVED,
         message=summary,
     )
+    knowledge.index_incident(incident)
     return incident
 
 
@@ -955,7 +968,7 @@ def incident_reopen(
             *DEADLINE_FIELDS,
         ],
     )
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.REOPENED,
@@ -963,6 +976,10 @@ def incident_reopen(
         to_state=State.IN_PROGRESS,
         message=reason,
     )
+    if from_state == State.ARCHIVED:
+        from knowledge import services as knowledge
+
+        knowledge.unindex_incident(incident)
     return incident
 
 
@@ -986,7 +1003,7 @@ def incident_cancel(
         outcome=Resolution.Outcome.WITHDRAWN
     )
     _save(incident, ["state", "cancelled_at", "cancel_reason", *DEADLINE_FIELDS])
-    _event(
+    record_event(
         incident,
         actor,
         TimelineEvent.Kind.CANCELLED,

@@ -33,6 +33,7 @@ from incidents.models import (
     Team,
 )
 from incidents.workflow import Action, allowed_in_state
+from knowledge import selectors as knowledge_selectors
 
 # The form and service behind each action a page can post.
 ACTIONS = {
@@ -81,6 +82,12 @@ def _add_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)
+
+
+def knowledge_missing(incident) -> list[str]:
+    from knowledge.services import archive_missing
+
+    return archive_missing(incident)
 
 
 def _key(action: Action) -> str:
@@ -241,6 +248,7 @@ def dashboard(request):
         "now": now,
         "severities": Severity.choices,
         "query": request.GET.urlencode(),
+        "overdue_actions": knowledge_selectors.overdue_action_items(user=user, now=now),
     }
     template = "incidents/dashboard.html"
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":
@@ -271,9 +279,20 @@ def _workspace_context(request, incident, bound=None):
             edit_form = forms.EditForm(
                 incident=incident, may_move_received_at=rules.is_lead_for(user, incident)
             )
+    from knowledge import search
+    from knowledge.models import KnowledgeArticle, PostMortem
+
     notices = list(
         incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id")
     )
+    postmortem = (
+        PostMortem.objects.filter(incident=incident).prefetch_related("action_items__owner").first()
+    )
+    similar = search.similar(
+        user=user, text=f"{incident.title} {incident.symptoms}", exclude_incident=incident.pk
+    )
+    for doc in similar:
+        doc.url = reverse("incident", args=[doc.object_id])
     failed = sum(1 for n in notices for d in n.deliveries.all() if d.status == "failed")
     return {
         "incident": incident,
@@ -300,6 +319,14 @@ def _workspace_context(request, incident, bound=None):
         "notices": notices,
         "failed_deliveries": failed,
         "windows": windows_for(incident.severity),
+        "postmortem": postmortem,
+        "may_postmortem": allowed_in_state(Action.POSTMORTEM, incident.state)
+        and rules.can(user, Action.POSTMORTEM, incident),
+        "archive_missing": knowledge_missing(incident)
+        if Action.ARCHIVE in allowed
+        else [],
+        "articles": KnowledgeArticle.objects.filter(incident=incident).order_by("-updated_at"),
+        "similar": similar,
     }
 
 
@@ -452,17 +479,17 @@ def my_work(request):
 # ---------------------------------------------------------------- archive
 
 
-@login_required
-@require_GET
-def archive(request):
-    """Resolved and archived incidents for managers and tech leads."""
+def archive_query(request):
+    """(filter form, filtered queryset) of the archive; the exports use it too."""
     user = request.user
     rules.require(user, Action.VIEW_ARCHIVE)
     ctx = rules.context(user)
     teams = Team.objects.order_by("name")
     if not ctx.sees_all:
         teams = teams.filter(pk__in=ctx.team_ids)
-    filters = forms.ArchiveFilter(request.GET or None, teams=teams)
+    params = request.GET.copy()
+    params.pop("page", None)
+    filters = forms.ArchiveFilter(params or None, teams=teams)
     qs = selectors.archive_incidents(user=user).order_by("-received_at", "-id")
     if filters.is_valid():
         f = filters.cleaned_data
@@ -482,6 +509,14 @@ def archive(request):
             qs = qs.filter(Q(title__icontains=f["q"]) | Q(number__iexact=f["q"]))
     elif filters.is_bound:
         qs = qs.none()
+    return filters, qs
+
+
+@login_required
+@require_GET
+def archive(request):
+    """Resolved and archived incidents for managers and tech leads."""
+    filters, qs = archive_query(request)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)

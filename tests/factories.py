@@ -175,10 +175,39 @@ def resolved_incident(*, lead, owner, tester=None, helpers=(), reporter=None, **
     )
 
 
+def complete_postmortem(incident: Incident, *, lead, owner) -> None:
+    """What a P0/P1 needs before archiving: the post-mortem and one action."""
+    from datetime import timedelta
+
+    from common import clock
+    from knowledge import services as knowledge
+
+    knowledge.postmortem_save(
+        incident=incident,
+        actor=lead,
+        summary="Checkout failed for a third of requests.",
+        root_cause_category="change_config",
+        root_cause="A config push halved the connection pool.",
+        contributing_factors="No alert on pool saturation.",
+        lessons="Alert on pool saturation; review config pushes.",
+        meeting_date=clock.now().date(),
+        attendees=[lead, owner],
+    )
+    knowledge.action_item_add(
+        incident=incident,
+        actor=lead,
+        text="Add a pool saturation alert.",
+        owner=owner,
+        due_date=clock.now().date() + timedelta(days=7),
+    )
+
+
 def archived_incident(*, lead, owner, tester=None, helpers=(), reporter=None, **kwargs) -> Incident:
     incident = resolved_incident(
         lead=lead, owner=owner, tester=tester, helpers=helpers, reporter=reporter, **kwargs
     )
+    if incident.severity in (Severity.P0, Severity.P1):
+        complete_postmortem(incident, lead=lead, owner=owner)
     return _fresh(
         services.incident_archive(
             incident=incident,

@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from incidents.api.alerts import AlertIntakeView
 from incidents.api.views import IncidentViewSet, ping
+from knowledge.api import KnowledgeSearchView, MetricsView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -10,6 +11,8 @@ router.register("incidents", IncidentViewSet, basename="incident")
 
 urlpatterns = [
     *router.urls,
+    path("knowledge/", KnowledgeSearchView.as_view(), name="knowledge-search"),
+    path("metrics/", MetricsView.as_view(), name="metrics-api"),
     path("ping/", ping, name="ping"),
     path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
 ]

@@ -90,7 +90,9 @@ def test_it_never_escalates_a_closed_incident(clock, lead, owner, tester, state)
 
     sweep_at(clock, NOW + 30 * 24 * 60 * MIN)
 
-    assert notices(incident) == []
+    # The post-mortem's improvement actions are followed up after archiving; the
+    # incident's own clocks are not.
+    assert [n for n in notices(incident) if n[0] != "action"] == []
     assert not Deadline.objects.filter(incident=incident, next_at__isnull=False).exists()
 
 

@@ -1,0 +1,171 @@
+"""GET /api/v1/knowledge/?q= and GET /api/v1/metrics/."""
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common import clock
+from incidents import rules
+from incidents.api import serializers as s
+from incidents.api.views import UNAUTHENTICATED, Pagination
+from incidents.models import Severity, Team
+from incidents.workflow import Action
+from knowledge import metrics, search
+from knowledge.forms import MetricsFilter
+from knowledge.models import RootCause, SearchDocument
+
+
+class SearchResultSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SearchDocument.Kind.choices)
+    id = serializers.IntegerField(source="object_id", help_text="Incident or article id.")
+    title = serializers.CharField()
+    excerpt = serializers.CharField(help_text="The fix (or summary) to try first.")
+    date = serializers.DateTimeField(source="happened_at")
+    title_match = serializers.BooleanField(source="title_hit")
+    rank = serializers.FloatField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, doc) -> str:
+        name = "incident" if doc.kind == SearchDocument.Kind.INCIDENT else "article"
+        return reverse(name, args=[doc.object_id])
+
+
+class KnowledgeSearchView(APIView):
+    """Search archived incidents and knowledge articles, Chinese or English."""
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        summary="Search the knowledge base",
+        description=(
+            "Every word must match. Chinese words are found inside unspaced text "
+            "(`连接池耗尽` in `数据库连接池耗尽导致超时`); English words match their "
+            "stems on PostgreSQL. Title matches come first, then by rank and date."
+        ),
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, required=True, description="Words to find."),
+            OpenApiParameter(
+                "kind",
+                OpenApiTypes.STR,
+                enum=SearchDocument.Kind.values,
+                description="Only incidents or only articles.",
+            ),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={
+            200: SearchResultSerializer(many=True),
+            400: OpenApiResponse(description="Bad input: field errors."),
+            401: UNAUTHENTICATED,
+            404: OpenApiResponse(s.ErrorSerializer, description="No such page."),
+        },
+    )
+    def get(self, request):
+        q = request.query_params.get("q", "")
+        if not q.strip():
+            raise ValidationError({"q": ["Give the words to search for."]})
+        if len(q) > 200 or "\x00" in q:
+            raise ValidationError({"q": ["At most 200 characters of text."]})
+        kind = request.query_params.get("kind")
+        if kind and kind not in SearchDocument.Kind.values:
+            raise ValidationError({"kind": [f"One of {', '.join(SearchDocument.Kind.values)}."]})
+        results = search.search(user=request.user, q=q, kinds=(kind,) if kind else None)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(results, request, view=self)
+        return paginator.get_paginated_response(SearchResultSerializer(page, many=True).data)
+
+
+class FiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    mtta_median_min = serializers.FloatField(allow_null=True)
+    mtta_p90_min = serializers.FloatField(allow_null=True)
+    mttr_median_min = serializers.FloatField(allow_null=True)
+    mttr_p90_min = serializers.FloatField(allow_null=True)
+    respond_compliance_pct = serializers.FloatField(allow_null=True)
+    resolve_compliance_pct = serializers.FloatField(allow_null=True)
+    update_compliance_pct = serializers.FloatField(allow_null=True)
+    failed_verification_pct = serializers.FloatField(allow_null=True)
+    reopened = serializers.IntegerField()
+
+
+class LevelFiguresSerializer(FiguresSerializer):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+
+
+class MonthFiguresSerializer(LevelFiguresSerializer):
+    month = serializers.CharField(help_text="YYYY-MM, site time zone.")
+
+
+class RootCauseCountSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=RootCause.choices)
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class OverdueActionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    owner = serializers.CharField()
+    due_date = serializers.DateField()
+    incident = serializers.CharField()
+    incident_id = serializers.IntegerField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    team = serializers.CharField(allow_null=True)
+    cancelled = serializers.IntegerField()
+    total = FiguresSerializer()
+    by_level = LevelFiguresSerializer(many=True)
+    by_month = MonthFiguresSerializer(many=True)
+    root_causes = RootCauseCountSerializer(many=True)
+    overdue_action_items = OverdueActionSerializer(many=True)
+
+
+class MetricsView(APIView):
+    """Count, MTTA/MTTR (median, p90) and compliance per level and month."""
+
+    @extend_schema(
+        summary="Incident metrics for a date range and team",
+        description="Managers and tech leads. Definitions are in the README (Metrics).",
+        parameters=[
+            OpenApiParameter(
+                "start", OpenApiTypes.DATE, description="Received from (default: 180 days ago)."
+            ),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Received to (default: today)."),
+            OpenApiParameter("team", OpenApiTypes.STR, description="Team slug."),
+        ],
+        responses={
+            200: MetricsSerializer,
+            400: OpenApiResponse(description="Bad input: field errors."),
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(s.ErrorSerializer, description="Managers and tech leads only."),
+        },
+    )
+    def get(self, request):
+        rules.require(request.user, Action.VIEW_METRICS)  # 403 saying who may
+        ctx = rules.context(request.user)
+        teams = Team.objects.all() if ctx.sees_all else Team.objects.filter(pk__in=ctx.team_ids)
+        form = MetricsFilter(request.query_params, teams=teams)
+        if not form.is_valid():
+            raise ValidationError(
+                {k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()}
+            )
+        start, end = metrics.default_range(clock.now())
+        start = form.cleaned_data.get("start") or start
+        end = form.cleaned_data.get("end") or end
+        if start > end:
+            raise ValidationError({"end": ["The end date is before the start date."]})
+        result = metrics.compute(
+            user=request.user,
+            start=start,
+            end=end,
+            team=form.cleaned_data.get("team"),
+            now=clock.now(),
+        )
+        return Response(MetricsSerializer(result).data)

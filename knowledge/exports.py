@@ -1,0 +1,147 @@
+"""CSV and XLSX of the archive list, with the archive page's filters applied.
+
+Text that a spreadsheet would run as a formula (starting with = + - @, a tab
+or a carriage return) is written inert: CSV cells get a leading apostrophe,
+XLSX cells are typed as plain strings.
+"""
+
+import csv
+import io
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from common import clock
+from incidents.views import archive_query
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def columns():
+    """(header, function of the incident) for every exported column."""
+
+    def at(value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    def minutes(a, b):
+        return round((b - a).total_seconds() / 60, 1) if a and b else ""
+
+    def postmortem(incident):
+        # A missing reverse one-to-one raises an AttributeError subclass.
+        return getattr(incident, "postmortem", None)
+
+    def cause_category(incident):
+        pm = postmortem(incident)
+        return pm.get_root_cause_category_display() if pm else ""
+
+    return [
+        (_("Number"), lambda i: i.number),
+        (_("Title"), lambda i: i.title),
+        (_("Level"), lambda i: i.severity),
+        (_("Level filed"), lambda i: i.initial_severity),
+        (_("State"), lambda i: i.get_state_display()),
+        (_("Team"), lambda i: i.team.name),
+        (_("Category"), lambda i: i.get_category_display()),
+        (_("Source"), lambda i: i.get_source_display()),
+        (_("Affected users"), lambda i: i.affected_users),
+        (_("Impact scope"), lambda i: i.impact_scope),
+        (_("Received at"), lambda i: at(i.received_at)),
+        (_("Acknowledged at"), lambda i: at(i.acknowledged_at)),
+        (_("Restored at"), lambda i: at(i.restored_at)),
+        (_("Resolved at"), lambda i: at(i.resolved_at)),
+        (_("Archived at"), lambda i: at(i.archived_at)),
+        (_("Minutes to acknowledge"), lambda i: minutes(i.received_at, i.acknowledged_at)),
+        (_("Minutes to restore"), lambda i: minutes(i.received_at, i.restored_at)),
+        (_("Respond deadline met"), lambda i: _met(i.acknowledged_at, i.respond_by)),
+        (_("Resolve deadline met"), lambda i: _met(i.restored_at, i.resolve_by)),
+        (_("Owner"), lambda i: i.owner.username if i.owner else ""),
+        (_("Reporter"), lambda i: i.reporter.username if i.reporter else ""),
+        (_("Times reopened"), lambda i: i.reopen_count),
+        (_("Root-cause category"), cause_category),
+        (_("Root cause"), lambda i: postmortem(i).root_cause if postmortem(i) else ""),
+        (_("Archive summary"), lambda i: i.archive_summary),
+    ]
+
+
+def _met(at, deadline):
+    if at is None:
+        return ""
+    return _("yes") if at <= deadline else _("no")
+
+
+def inert(value):
+    """A cell value no spreadsheet will run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _rows(request):
+    filters, qs = archive_query(request)
+    qs = qs.select_related("team", "owner", "reporter", "postmortem")
+    return qs.iterator(chunk_size=2000)
+
+
+def _filename(ext: str) -> str:
+    return f"responder-archive-{timezone.localtime(clock.now()):%Y%m%d-%H%M}.{ext}"
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def archive_csv(request):
+    cols = columns()
+    rows = _rows(request)
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield "\ufeff"  # so spreadsheet programs read the Chinese text as UTF-8
+        yield writer.writerow([str(h) for h, _f in cols])
+        for incident in rows:
+            yield writer.writerow([inert(f(incident)) for _h, f in cols])
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
+    return response
+
+
+@login_required
+@require_GET
+def archive_xlsx(request):
+    cols = columns()
+    rows = _rows(request)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=_("Archive")[:31])
+    header = []
+    for title, _f in cols:
+        cell = WriteOnlyCell(sheet, value=str(title))
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for incident in rows:
+        cells = []
+        for _h, f in cols:
+            value = f(incident)
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever it starts with
+            cells.append(cell)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_filename("xlsx")}"'
+    return response

@@ -1,0 +1,221 @@
+"""The numbers managers judge the team by, for a date range and team.
+
+Definitions (also in the README):
+
+- Population: incidents *received* in the range (site time zone), of the
+  chosen team, that the user may see. Cancelled ones are counted apart and
+  left out of every other figure.
+- MTTA: received → acknowledged; MTTR: received → service restored (the
+  resolution that passed verification). Median and p90 in minutes; p90 is
+  the nearest-rank value (the ⌈0.9·n⌉-th smallest). Incidents not yet
+  acknowledged / restored are left out of that figure.
+- Compliance %: of the incidents whose deadline is decided (the clock stopped,
+  or its deadline passed), the share that met it. Respond: acknowledged by
+  respond_by; resolve: restored by resolve_by; update: no progress update was
+  ever overdue (no "update" notice), among incidents that were acknowledged.
+- Failed-verification rate: of the incidents verified at least once, the share
+  with a failed verification (the process's reopen loop); reopened counts
+  resolved/archived incidents taken back.
+- Root causes: post-mortem categories, most frequent first. Overdue actions:
+  open improvement actions past their due date.
+"""
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
+
+from escalation.models import Clock, Notice
+from incidents import selectors
+from incidents.models import Severity, State, Verification
+from knowledge.models import ActionItem, PostMortem, RootCause
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def p90(values: list[float]) -> float | None:
+    """Nearest rank: the ⌈0.9·n⌉-th smallest value."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1]
+
+
+def percent(hits: int, total: int) -> float | None:
+    return round(100.0 * hits / total, 1) if total else None
+
+
+@dataclass
+class Cell:
+    """The figures of one level in one month (or of all of them)."""
+
+    count: int = 0
+    mtta: list[float] = field(default_factory=list)
+    mttr: list[float] = field(default_factory=list)
+    respond: list[bool] = field(default_factory=list)
+    resolve: list[bool] = field(default_factory=list)
+    update: list[bool] = field(default_factory=list)
+    verified: int = 0
+    failed_verification: int = 0
+    reopened: int = 0
+
+    def summary(self) -> dict:
+        return {
+            "count": self.count,
+            "mtta_median_min": _round(median(self.mtta)),
+            "mtta_p90_min": _round(p90(self.mtta)),
+            "mttr_median_min": _round(median(self.mttr)),
+            "mttr_p90_min": _round(p90(self.mttr)),
+            "respond_compliance_pct": percent(sum(self.respond), len(self.respond)),
+            "resolve_compliance_pct": percent(sum(self.resolve), len(self.resolve)),
+            "update_compliance_pct": percent(sum(self.update), len(self.update)),
+            "failed_verification_pct": percent(self.failed_verification, self.verified),
+            "reopened": self.reopened,
+        }
+
+
+def _round(value):
+    return None if value is None else round(value, 1)
+
+
+def _minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60
+
+
+def date_range_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, end+1 00:00) in the site's time zone."""
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(start, datetime.min.time(), tzinfo=tz),
+        datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=tz),
+    )
+
+
+def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
+    """The metrics of DESIGN.md / the issue for incidents received in [start, end]."""
+    lower, upper = date_range_bounds(start, end)
+    population = selectors.incident_list(user=user).filter(
+        received_at__gte=lower, received_at__lt=upper
+    )
+    if team is not None:
+        population = population.filter(team=team)
+    rows = list(
+        population.order_by().values_list(
+            "pk",
+            "severity",
+            "state",
+            "received_at",
+            "acknowledged_at",
+            "restored_at",
+            "respond_by",
+            "resolve_by",
+            "reopen_count",
+        )
+    )
+    ids = population.exclude(state=State.CANCELLED).values("pk")
+    late_updates = set(
+        Notice.objects.filter(incident__in=ids, clock=Clock.UPDATE)
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
+    verified = defaultdict(bool)  # incident → any failed verification
+    for incident_id, passed in Verification.objects.filter(incident__in=ids).values_list(
+        "incident_id", "passed"
+    ):
+        verified[incident_id] = verified[incident_id] or not passed
+    causes = Counter(
+        PostMortem.objects.filter(incident__in=ids)
+        .exclude(root_cause_category="")
+        .values_list("root_cause_category", flat=True)
+    )
+    overdue_actions = list(
+        ActionItem.objects.filter(
+            postmortem__incident__in=ids,
+            done_at__isnull=True,
+            due_date__lt=timezone.localdate(now),
+        )
+        .select_related("owner", "postmortem__incident")
+        .order_by("due_date", "id")
+    )
+
+    tz = timezone.get_current_timezone()
+    cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
+    by_level: dict[str, Cell] = defaultdict(Cell)
+    total = Cell()
+    cancelled = 0
+    for pk, severity, state, received, acked, restored, respond_by, resolve_by, reopens in rows:
+        if state == State.CANCELLED:
+            cancelled += 1
+            continue
+        month = received.astimezone(tz).strftime("%Y-%m")
+        targets = (cells[(month, severity)], by_level[severity], total)
+        is_open = state not in (State.RESOLVED, State.ARCHIVED)
+        for cell in targets:
+            cell.count += 1
+            if acked is not None:
+                cell.mtta.append(_minutes(acked - received))
+                cell.respond.append(acked <= respond_by)
+                cell.update.append(pk not in late_updates)
+            elif respond_by < now:
+                cell.respond.append(False)
+            if restored is not None:
+                cell.mttr.append(_minutes(restored - received))
+                cell.resolve.append(restored <= resolve_by)
+            elif resolve_by < now and is_open:
+                cell.resolve.append(False)
+            if pk in verified:
+                cell.verified += 1
+                cell.failed_verification += int(verified[pk])
+            cell.reopened += int(reopens > 0)
+
+    months = sorted({m for m, _s in cells}, reverse=True)
+    return {
+        "start": start,
+        "end": end,
+        "team": team.slug if team is not None else None,
+        "cancelled": cancelled,
+        "total": total.summary(),
+        "by_level": [
+            {"severity": s, **by_level[s].summary()} for s in Severity.values if s in by_level
+        ],
+        "by_month": [
+            {"month": m, "severity": s, **cells[(m, s)].summary()}
+            for m in months
+            for s in Severity.values
+            if (m, s) in cells
+        ],
+        "root_causes": [
+            {"category": c, "label": str(RootCause(c).label), "count": n}
+            for c, n in causes.most_common()
+        ],
+        "overdue_action_items": [
+            {
+                "id": item.pk,
+                "text": item.text,
+                "owner": item.owner.username,
+                "due_date": item.due_date,
+                "incident": item.postmortem.incident.number,
+                "incident_id": item.postmortem.incident_id,
+            }
+            for item in overdue_actions
+        ],
+    }
+
+
+def monthly_series(result: dict, key: str) -> list[dict]:
+    """Per month, the figure `key` of each level: for the charts."""
+    series: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for row in result["by_month"]:
+        series[row["month"]][row["severity"]] = row[key]
+    return [{"month": m, "values": series[m]} for m in sorted(series)]
+
+
+def default_range(now: datetime) -> tuple[date, date]:
+    """The last 180 days up to today."""
+    today = timezone.localdate(now)
+    return today - timedelta(days=179), today

@@ -1,0 +1,259 @@
+"""Search over archived incidents and knowledge articles, in Chinese and English.
+
+Chinese has no spaces: a tsvector of `数据库连接池耗尽导致超时` holds one
+"word", so a plain full-text search misses `连接池耗尽` inside it. Every run of
+CJK characters is therefore indexed as overlapping bigrams (连接 接池 池耗 …,
+plus the run's last character alone, so every character starts a lexeme),
+and a Chinese query word becomes a phrase of its bigrams (`连接 <-> 接池 <->
+池耗 <-> 耗尽`), which matches exactly where the word appears. Other text goes
+through PostgreSQL's English configuration (stems: "timeouts" finds
+"timeout"). The CJK lexemes are written as tsvector/tsquery literals, so the
+result does not depend on the database's locale.
+
+On PostgreSQL the weighted tsvector (title A, body B) lives in
+SearchDocument.vector under a GIN index, ranked with ts_rank; a title match
+always ranks first. On SQLite the same questions are answered with LIKE: every
+query word must appear in the title or body, title matches first.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import BooleanField, Case, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+
+from incidents import rules
+from knowledge.models import SearchDocument
+
+CJK = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+"  # CJK ideographs
+)
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Long texts: index their start; a tsvector holds positions up to 16383.
+MAX_INDEXED = 20_000
+# Similar incidents: at most this many query terms.
+MAX_SIMILAR_TERMS = 32
+STOPWORDS = frozenset(
+    {
+        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has"),
+        *("have", "in", "into", "is", "it", "its", "no", "not", "of", "on", "or", "that"),
+        *("the", "their", "then", "there", "these", "they", "this", "to", "was", "were"),
+        *("will", "with"),
+    }
+)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def cjk_runs(text: str) -> list[str]:
+    return CJK.findall(text or "")
+
+
+def without_cjk(text: str) -> str:
+    return CJK.sub(" ", text or "")
+
+
+def cjk_lexemes(text: str) -> list[str]:
+    """The lexemes of `text`'s CJK runs in order: bigrams, then each run's last char."""
+    out: list[str] = []
+    for run in cjk_runs(text):
+        out += [run[i : i + 2] for i in range(len(run) - 1)]
+        out.append(run[-1])
+    return out
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(text: str, weight: str) -> str:
+    """A tsvector literal of `text`'s CJK lexemes with their positions and `weight`."""
+    positions: dict[str, list[int]] = {}
+    for i, lexeme in enumerate(cjk_lexemes(text[:MAX_INDEXED]), start=1):
+        positions.setdefault(lexeme, []).append(min(i, 16383))
+    return " ".join(
+        f"{_quote(lex)}:{','.join(f'{p}{weight}' for p in pos[:256])}"
+        for lex, pos in positions.items()
+    )
+
+
+def phrase_tsquery(run: str) -> str:
+    """A tsquery literal matching the CJK `run` wherever it appears."""
+    if len(run) == 1:
+        return _quote(run) + ":*"  # any lexeme starting with it
+    return " <-> ".join(_quote(run[i : i + 2]) for i in range(len(run) - 1))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search phrase split into its CJK runs and its other words."""
+
+    text: str
+    runs: tuple[str, ...]
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> "Query":
+        text = (text or "").strip()[:200]
+        words = tuple(w.lower() for w in WORD.findall(without_cjk(text)))
+        return cls(text=text, runs=tuple(cjk_runs(text)), words=words)
+
+    @property
+    def empty(self) -> bool:
+        return not self.runs and not self.words
+
+    def terms(self) -> list[str]:
+        return [*self.runs, *self.words]
+
+
+# ---------------------------------------------------------------- indexing
+
+
+def upsert(*, kind: str, object_id: int, team_id, title: str, body: str, excerpt: str, at):
+    """Write the searchable text of one object, and its vector on PostgreSQL."""
+    doc, _created = SearchDocument.objects.update_or_create(
+        kind=kind,
+        object_id=object_id,
+        defaults={
+            "team_id": team_id,
+            "title": title[:200],
+            "body": body[:MAX_INDEXED],
+            "excerpt": excerpt[:2000],
+            "happened_at": at,
+        },
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(VECTOR_SQL + " WHERE id = %s", [*vector_params(title, body), doc.pk])
+    return doc
+
+
+def remove(*, kind: str, object_id: int) -> None:
+    SearchDocument.objects.filter(kind=kind, object_id=object_id).delete()
+
+
+VECTOR_SQL = (
+    "UPDATE knowledge_searchdocument SET vector = "
+    "setweight(to_tsvector('english', %s), 'A') || %s::tsvector || "
+    "setweight(to_tsvector('english', %s), 'B') || %s::tsvector"
+)
+
+
+def vector_params(title: str, body: str) -> list[str]:
+    body = body[:MAX_INDEXED]
+    return [
+        without_cjk(title),
+        tsvector_literal(title, "A"),
+        without_cjk(body),
+        tsvector_literal(body, "B"),
+    ]
+
+
+# ---------------------------------------------------------------- reading
+
+
+def visible_documents(user) -> QuerySet[SearchDocument]:
+    """Documents of the user's teams (managers and admins: all)."""
+    ctx = rules.context(user)
+    qs = SearchDocument.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if ctx.sees_all:
+        return qs
+    return qs.filter(Q(team_id__in=ctx.team_ids) | Q(team__isnull=True))
+
+
+def _pg_tsquery(query: Query, *, any_term: bool) -> tuple[str, list]:
+    """SQL for the tsquery of `query`: every word and phrase (or any term)."""
+    parts, params = [], []
+    if query.words:
+        joiner = " or " if any_term else " "
+        parts.append("websearch_to_tsquery('english', %s)")
+        params.append(joiner.join(query.words))
+    if query.runs:
+        if any_term:
+            lexemes = dict.fromkeys(lx for run in query.runs for lx in cjk_lexemes(run))
+            literal = " | ".join(_quote(lx) for lx in list(lexemes)[:MAX_SIMILAR_TERMS])
+        else:
+            literal = " & ".join(f"({phrase_tsquery(run)})" for run in query.runs)
+        parts.append("%s::tsquery")
+        params.append(literal)
+    return "(" + (" || " if any_term else " && ").join(parts) + ")", params
+
+
+def search(*, user, q: str, kinds: tuple[str, ...] | None = None) -> QuerySet[SearchDocument]:
+    """Documents matching every word of `q` (Chinese words anywhere inside the
+    text), best first: title matches, then rank, then the most recent."""
+    query = Query.parse(q)
+    qs = visible_documents(user)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    if query.empty:
+        return qs.none()
+    if connection.vendor == "postgresql":
+        tsq, params = _pg_tsquery(query, any_term=False)
+        # An English query of stop words only ("the") is an empty tsquery: matches nothing.
+        return (
+            qs.annotate(
+                matched=RawSQL(f"vector @@ {tsq}", params, output_field=BooleanField()),
+                rank=RawSQL(f"ts_rank(vector, {tsq})", params, output_field=FloatField()),
+                title_hit=RawSQL(
+                    f"ts_rank('{{0,0,0,1}}', vector, {tsq}) > 0",
+                    params,
+                    output_field=BooleanField(),
+                ),
+            )
+            .filter(matched=True)
+            .order_by("-title_hit", "-rank", "-happened_at", "-id")
+        )
+    for term in query.terms():
+        qs = qs.filter(Q(title__icontains=term) | Q(body__icontains=term))
+    title_hits = sum(
+        (Case(When(title__icontains=t, then=Value(1)), default=Value(0)) for t in query.terms()),
+        Value(0),
+    )
+    return qs.annotate(
+        rank=Value(1.0, output_field=FloatField()),
+        title_hits=title_hits,
+        title_hit=Case(When(title_hits__gt=0, then=Value(True)), default=Value(False)),
+    ).order_by("-title_hits", "-happened_at", "-id")
+
+
+def similar(*, user, text: str, exclude_incident: int | None = None, limit: int = 5):
+    """The archived incidents most like `text` (a title and symptoms), best first."""
+    query = Query.parse(text[:400])
+    words = tuple(w for w in query.words if len(w) > 2 and w not in STOPWORDS)
+    query = Query(text=query.text, runs=query.runs, words=words[:MAX_SIMILAR_TERMS])
+    qs = visible_documents(user).filter(kind=SearchDocument.Kind.INCIDENT)
+    if exclude_incident is not None:
+        qs = qs.exclude(object_id=exclude_incident)
+    if query.empty:
+        return []
+    if connection.vendor == "postgresql":
+        tsq, params = _pg_tsquery(query, any_term=True)
+        return list(
+            qs.annotate(
+                matched=RawSQL(f"vector @@ {tsq}", params, output_field=BooleanField()),
+                rank=RawSQL(f"ts_rank(vector, {tsq})", params, output_field=FloatField()),
+            )
+            .filter(matched=True)
+            .order_by("-rank", "-happened_at")[:limit]
+        )
+    # SQLite: candidates sharing any term, scored by how many terms they share.
+    terms = list(dict.fromkeys([*(lx for lx in cjk_lexemes(text) if len(lx) == 2), *words]))
+    terms = terms[:MAX_SIMILAR_TERMS]
+    condition = Q()
+    for term in terms:
+        condition |= Q(title__icontains=term) | Q(body__icontains=term)
+    candidates = list(qs.filter(condition).order_by("-happened_at")[:500])
+
+    def score(doc):
+        title, body = doc.title.lower(), doc.body.lower()
+        return sum(2 if t in title else 1 for t in terms if t in title or t in body)
+
+    for doc in candidates:
+        doc.rank = float(score(doc))
+    candidates.sort(key=lambda d: (-d.rank, -d.happened_at.timestamp()))
+    return candidates[:limit]

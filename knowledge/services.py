@@ -1,0 +1,320 @@
+"""Writes of step 6: post-mortems, improvement actions, knowledge articles, the index.
+
+Same habits as incidents.services: keyword-only, atomic, the role checked by
+incidents.rules first, an audit event on the incident in the same transaction.
+"""
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from common import clock
+from common.errors import StaleVersion
+from incidents import rules
+from incidents.models import Incident, Resolution, Severity, State, TimelineEvent
+from incidents.workflow import Action
+from knowledge import search
+from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, RootCause, SearchDocument
+
+# Levels whose archive needs a post-mortem meeting (PROCESS.md step 6).
+POSTMORTEM_LEVELS = frozenset({Severity.P0, Severity.P1})
+
+
+def _event(incident, actor, kind, message=""):
+    from incidents.services import record_event
+
+    return record_event(incident, actor, kind, message=message)
+
+
+# ---------------------------------------------------------------- the archive gate
+
+
+def archive_missing(incident: Incident) -> list[str]:
+    """What the incident still lacks before it may be archived (empty: nothing).
+
+    P0/P1: a post-mortem with root cause (and its category), contributing
+    factors, lessons, meeting date, attendees and at least one improvement
+    action. The archive summary itself is checked by incident_archive.
+    """
+    if incident.severity not in POSTMORTEM_LEVELS:
+        return []
+    pm = PostMortem.objects.filter(incident=incident).first()
+    if pm is None:
+        return [_("a post-mortem (required for %(level)s)") % {"level": incident.severity}]
+    missing = []
+    checks = [
+        (pm.root_cause_category, _("the root-cause category")),
+        (pm.root_cause.strip(), _("the root cause")),
+        (pm.contributing_factors.strip(), _("the contributing factors")),
+        (pm.lessons.strip(), _("the lessons learned")),
+        (pm.meeting_date, _("the meeting date")),
+        (pm.attendees.exists() or pm.other_attendees.strip(), _("the attendees")),
+        (pm.action_items.exists(), _("at least one improvement action")),
+    ]
+    for present, label in checks:
+        if not present:
+            missing.append(str(label))
+    return missing
+
+
+# ---------------------------------------------------------------- post-mortem
+
+
+def _authorize_postmortem(actor, incident: Incident) -> None:
+    """Tech lead or owner; once the incident is resolved (or archived)."""
+    from incidents.services import check_state
+
+    rules.require(actor, Action.POSTMORTEM, incident)
+    check_state(incident, Action.POSTMORTEM)
+
+
+POSTMORTEM_TEXT_FIELDS = (
+    "summary",
+    "timeline",
+    "root_cause",
+    "contributing_factors",
+    "lessons",
+    "other_attendees",
+)
+
+
+@transaction.atomic
+def postmortem_save(
+    *,
+    incident: Incident,
+    actor,
+    expected_version: int | None = None,
+    summary: str = "",
+    timeline: str = "",
+    root_cause_category: str = "",
+    root_cause: str = "",
+    contributing_factors: str = "",
+    lessons: str = "",
+    meeting_date: date | None = None,
+    attendees=(),
+    other_attendees: str = "",
+) -> PostMortem:
+    """Write the incident's post-mortem (tech lead or owner, once resolved)."""
+    incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
+    _authorize_postmortem(actor, incident)
+    pm = PostMortem.objects.select_for_update().filter(incident=incident).first()
+    if pm is not None and expected_version is not None and pm.version != expected_version:
+        raise StaleVersion(
+            _("The post-mortem was changed by someone else (version %(current)s).")
+            % {"current": pm.version},
+            expected=expected_version,
+            current=pm.version,
+        )
+    if root_cause_category and root_cause_category not in RootCause.values:
+        raise ValidationError({"root_cause_category": _("Unknown root-cause category.")})
+    if meeting_date is not None and meeting_date > clock.now().date():
+        raise ValidationError({"meeting_date": _("The meeting cannot be in the future.")})
+    created = pm is None
+    pm = pm or PostMortem(incident=incident, author=actor)
+    values = {
+        "summary": summary,
+        "timeline": timeline,
+        "root_cause": root_cause,
+        "contributing_factors": contributing_factors,
+        "lessons": lessons,
+        "other_attendees": other_attendees,
+    }
+    for field, value in values.items():
+        setattr(pm, field, (value or "").strip())
+    pm.root_cause_category = root_cause_category
+    pm.meeting_date = meeting_date
+    if not created:
+        pm.version += 1
+    pm.full_clean(exclude=["incident", "author"])
+    pm.save()
+    pm.attendees.set(list(attendees))
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.POSTMORTEM_SAVED,
+        message=pm.root_cause[:500],
+    )
+    if incident.state == State.ARCHIVED:
+        index_incident(incident)
+    return pm
+
+
+@transaction.atomic
+def action_item_add(*, incident: Incident, actor, text: str, owner, due_date: date) -> ActionItem:
+    """Agree an improvement action with an owner and a due date."""
+    incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
+    _authorize_postmortem(actor, incident)
+    text = (text or "").strip()
+    errors = {}
+    if not text:
+        errors["text"] = [_("Describe the action.")]
+    if owner is None or not owner.is_active:
+        errors["owner"] = [_("Name an active owner.")]
+    if due_date is None:
+        errors["due_date"] = [_("Give a due date.")]
+    if errors:
+        raise ValidationError(errors)
+    pm, _created = PostMortem.objects.get_or_create(incident=incident, defaults={"author": actor})
+    item = ActionItem.objects.create(postmortem=pm, text=text, owner=owner, due_date=due_date)
+    _event(
+        incident,
+        actor,
+        TimelineEvent.Kind.ACTION_ITEM_ADDED,
+        message=_("%(text)s — %(owner)s, due %(due)s")
+        % {"text": text, "owner": owner.username, "due": due_date.isoformat()},
+    )
+    return item
+
+
+@transaction.atomic
+def action_item_done(*, item: ActionItem, actor) -> ActionItem:
+    """Mark an improvement action done (its owner, or a tech lead of the incident)."""
+    item = (
+        ActionItem.objects.select_for_update()
+        .select_related("postmortem__incident")
+        .get(pk=item.pk)
+    )
+    incident = item.postmortem.incident
+    if not rules.can_see(actor, incident) or not (
+        item.owner_id == actor.pk or rules.is_lead_for(actor, incident)
+    ):
+        raise PermissionDenied(_("Only the action's owner or a tech lead may mark it done."))
+    if item.done_at is not None:
+        return item
+    item.done_at = clock.now()
+    item.done_by = actor
+    item.save(update_fields=["done_at", "done_by"])
+    _event(incident, actor, TimelineEvent.Kind.ACTION_ITEM_DONE, message=item.text[:500])
+    return item
+
+
+# ---------------------------------------------------------------- articles
+
+
+ARTICLE_FIELDS = ("title", "symptoms", "diagnosis", "workaround", "fix", "lessons", "tags")
+
+
+def article_draft(incident: Incident) -> dict:
+    """An article pre-filled from an archived incident's record."""
+    grading = incident.gradings.order_by("-graded_at", "-id").first()
+    resolution = (
+        incident.resolutions.filter(outcome=Resolution.Outcome.PASSED)
+        .order_by("-submitted_at")
+        .first()
+        or incident.resolutions.order_by("-submitted_at").first()
+    )
+    pm = PostMortem.objects.filter(incident=incident).first()
+    return {
+        "title": incident.title,
+        "symptoms": incident.symptoms,
+        "diagnosis": grading.diagnosis if grading else "",
+        "workaround": resolution.workaround if resolution else "",
+        "fix": resolution.fix if resolution else "",
+        "lessons": (pm.lessons if pm else "") or incident.archive_summary,
+        "tags": incident.get_category_display(),
+    }
+
+
+def _may_write_article(actor, team_id, incident: Incident | None) -> bool:
+    if incident is not None:
+        return rules.can(actor, Action.POSTMORTEM, incident)
+    ctx = rules.context(actor)
+    return ctx.is_admin or team_id in ctx.led_team_ids
+
+
+@transaction.atomic
+def article_save(
+    *, actor, article: KnowledgeArticle | None = None, incident: Incident | None = None, **values
+) -> KnowledgeArticle:
+    """Create (from an archived incident) or edit a knowledge article."""
+    if article is None:
+        if incident is None or incident.state != State.ARCHIVED:
+            raise ValidationError(
+                {"incident": _("Articles are written from an archived incident.")}
+            )
+        article = KnowledgeArticle(incident=incident, team_id=incident.team_id, author=actor)
+    if not _may_write_article(actor, article.team_id, article.incident):
+        raise PermissionDenied(
+            _("Only a tech lead of the team or the incident's owner may write its articles.")
+        )
+    unknown = set(values) - set(ARTICLE_FIELDS)
+    if unknown:
+        raise ValidationError({f: _("Unknown field.") for f in sorted(unknown)})
+    for field, value in values.items():
+        setattr(article, field, (value or "").strip())
+    if not article.title:
+        raise ValidationError({"title": _("Give the article a title.")})
+    article.full_clean(exclude=["incident", "team", "author"])
+    article.save()
+    index_article(article)
+    return article
+
+
+# ---------------------------------------------------------------- the search index
+
+
+def index_incident(incident: Incident) -> None:
+    """Put an archived incident's whole record into the search index."""
+    gradings = [g.diagnosis for g in incident.gradings.order_by("graded_at")]
+    log = [e.text for e in incident.log_entries.order_by("happened_at")]
+    resolutions = list(incident.resolutions.order_by("submitted_at"))
+    fixes = [part for r in resolutions for part in (r.workaround, r.fix) if part]
+    pm = PostMortem.objects.filter(incident=incident).first()
+    body = "\n".join(
+        part
+        for part in (
+            incident.symptoms,
+            incident.impact_scope,
+            *gradings,
+            *log,
+            *fixes,
+            incident.archive_summary,
+            pm.root_cause if pm else "",
+            pm.lessons if pm else "",
+        )
+        if part
+    )
+    passed = [r for r in resolutions if r.outcome == Resolution.Outcome.PASSED]
+    best = (passed or resolutions or [None])[-1]
+    excerpt = ""
+    if best is not None:
+        excerpt = best.fix or best.workaround
+    search.upsert(
+        kind=SearchDocument.Kind.INCIDENT,
+        object_id=incident.pk,
+        team_id=incident.team_id,
+        title=f"{incident.number} {incident.title}",
+        body=body,
+        excerpt=excerpt or incident.archive_summary,
+        at=incident.archived_at or incident.received_at,
+    )
+
+
+def unindex_incident(incident: Incident) -> None:
+    search.remove(kind=SearchDocument.Kind.INCIDENT, object_id=incident.pk)
+
+
+def index_article(article: KnowledgeArticle) -> None:
+    body = "\n".join(
+        p
+        for p in (
+            article.symptoms,
+            article.diagnosis,
+            article.workaround,
+            article.fix,
+            article.lessons,
+            article.tags,
+        )
+        if p
+    )
+    search.upsert(
+        kind=SearchDocument.Kind.ARTICLE,
+        object_id=article.pk,
+        team_id=article.team_id,
+        title=article.title,
+        body=body,
+        excerpt=article.fix or article.workaround,
+        at=article.updated_at or clock.now(),
+    )

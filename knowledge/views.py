@@ -1,0 +1,296 @@
+"""Pages of step 6: post-mortem editor, knowledge base and search, metrics, exports."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from common import clock
+from common.errors import StaleVersion, TransitionNotAllowed
+from incidents import rules
+from incidents.models import State, Team
+from incidents.views import _add_errors, _incident_or_404
+from incidents.workflow import Action, allowed_in_state
+from knowledge import charts, metrics, search, selectors, services
+from knowledge.forms import ActionItemForm, ArticleForm, MetricsFilter, PostMortemForm, SearchForm
+from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, SearchDocument
+
+SEARCH_PAGE_SIZE = 20
+
+
+# ---------------------------------------------------------------- post-mortem
+
+
+def _postmortem_page(request, incident, form, action_form, status=200, conflict=""):
+    pm = PostMortem.objects.filter(incident=incident).first()
+    items = list(pm.action_items.select_related("owner", "done_by")) if pm else []
+    context = {
+        "incident": incident,
+        "postmortem": pm,
+        "form": form,
+        "action_form": action_form,
+        "items": items,
+        "missing": services.archive_missing(incident),
+        "needs_postmortem": incident.severity in services.POSTMORTEM_LEVELS,
+        "conflict": conflict,
+        "now": clock.now(),
+    }
+    return render(request, "knowledge/postmortem.html", context, status=status)
+
+
+@login_required
+def postmortem(request, pk):
+    """Write the post-mortem (复盘): pre-filled from the incident's timeline."""
+    incident = _incident_or_404(request.user, pk)
+    rules.require(request.user, Action.POSTMORTEM, incident)
+    if not allowed_in_state(Action.POSTMORTEM, incident.state):
+        messages.error(request, _("A post-mortem is written once the incident is resolved."))
+        return redirect("incident", pk=incident.pk)
+    pm = PostMortem.objects.filter(incident=incident).first()
+    action_form = ActionItemForm(incident=incident)
+    if request.method == "POST":
+        form = PostMortemForm(request.POST, incident=incident)
+        if form.is_valid():
+            try:
+                services.postmortem_save(
+                    incident=incident, actor=request.user, **form.service_kwargs()
+                )
+            except StaleVersion as e:
+                data = request.POST.copy()
+                data["version"] = str(e.current)
+                form = PostMortemForm(data, incident=incident)
+                form.is_valid()
+                conflict = _(
+                    "Someone saved this post-mortem while you were editing. Your text is "
+                    "kept below: compare with theirs, then save again."
+                )
+                return _postmortem_page(request, incident, form, action_form, 409, conflict)
+            except ValidationError as e:
+                _add_errors(form, e)
+            else:
+                messages.success(request, _("Post-mortem saved."))
+                return redirect("postmortem", pk=incident.pk)
+        return _postmortem_page(request, incident, form, action_form, 400)
+    if pm is None:
+        initial = selectors.postmortem_prefill(incident)
+    else:
+        initial = {
+            "version": pm.version,
+            "summary": pm.summary,
+            "timeline": pm.timeline,
+            "root_cause_category": pm.root_cause_category,
+            "root_cause": pm.root_cause,
+            "contributing_factors": pm.contributing_factors,
+            "lessons": pm.lessons,
+            "meeting_date": pm.meeting_date,
+            "attendees": list(pm.attendees.values_list("pk", flat=True)),
+            "other_attendees": pm.other_attendees,
+        }
+    form = PostMortemForm(initial=initial, incident=incident)
+    return _postmortem_page(request, incident, form, action_form)
+
+
+@login_required
+@require_POST
+def action_item_add(request, pk):
+    incident = _incident_or_404(request.user, pk)
+    rules.require(request.user, Action.POSTMORTEM, incident)
+    action_form = ActionItemForm(request.POST, incident=incident)
+    if action_form.is_valid():
+        try:
+            services.action_item_add(
+                incident=incident, actor=request.user, **action_form.cleaned_data
+            )
+        except TransitionNotAllowed as e:
+            messages.error(request, e.message)
+            return redirect("incident", pk=incident.pk)
+        except ValidationError as e:
+            _add_errors(action_form, e)
+        else:
+            messages.success(request, _("Improvement action added."))
+            return redirect(reverse("postmortem", args=[incident.pk]) + "#actions")
+    pm = PostMortem.objects.filter(incident=incident).first()
+    form = PostMortemForm(
+        initial={"version": pm.version} if pm else selectors.postmortem_prefill(incident),
+        incident=incident,
+    )
+    return _postmortem_page(request, incident, form, action_form, 400)
+
+
+@login_required
+@require_POST
+def action_item_done(request, item_id):
+    item = get_object_or_404(ActionItem.objects.select_related("postmortem__incident"), pk=item_id)
+    incident = item.postmortem.incident
+    if not rules.can_see(request.user, incident):
+        raise Http404(_("No such action item."))
+    services.action_item_done(item=item, actor=request.user)
+    messages.success(request, _("Improvement action marked done."))
+    target = request.POST.get("next") or ""
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect("postmortem", pk=incident.pk)
+
+
+# ---------------------------------------------------------------- knowledge base
+
+
+@login_required
+@require_GET
+def knowledge_index(request):
+    """Search articles and archived incidents; without a query, the latest articles."""
+    form = SearchForm(request.GET or None)
+    q = form.cleaned_data["q"] if form.is_valid() else ""
+    page = None
+    if q:
+        results = search.search(user=request.user, q=q)
+        page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+        _attach_links(page.object_list)
+    latest = [] if q else list(selectors.visible_articles(request.user)[:20])
+    return render(
+        request,
+        "knowledge/index.html",
+        {"form": form, "q": q, "page": page, "latest": latest},
+    )
+
+
+def _attach_links(documents) -> None:
+    for doc in documents:
+        if doc.kind == SearchDocument.Kind.INCIDENT:
+            doc.url = reverse("incident", args=[doc.object_id])
+        else:
+            doc.url = reverse("article", args=[doc.object_id])
+
+
+@login_required
+@require_GET
+def similar_fragment(request):
+    """Archived incidents like the title and symptoms being typed (htmx, intake form)."""
+    text = " ".join((request.GET.get(name) or "")[:300] for name in ("title", "symptoms")).strip()
+    results = search.similar(user=request.user, text=text) if len(text) >= 2 else []
+    _attach_links(results)
+    return render(request, "knowledge/_similar.html", {"similar": results, "asked": bool(text)})
+
+
+def _article_or_404(user, pk) -> KnowledgeArticle:
+    try:
+        return selectors.visible_articles(user).get(pk=pk)
+    except KnowledgeArticle.DoesNotExist:
+        raise Http404(_("No such article, or you cannot see it.")) from None
+
+
+@login_required
+@require_GET
+def article(request, pk):
+    item = _article_or_404(request.user, pk)
+    may_edit = services._may_write_article(request.user, item.team_id, item.incident)
+    return render(request, "knowledge/article.html", {"article": item, "may_edit": may_edit})
+
+
+@login_required
+def article_new(request, incident_pk):
+    """A knowledge article from an archived incident, pre-filled from its record."""
+    incident = _incident_or_404(request.user, incident_pk)
+    if incident.state != State.ARCHIVED:
+        messages.error(request, _("Articles are written from an archived incident."))
+        return redirect("incident", pk=incident.pk)
+    if not rules.can(request.user, Action.POSTMORTEM, incident):
+        raise PermissionDenied(
+            _("Only a tech lead of the team or the incident's owner may write its articles.")
+        )
+    form = ArticleForm(request.POST or None, initial=services.article_draft(incident))
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = services.article_save(actor=request.user, incident=incident, **form.cleaned_data)
+        except ValidationError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Article published."))
+            return redirect("article", pk=item.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "knowledge/article_form.html",
+        {"form": form, "incident": incident, "article": None},
+        status=status,
+    )
+
+
+@login_required
+def article_edit(request, pk):
+    item = _article_or_404(request.user, pk)
+    if not services._may_write_article(request.user, item.team_id, item.incident):
+        raise PermissionDenied(_("Only a tech lead of the team or the incident's owner may edit."))
+    initial = {f: getattr(item, f) for f in services.ARTICLE_FIELDS}
+    form = ArticleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.article_save(actor=request.user, article=item, **form.cleaned_data)
+        except ValidationError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, _("Article saved."))
+            return redirect("article", pk=item.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "knowledge/article_form.html",
+        {"form": form, "incident": item.incident, "article": item},
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def metrics_params(request):
+    """(form, start, end, team) from the query string; defaults: the last 180 days."""
+    user = request.user
+    rules.require(user, Action.VIEW_METRICS)
+    ctx = rules.context(user)
+    teams = Team.objects.order_by("name")
+    if not ctx.sees_all:
+        teams = teams.filter(pk__in=ctx.team_ids)
+    form = MetricsFilter(request.GET or None, teams=teams)
+    start, end = metrics.default_range(clock.now())
+    team = None
+    if form.is_bound and form.is_valid():
+        start = form.cleaned_data.get("start") or start
+        end = form.cleaned_data.get("end") or end
+        team = form.cleaned_data.get("team")
+        if start > end:
+            start, end = end, start
+    return form, start, end, team
+
+
+@login_required
+@require_GET
+def metrics_page(request):
+    form, start, end, team = metrics_params(request)
+    if form.is_bound and not form.is_valid():
+        return render(request, "knowledge/metrics.html", {"form": form}, status=400)
+    result = metrics.compute(user=request.user, start=start, end=end, team=team, now=clock.now())
+    count_chart = charts.grouped_bars(
+        metrics.monthly_series(result, "count"), title=_("Incidents per month"), unit=_("count")
+    )
+    mttr_chart = charts.grouped_bars(
+        metrics.monthly_series(result, "mttr_median_min"),
+        title=_("MTTR median per month"),
+        unit=_("min"),
+    )
+    return render(
+        request,
+        "knowledge/metrics.html",
+        {
+            "form": form,
+            "m": result,
+            "count_chart": count_chart,
+            "mttr_chart": mttr_chart,
+            "query": request.GET.urlencode(),
+        },
+    )
