@@ -82,7 +82,7 @@ def postmortem(request, pk):
         initial = {
             "version": pm.version,
             "summary": pm.summary,
-            "timeline": pm.timeline,
+            "timeline": pm.timeline or selectors.postmortem_prefill(incident)["timeline"],
             "root_cause_category": pm.root_cause_category,
             "root_cause": pm.root_cause,
             "contributing_factors": pm.contributing_factors,

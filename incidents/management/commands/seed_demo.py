@@ -342,6 +342,92 @@ SCENARIOS = [
     ),
     Scenario(
         team="platform",
+        title="订单库连接池耗尽导致下单超时 / Order DB connection pool exhausted, checkout timeouts",
+        severity="P1",
+        minutes_ago=12 * 24 * 60,
+        reporter="onduty",
+        source=Source.MONITORING,
+        service="database",
+        symptoms=(
+            "下单接口大量超时，数据库连接池耗尽。\n"
+            "Checkout requests time out; the database connection pool is exhausted."
+        ),
+        impact_scope="下单 / checkout",
+        affected_users=800,
+        steps=[
+            Step(12 * 24 * 60 - 6, "lead", "acknowledge"),
+            Step(
+                12 * 24 * 60 - 10,
+                "lead",
+                "grade",
+                {"severity": "P1", "diagnosis": "连接池被慢查询占满 / slow queries hold the pool"},
+            ),
+            Step(12 * 24 * 60 - 12, "lead", "assign", {"owner": "engineer"}),
+            _log(
+                12 * 24 * 60 - 20,
+                "engineer",
+                LogEntry.Kind.WORKAROUND,
+                "临时调大连接池并重启 / raised the pool size and restarted",
+            ),
+            Step(
+                12 * 24 * 60 - 90,
+                "engineer",
+                "resolve",
+                {
+                    "workaround": "调大连接池 / larger pool",
+                    "fix": "为订单查询加索引 / indexed the order lookup query",
+                },
+            ),
+            Step(
+                12 * 24 * 60 - 150,
+                "tester",
+                "verify",
+                {"functional_ok": True, "regression_ok": True, "monitoring_ok": True},
+            ),
+            Step(
+                11 * 24 * 60,
+                "lead",
+                "postmortem",
+                {
+                    "summary": "P1 订单库连接池耗尽 / order DB pool exhausted for 90 min",
+                    "root_cause_category": "code_defect",
+                    "root_cause": "缺少索引的查询占满连接池 / an unindexed query held the pool",
+                    "contributing_factors": "没有连接池饱和告警 / no pool saturation alert",
+                    "lessons": "上线前检查慢查询 / check slow queries before release",
+                    "attendees": ["lead", "engineer", "tester"],
+                },
+            ),
+            Step(
+                11 * 24 * 60 - 5,
+                "lead",
+                "action_item",
+                {
+                    "text": "增加连接池饱和告警 / alert on pool saturation",
+                    "owner": "engineer",
+                    "days": 5,
+                },
+            ),
+            Step(
+                11 * 24 * 60 - 6,
+                "lead",
+                "action_item",
+                {
+                    "text": "慢查询审查纳入发布流程 / slow-query review in releases",
+                    "owner": "lead",
+                    "days": 30,
+                },
+            ),
+            Step(
+                11 * 24 * 60 - 10,
+                "lead",
+                "archive",
+                {"summary": "索引缺失导致连接池耗尽，已加索引 / missing index exhausted the pool"},
+            ),
+            Step(11 * 24 * 60 - 15, "lead", "article", {}),
+        ],
+    ),
+    Scenario(
+        team="platform",
         title="重复告警：订单服务 500 / Duplicate alert: order service 500",
         severity="P3",
         minutes_ago=10,
@@ -474,6 +560,9 @@ class Command(BaseCommand):
     def _do(self, step: Step, incident: Incident, users: dict) -> Incident:
         actor = users[step.actor]
         kwargs = dict(step.kwargs)
+        if step.action in ("postmortem", "action_item", "article"):
+            self._knowledge(step.action, incident, actor, kwargs, users)
+            return Incident.objects.get(pk=incident.pk)
         fn = {
             "acknowledge": services.incident_acknowledge,
             "grade": services.incident_grade,
@@ -493,3 +582,26 @@ class Command(BaseCommand):
         if isinstance(result, Incident):
             return result
         return Incident.objects.get(pk=incident.pk)
+
+    def _knowledge(self, action, incident, actor, kwargs, users) -> None:
+        from knowledge import services as knowledge
+
+        today = clock.now().date()
+        if action == "postmortem":
+            from knowledge.selectors import postmortem_prefill
+
+            kwargs["attendees"] = [users[u] for u in kwargs.get("attendees", [])]
+            kwargs["timeline"] = postmortem_prefill(incident)["timeline"]
+            knowledge.postmortem_save(incident=incident, actor=actor, meeting_date=today, **kwargs)
+        elif action == "action_item":
+            knowledge.action_item_add(
+                incident=incident,
+                actor=actor,
+                text=kwargs["text"],
+                owner=users[kwargs["owner"]],
+                due_date=today + timedelta(days=kwargs["days"]),
+            )
+        else:
+            knowledge.article_save(
+                actor=actor, incident=incident, **knowledge.article_draft(incident)
+            )
