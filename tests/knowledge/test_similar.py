@@ -1,0 +1,80 @@
+"""Similar past incidents on the intake form (htmx) and in the workspace."""
+
+import pytest
+
+from knowledge import search
+from tests.factories import archived_incident, in_progress_incident
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def past(clock, lead, owner, tester):
+    return {
+        "pool": archived_incident(
+            lead=lead,
+            owner=owner,
+            tester=tester,
+            title="订单库连接池耗尽导致下单超时",
+            symptoms="Checkout requests time out; the database connection pool is exhausted.",
+        ),
+        "fonts": archived_incident(
+            lead=lead,
+            owner=owner,
+            tester=tester,
+            title="报表页面字体错位",
+            symptoms="Report fonts are misaligned in Safari.",
+        ),
+        "disk": archived_incident(
+            lead=lead,
+            owner=owner,
+            tester=tester,
+            title="日志磁盘写满",
+            symptoms="The log disk on db-2 is full.",
+        ),
+    }
+
+
+def test_it_ranks_the_most_similar_first(past, engineer):
+    results = search.similar(user=engineer, text="支付库连接池又耗尽了 connection pool exhausted")
+    assert results[0].object_id == past["pool"].pk
+
+
+def test_it_leaves_out_incidents_sharing_no_word(past, engineer):
+    # The factory gives every past incident the same English fix text; Chinese only here.
+    results = search.similar(user=engineer, text="支付库连接池又耗尽了")
+    assert [d.object_id for d in results] == [past["pool"].pk]
+
+
+def test_it_finds_nothing_similar_for_unrelated_text(past, engineer):
+    assert search.similar(user=engineer, text="打印机卡纸 printer jammed") == []
+
+
+def test_it_returns_at_most_five(clock, lead, owner, tester, engineer):
+    for n in range(7):
+        archived_incident(lead=lead, owner=owner, tester=tester, title=f"连接池耗尽 {n}")
+    assert len(search.similar(user=engineer, text="连接池耗尽")) == 5
+
+
+def test_the_intake_form_suggests_them_as_you_type(client, past, onduty):
+    client.force_login(onduty)
+    page = client.get("/incidents/new/").content.decode()
+    assert 'hx-get="/knowledge/similar/"' in page
+
+    fragment = client.get(
+        "/knowledge/similar/", {"title": "连接池耗尽", "symptoms": ""}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert past["pool"].number in fragment
+    assert "Connection pool size raised and alerting added." in fragment  # its fix
+    assert "<nav" not in fragment
+
+
+def test_the_workspace_shows_them(client, past, lead, owner):
+    current = in_progress_incident(
+        lead=lead, owner=owner, title="支付库连接池耗尽", symptoms="pool exhausted again"
+    )
+    client.force_login(owner)
+    body = client.get(f"/incidents/{current.pk}/").content.decode()
+    section = body.split('id="similar"')[1].split("</section>")[0]
+    assert past["pool"].number in section
+    assert current.number not in section
