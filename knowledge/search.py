@@ -130,6 +130,25 @@ def upsert(*, kind: str, object_id: int, team_id, title: str, body: str, excerpt
     return doc
 
 
+def bulk_vectors(documents: list[SearchDocument]) -> None:
+    """Compute the vectors of many saved documents in one statement (PostgreSQL)."""
+    if connection.vendor != "postgresql" or not documents:
+        return
+    from psycopg2.extras import execute_values
+
+    rows = [(d.pk, *vector_params(d.title, d.body)) for d in documents]
+    with connection.cursor() as cursor:
+        execute_values(
+            cursor.cursor if hasattr(cursor, "cursor") else cursor,
+            "UPDATE knowledge_searchdocument AS d SET vector = "
+            "setweight(to_tsvector('english', v.t), 'A') || v.tc::tsvector || "
+            "setweight(to_tsvector('english', v.b), 'B') || v.bc::tsvector "
+            "FROM (VALUES %s) AS v(id, t, tc, b, bc) WHERE d.id = v.id",
+            rows,
+            page_size=1000,
+        )
+
+
 def remove(*, kind: str, object_id: int) -> None:
     SearchDocument.objects.filter(kind=kind, object_id=object_id).delete()
 

@@ -255,40 +255,50 @@ def article_save(
 # ---------------------------------------------------------------- the search index
 
 
-def index_incident(incident: Incident) -> None:
-    """Put an archived incident's whole record into the search index."""
-    gradings = [g.diagnosis for g in incident.gradings.order_by("graded_at")]
-    log = [e.text for e in incident.log_entries.order_by("happened_at")]
-    resolutions = list(incident.resolutions.order_by("submitted_at"))
+def incident_document(
+    incident: Incident, *, diagnoses, log, resolutions, postmortem=None
+) -> dict:
+    """The searchable text of an archived incident's record (title, body, excerpt)."""
     fixes = [part for r in resolutions for part in (r.workaround, r.fix) if part]
-    pm = PostMortem.objects.filter(incident=incident).first()
     body = "\n".join(
         part
         for part in (
             incident.symptoms,
             incident.impact_scope,
-            *gradings,
+            *diagnoses,
             *log,
             *fixes,
             incident.archive_summary,
-            pm.root_cause if pm else "",
-            pm.lessons if pm else "",
+            postmortem.root_cause if postmortem else "",
+            postmortem.lessons if postmortem else "",
         )
         if part
     )
     passed = [r for r in resolutions if r.outcome == Resolution.Outcome.PASSED]
     best = (passed or resolutions or [None])[-1]
-    excerpt = ""
-    if best is not None:
-        excerpt = best.fix or best.workaround
+    excerpt = (best.fix or best.workaround) if best is not None else ""
+    return {
+        "title": f"{incident.number} {incident.title}",
+        "body": body,
+        "excerpt": excerpt or incident.archive_summary,
+        "at": incident.archived_at or incident.received_at,
+    }
+
+
+def index_incident(incident: Incident) -> None:
+    """Put an archived incident's whole record into the search index."""
+    document = incident_document(
+        incident,
+        diagnoses=[g.diagnosis for g in incident.gradings.order_by("graded_at")],
+        log=[e.text for e in incident.log_entries.order_by("happened_at")],
+        resolutions=list(incident.resolutions.order_by("submitted_at")),
+        postmortem=PostMortem.objects.filter(incident=incident).first(),
+    )
     search.upsert(
         kind=SearchDocument.Kind.INCIDENT,
         object_id=incident.pk,
         team_id=incident.team_id,
-        title=f"{incident.number} {incident.title}",
-        body=body,
-        excerpt=excerpt or incident.archive_summary,
-        at=incident.archived_at or incident.received_at,
+        **document,
     )
 
 

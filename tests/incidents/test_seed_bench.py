@@ -84,3 +84,30 @@ def test_it_writes_the_running_clocks_of_open_incidents():
     assert with_respond
     assert with_respond <= open_ids
     assert not Deadline.objects.filter(incident__state="archived", next_at__isnull=False).exists()
+
+
+def test_it_indexes_every_archived_incident_for_search():
+    from knowledge.models import PostMortem, SearchDocument
+    from knowledge.search import search
+
+    call_command("seed_demo", stdout=io.StringIO())
+    demo = set(Incident.objects.values_list("pk", flat=True))
+    call_command(
+        "seed_bench", "--incidents", 200, "--open", 20, "--archived-only", stdout=io.StringIO()
+    )
+    bench = Incident.objects.exclude(pk__in=demo)
+    archived = bench.filter(state=State.ARCHIVED)
+    assert archived.count() == 180
+    indexed = set(
+        SearchDocument.objects.filter(kind="incident")
+        .exclude(object_id__in=demo)
+        .values_list("object_id", flat=True)
+    )
+    assert indexed == set(archived.values_list("pk", flat=True))
+    bench_postmortems = PostMortem.objects.exclude(incident__in=demo).count()
+    assert bench_postmortems == archived.filter(severity__in=["P0", "P1"]).count()
+    admin = get_user_model().objects.get(username="admin")
+    hits = search(user=admin, q="连接池耗尽").exclude(object_id__in=demo)
+    expected = archived.filter(title__contains="连接池耗尽").count()
+    assert expected > 0
+    assert hits.count() == expected

@@ -108,13 +108,19 @@ class Command(BaseCommand):
         parser.add_argument("--years", type=float, default=2.0)
         parser.add_argument("--batch", type=int, default=2_000)
         parser.add_argument("--seed", type=int, default=20261126)
+        parser.add_argument(
+            "--archived-only",
+            action="store_true",
+            help="every closed incident archived (none resolved or cancelled)",
+        )
 
-    def handle(self, *args, incidents, open, years, batch, seed, **options):
+    def handle(self, *args, incidents, open, years, batch, seed, archived_only=False, **options):
         if incidents < 1 or not 0 <= open <= incidents:
             raise CommandError("need --incidents >= 1 and 0 <= --open <= --incidents")
         call_command("seed_demo", stdout=self.stdout)
         started = time.monotonic()
         rng = random.Random(seed)
+        self.closed_weights = [(State.ARCHIVED, 1)] if archived_only else CLOSED_WEIGHTS
         self.now = clock.now()
         self.span = timedelta(days=365 * years)
         self.people = self._people()
@@ -188,7 +194,7 @@ class Command(BaseCommand):
         team_slug = rng.choices(["platform", "payments"], [70, 30])[0]
         who = self.people[team_slug]
         severity = _pick(rng, SEVERITY_WEIGHTS)
-        state = _pick(rng, OPEN_WEIGHTS if is_open else CLOSED_WEIGHTS)
+        state = _pick(rng, OPEN_WEIGHTS if is_open else self.closed_weights)
         w = self.windows[severity]
         if is_open:
             received = self.now - timedelta(minutes=rng.uniform(10, 3 * 24 * 60))
@@ -200,11 +206,12 @@ class Command(BaseCommand):
         fix = rng.choice(FIXES)
         services = self.services[team_slug]
         users = rng.choice([1, 5, 30, 100, 800, 5000, 20000])
+        host = f"{subject[1].split()[0]}-{rng.randint(1, 80)}"
         incident = Incident(
             number=self._number(received),
             title=f"{subject[0]}{problem[0]} / {subject[1].capitalize()} {problem[1]}",
-            symptoms=f"{subject[0]}{problem[0]}，影响约 {users} 名用户。\n"
-            f"The {subject[1]} {problem[1]}; about {users} users affected.",
+            symptoms=f"{subject[0]}{problem[0]}，影响约 {users} 名用户（主机 {host}）。\n"
+            f"The {subject[1]} {problem[1]} on host {host}; about {users} users affected.",
             impact_scope=f"{subject[0]} / {subject[1]}",
             affected_users=users,
             source=rng.choice(Source.values),
@@ -351,6 +358,55 @@ class Command(BaseCommand):
         incident.version = len(events)
         return plan
 
+    def _postmortems_and_index(self, rng, plans, resolutions) -> None:
+        """Post-mortems for archived P0/P1 and the search documents of every archived
+        incident, as incident_archive and postmortem_save would have written them."""
+        from knowledge import search
+        from knowledge.models import PostMortem, RootCause, SearchDocument
+        from knowledge.services import incident_document
+
+        by_incident = {r.incident_id: r for r in resolutions}
+        archived = [p for p in plans if p["incident"].state == State.ARCHIVED]
+        postmortems = {}
+        for p in archived:
+            incident = p["incident"]
+            if incident.severity in ("P0", "P1"):
+                postmortems[incident.pk] = PostMortem(
+                    incident=incident,
+                    author=p["lead"],
+                    root_cause_category=rng.choice(RootCause.values),
+                    root_cause=f"{p['subject'][0]}{p['problem'][0]} / {p['problem'][1]}",
+                    contributing_factors="监控未覆盖 / monitoring gap",
+                    lessons=f"{p['fix'][0]}前先检查 / check before: {p['fix'][1]}",
+                    meeting_date=(incident.archived_at or self.now).date(),
+                )
+        PostMortem.objects.bulk_create(postmortems.values())
+        documents = []
+        for p in archived:
+            incident = p["incident"]
+            resolution = by_incident.get(incident.pk)
+            document = incident_document(
+                incident,
+                diagnoses=[f"{p['subject'][0]}{p['problem'][0]} / {p['problem'][1]}"]
+                if p["gradings"]
+                else [],
+                log=[f"{p['fix'][0]} / {p['fix'][1]}" for _ in p["logs"]],
+                resolutions=[resolution] if resolution else [],
+                postmortem=postmortems.get(incident.pk),
+            )
+            documents.append(
+                SearchDocument(
+                    kind=SearchDocument.Kind.INCIDENT,
+                    object_id=incident.pk,
+                    team_id=incident.team_id,
+                    title=document["title"][:200],
+                    body=document["body"],
+                    excerpt=document["excerpt"],
+                    happened_at=document["at"],
+                )
+            )
+        search.bulk_vectors(SearchDocument.objects.bulk_create(documents))
+
     def _write(self, rng: random.Random, plans: list[dict]) -> None:
         Incident.objects.bulk_create([p["incident"] for p in plans])
         gradings, assignments, logs, resolutions, events = [], [], [], [], []
@@ -424,6 +480,7 @@ class Command(BaseCommand):
         created = Resolution.objects.bulk_create(resolutions)
         Incident.helpers.through.objects.bulk_create(helpers)
         TimelineEvent.objects.bulk_create(events)
+        self._postmortems_and_index(rng, plans, created)
         by_incident = {p["incident"].pk: p for p in plans}
         Verification.objects.bulk_create(
             Verification(
