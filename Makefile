@@ -76,10 +76,11 @@ fmt: $(VENV)/.dev
 clean-var:
 	rm -rf var/
 
-## bench: API and escalation benchmarks on PostgreSQL (100k incidents each).
+## bench: API, escalation and knowledge benchmarks on PostgreSQL (100k incidents each).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/api.py; api=$$?; $(BIN)/python bench/escalation.py; esc=$$?; \
-	exit $$(( api || esc ))
+	$(BIN)/python bench/knowledge.py; kb=$$?; \
+	exit $$(( api || esc || kb ))
 
 ## fuzz: Schemathesis against the live schema (all checks, token auth).
 fuzz: $(VENV)/.dev

@@ -1,5 +1,7 @@
 """Forms of step 6: the post-mortem editor, action items, articles, search, metrics."""
 
+from datetime import date
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -111,6 +113,10 @@ class SearchForm(forms.Form):
     )
 
 
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+
+
 class MetricsFilter(forms.Form):
     start = forms.DateField(
         label=_("Received from"),
@@ -137,6 +143,11 @@ class MetricsFilter(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):
+            value = data.get(name)
+            if value and not (EARLIEST_DAY <= value <= LATEST_DAY):
+                self.add_error(name, _("Choose a date between 2000 and 2100."))
+                data.pop(name, None)
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", _("The end date is before the start date."))
