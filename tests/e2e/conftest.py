@@ -103,6 +103,13 @@ def base_url(live_server):
     return live_server.url
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Contexts that ask for reduced motion: Bootstrap then scrolls without animating,
+    so a click on a control far down a page does not wait for a smooth scroll."""
+    return {**browser_context_args, "reduced_motion": "reduce"}
+
+
 class BrowserProblems:
     """Console errors, uncaught page errors and off-server requests of watched contexts."""
 

@@ -264,6 +264,9 @@ def test_it_shows_a_stale_edit_as_a_conflict_and_keeps_what_was_typed(
     form = eng.locator("#form-log")
     expect(form.locator("textarea[name=text]")).to_have_value(typed)
     expect(form.locator("select[name=kind]")).to_have_value("progress")
+    # The form now carries the version that includes the lead's entry.
+    current = Incident.objects.get(pk=incident.pk).version
+    expect(form.locator("input[name=version]")).to_have_value(str(current))
     # The page now shows what changed meanwhile, and nothing of the owner's was saved.
     expect(eng.locator("#log .timeline")).to_contain_text("warehouse team contacted")
     expect(eng.locator("#log .timeline")).not_to_contain_text(typed)
