@@ -277,7 +277,9 @@ def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
                     )
                 )
         # An overdue improvement action is its owner's business, not the team room's.
-        team_channels = [] if notice.clock == Clock.ACTION else channels.get(notice.incident.team_id, [])
+        team_channels = (
+            [] if notice.clock == Clock.ACTION else channels.get(notice.incident.team_id, [])
+        )
         for channel in team_channels:
             rows.append(
                 Delivery(

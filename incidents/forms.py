@@ -172,6 +172,8 @@ class IncidentForm(forms.Form):
 
     def __init__(self, *args, incident: Incident, **kwargs):
         self.incident = incident
+        # Several action forms share a page: give each its own element ids.
+        kwargs.setdefault("auto_id", f"id_{type(self).__name__.removesuffix('Form').lower()}_%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["version"] = incident.version

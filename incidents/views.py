@@ -322,9 +322,7 @@ def _workspace_context(request, incident, bound=None):
         "postmortem": postmortem,
         "may_postmortem": allowed_in_state(Action.POSTMORTEM, incident.state)
         and rules.can(user, Action.POSTMORTEM, incident),
-        "archive_missing": knowledge_missing(incident)
-        if Action.ARCHIVE in allowed
-        else [],
+        "archive_missing": knowledge_missing(incident) if Action.ARCHIVE in allowed else [],
         "articles": KnowledgeArticle.objects.filter(incident=incident).order_by("-updated_at"),
         "similar": similar,
     }

@@ -3,6 +3,7 @@
 from datetime import date
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
@@ -64,7 +65,7 @@ class PostMortemForm(forms.Form):
 
     def clean_meeting_date(self):
         value = self.cleaned_data.get("meeting_date")
-        if value and value > clock.now().date():
+        if value and value > timezone.localdate(clock.now()):
             raise forms.ValidationError(_("The meeting cannot be in the future."))
         return value
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import clock
@@ -109,7 +110,7 @@ def postmortem_save(
         )
     if root_cause_category and root_cause_category not in RootCause.values:
         raise ValidationError({"root_cause_category": _("Unknown root-cause category.")})
-    if meeting_date is not None and meeting_date > clock.now().date():
+    if meeting_date is not None and meeting_date > timezone.localdate(clock.now()):
         raise ValidationError({"meeting_date": _("The meeting cannot be in the future.")})
     created = pm is None
     pm = pm or PostMortem(incident=incident, author=actor)
@@ -255,9 +256,7 @@ def article_save(
 # ---------------------------------------------------------------- the search index
 
 
-def incident_document(
-    incident: Incident, *, diagnoses, log, resolutions, postmortem=None
-) -> dict:
+def incident_document(incident: Incident, *, diagnoses, log, resolutions, postmortem=None) -> dict:
     """The searchable text of an archived incident's record (title, body, excerpt)."""
     fixes = [part for r in resolutions for part in (r.workaround, r.fix) if part]
     body = "\n".join(

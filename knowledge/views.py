@@ -264,7 +264,7 @@ def metrics_params(request):
         end = form.cleaned_data.get("end") or end
         team = form.cleaned_data.get("team")
         if start > end:
-            start, end = end, start
+            form.add_error("end", _("The end date is before the start date."))
     return form, start, end, team
 
 

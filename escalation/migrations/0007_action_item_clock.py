@@ -4,25 +4,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0006_blocker_clock'),
+        ("escalation", "0006_blocker_clock"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='deadline',
-            name='clock',
-            field=models.CharField(choices=[('respond', 'Response'), ('resolve', 'Resolution'), ('update', 'Progress update'), ('warning', 'Resolution warning'), ('page', 'Urgent page'), ('blocker', 'Blocker'), ('action', 'Improvement action overdue')], max_length=10, verbose_name='clock'),
+            model_name="deadline",
+            name="clock",
+            field=models.CharField(
+                choices=[
+                    ("respond", "Response"),
+                    ("resolve", "Resolution"),
+                    ("update", "Progress update"),
+                    ("warning", "Resolution warning"),
+                    ("page", "Urgent page"),
+                    ("blocker", "Blocker"),
+                    ("action", "Improvement action overdue"),
+                ],
+                max_length=10,
+                verbose_name="clock",
+            ),
         ),
         migrations.AlterField(
-            model_name='ladderstep',
-            name='clock',
-            field=models.CharField(choices=[('respond', 'Response'), ('resolve', 'Resolution'), ('update', 'Progress update'), ('warning', 'Resolution warning'), ('page', 'Urgent page'), ('blocker', 'Blocker'), ('action', 'Improvement action overdue')], max_length=10, verbose_name='clock'),
+            model_name="ladderstep",
+            name="clock",
+            field=models.CharField(
+                choices=[
+                    ("respond", "Response"),
+                    ("resolve", "Resolution"),
+                    ("update", "Progress update"),
+                    ("warning", "Resolution warning"),
+                    ("page", "Urgent page"),
+                    ("blocker", "Blocker"),
+                    ("action", "Improvement action overdue"),
+                ],
+                max_length=10,
+                verbose_name="clock",
+            ),
         ),
         migrations.AlterField(
-            model_name='notice',
-            name='clock',
-            field=models.CharField(choices=[('respond', 'Response'), ('resolve', 'Resolution'), ('update', 'Progress update'), ('warning', 'Resolution warning'), ('page', 'Urgent page'), ('blocker', 'Blocker'), ('action', 'Improvement action overdue')], max_length=10, verbose_name='clock'),
+            model_name="notice",
+            name="clock",
+            field=models.CharField(
+                choices=[
+                    ("respond", "Response"),
+                    ("resolve", "Resolution"),
+                    ("update", "Progress update"),
+                    ("warning", "Resolution warning"),
+                    ("page", "Urgent page"),
+                    ("blocker", "Blocker"),
+                    ("action", "Improvement action overdue"),
+                ],
+                max_length=10,
+                verbose_name="clock",
+            ),
         ),
     ]

@@ -21,6 +21,14 @@ def duration_text(value: timedelta | None) -> str:
 
 
 @register.filter
+def state_label(value: str) -> str:
+    """A stored state ("in_progress") as its label ("In progress")."""
+    from incidents.models import State
+
+    return State(value).label if value in State.values else value
+
+
+@register.filter
 def who(user, empty: str = "—") -> str:
     """A person's full name, else their username; `empty` when there is none."""
     if user is None:
