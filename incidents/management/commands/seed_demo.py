@@ -342,7 +342,7 @@ SCENARIOS = [
     ),
     Scenario(
         team="platform",
-        title="订单库连接池耗尽导致下单超时 / Order DB connection pool exhausted, checkout timeouts",
+        title="订单库连接池耗尽导致下单超时 / Order DB pool exhausted, checkout timeouts",
         severity="P1",
         minutes_ago=12 * 24 * 60,
         reporter="onduty",
