@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from escalation.models import Clock, Notice
@@ -96,38 +97,32 @@ def date_range_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
+FIELDS = (
+    "pk",
+    "severity",
+    "state",
+    "received_at",
+    "acknowledged_at",
+    "restored_at",
+    "respond_by",
+    "resolve_by",
+    "reopen_count",
+)
+
+
 def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
-    """The metrics of DESIGN.md / the issue for incidents received in [start, end]."""
+    """The metrics of the module docstring for incidents received in [start, end]."""
     lower, upper = date_range_bounds(start, end)
     population = selectors.incident_list(user=user).filter(
         received_at__gte=lower, received_at__lt=upper
     )
     if team is not None:
         population = population.filter(team=team)
-    rows = list(
-        population.order_by().values_list(
-            "pk",
-            "severity",
-            "state",
-            "received_at",
-            "acknowledged_at",
-            "restored_at",
-            "respond_by",
-            "resolve_by",
-            "reopen_count",
-        )
-    )
     ids = population.exclude(state=State.CANCELLED).values("pk")
-    late_updates = set(
-        Notice.objects.filter(incident__in=ids, clock=Clock.UPDATE)
-        .values_list("incident_id", flat=True)
-        .distinct()
-    )
-    verified = defaultdict(bool)  # incident → any failed verification
-    for incident_id, passed in Verification.objects.filter(incident__in=ids).values_list(
-        "incident_id", "passed"
-    ):
-        verified[incident_id] = verified[incident_id] or not passed
+    if connection.vendor == "postgresql":
+        figures = _figures_in_sql(population, now)
+    else:
+        figures = _figures_in_python(population, ids, now)
     causes = Counter(
         PostMortem.objects.filter(incident__in=ids)
         .exclude(root_cause_category="")
@@ -142,7 +137,57 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
         .select_related("owner", "postmortem__incident")
         .order_by("due_date", "id")
     )
+    return {
+        "start": start,
+        "end": end,
+        "team": team.slug if team is not None else None,
+        **figures,
+        "root_causes": [
+            {"category": c, "label": str(RootCause(c).label), "count": n}
+            for c, n in causes.most_common()
+        ],
+        "overdue_action_items": [
+            {
+                "id": item.pk,
+                "text": item.text,
+                "owner": item.owner.username,
+                "due_date": item.due_date,
+                "incident": item.postmortem.incident.number,
+                "incident_id": item.postmortem.incident_id,
+            }
+            for item in overdue_actions
+        ],
+    }
 
+
+def _arrange(cancelled: int, total: dict, by_level: dict, cells: dict) -> dict:
+    months = sorted({m for m, _s in cells}, reverse=True)
+    return {
+        "cancelled": cancelled,
+        "total": total,
+        "by_level": [{"severity": s, **by_level[s]} for s in Severity.values if s in by_level],
+        "by_month": [
+            {"month": m, "severity": s, **cells[(m, s)]}
+            for m in months
+            for s in Severity.values
+            if (m, s) in cells
+        ],
+    }
+
+
+def _figures_in_python(population, ids, now) -> dict:
+    """The figures computed row by row (SQLite; the reference for _figures_in_sql)."""
+    rows = list(population.order_by().values_list(*FIELDS))
+    late_updates = set(
+        Notice.objects.filter(incident__in=ids, clock=Clock.UPDATE)
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
+    verified = defaultdict(bool)  # incident → any failed verification
+    for incident_id, passed in Verification.objects.filter(incident__in=ids).values_list(
+        "incident_id", "passed"
+    ):
+        verified[incident_id] = verified[incident_id] or not passed
     tz = timezone.get_current_timezone()
     cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
     by_level: dict[str, Cell] = defaultdict(Cell)
@@ -172,39 +217,109 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
                 cell.verified += 1
                 cell.failed_verification += int(verified[pk])
             cell.reopened += int(reopens > 0)
+    return _arrange(
+        cancelled,
+        total.summary(),
+        {s: c.summary() for s, c in by_level.items()},
+        {k: c.summary() for k, c in cells.items()},
+    )
 
-    months = sorted({m for m, _s in cells}, reverse=True)
-    return {
-        "start": start,
-        "end": end,
-        "team": team.slug if team is not None else None,
-        "cancelled": cancelled,
-        "total": total.summary(),
-        "by_level": [
-            {"severity": s, **by_level[s].summary()} for s in Severity.values if s in by_level
-        ],
-        "by_month": [
-            {"month": m, "severity": s, **cells[(m, s)].summary()}
-            for m in months
-            for s in Severity.values
-            if (m, s) in cells
-        ],
-        "root_causes": [
-            {"category": c, "label": str(RootCause(c).label), "count": n}
-            for c, n in causes.most_common()
-        ],
-        "overdue_action_items": [
-            {
-                "id": item.pk,
-                "text": item.text,
-                "owner": item.owner.username,
-                "due_date": item.due_date,
-                "incident": item.postmortem.incident.number,
-                "incident_id": item.postmortem.incident_id,
+
+# The same figures in one statement (PostgreSQL): GROUPING SETS give the
+# month × level cells, the per-level rows and the total at once; medians with
+# percentile_cont, nearest-rank p90 with percentile_disc.
+_SQL = """
+WITH pop AS ({population}),
+live AS (SELECT * FROM pop WHERE state <> 'cancelled'),
+upd AS (
+  SELECT DISTINCT incident_id FROM escalation_notice
+  WHERE clock = 'update' AND incident_id IN (SELECT pk FROM live)
+),
+ver AS (
+  SELECT incident_id, bool_or(NOT passed) AS failed FROM incidents_verification
+  WHERE incident_id IN (SELECT pk FROM live) GROUP BY incident_id
+),
+x AS (
+  SELECT
+    to_char(l.received_at AT TIME ZONE %s, 'YYYY-MM') AS month,
+    l.severity,
+    EXTRACT(EPOCH FROM l.acknowledged_at - l.received_at)::float8 / 60 AS mtta,
+    EXTRACT(EPOCH FROM l.restored_at - l.received_at)::float8 / 60 AS mttr,
+    CASE WHEN l.acknowledged_at IS NOT NULL THEN (l.acknowledged_at <= l.respond_by)::int
+         WHEN l.respond_by < %s THEN 0 END AS respond_ok,
+    CASE WHEN l.restored_at IS NOT NULL THEN (l.restored_at <= l.resolve_by)::int
+         WHEN l.resolve_by < %s AND l.state NOT IN ('resolved', 'archived') THEN 0 END
+      AS resolve_ok,
+    CASE WHEN l.acknowledged_at IS NOT NULL THEN (u.incident_id IS NULL)::int END AS update_ok,
+    v.failed,
+    (l.reopen_count > 0)::int AS reopened
+  FROM live l
+  LEFT JOIN upd u ON u.incident_id = l.pk
+  LEFT JOIN ver v ON v.incident_id = l.pk
+)
+SELECT
+  GROUPING(month), GROUPING(severity), month, severity, count(*),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY mtta),
+  percentile_disc(0.9) WITHIN GROUP (ORDER BY mtta),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY mttr),
+  percentile_disc(0.9) WITHIN GROUP (ORDER BY mttr),
+  sum(respond_ok), count(respond_ok), sum(resolve_ok), count(resolve_ok),
+  sum(update_ok), count(update_ok),
+  count(failed), count(*) FILTER (WHERE failed), sum(reopened)
+FROM x
+GROUP BY GROUPING SETS ((month, severity), (severity), ())
+"""
+
+
+def _figures_in_sql(population, now) -> dict:
+    pop_sql, pop_params = population.order_by().values(*FIELDS).query.sql_with_params()
+    sql = _SQL.format(population=pop_sql)
+    params = [*pop_params, timezone.get_current_timezone_name(), now, now]
+    total = None
+    by_level, cells = {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            (
+                g_month,
+                g_severity,
+                month,
+                severity,
+                count,
+                mtta50,
+                mtta90,
+                mttr50,
+                mttr90,
+                resp_hits,
+                resp_n,
+                res_hits,
+                res_n,
+                upd_hits,
+                upd_n,
+                verified,
+                failed,
+                reopened,
+            ) = row
+            summary = {
+                "count": count,
+                "mtta_median_min": _round(mtta50),
+                "mtta_p90_min": _round(mtta90),
+                "mttr_median_min": _round(mttr50),
+                "mttr_p90_min": _round(mttr90),
+                "respond_compliance_pct": percent(resp_hits or 0, resp_n),
+                "resolve_compliance_pct": percent(res_hits or 0, res_n),
+                "update_compliance_pct": percent(upd_hits or 0, upd_n),
+                "failed_verification_pct": percent(failed, verified),
+                "reopened": reopened or 0,
             }
-            for item in overdue_actions
-        ],
-    }
+            if g_month and g_severity:
+                total = summary
+            elif g_month:
+                by_level[severity] = summary
+            else:
+                cells[(month, severity)] = summary
+    cancelled = population.filter(state=State.CANCELLED).count()
+    return _arrange(cancelled, total or Cell().summary(), by_level, cells)
 
 
 def monthly_series(result: dict, key: str) -> list[dict]:
