@@ -263,6 +263,9 @@ class Incident(models.Model):
     cancel_reason = models.TextField(_("cancel reason"), blank=True)
     archive_summary = models.TextField(_("archive summary"), blank=True)
     reopen_count = models.PositiveIntegerField(_("times reopened"), default=0)
+    # Kept by incident_verify, so the metrics need not aggregate every attempt.
+    verification_count = models.PositiveIntegerField(_("verification attempts"), default=0)
+    failed_verification_count = models.PositiveIntegerField(_("failed verifications"), default=0)
 
     version = models.PositiveIntegerField(_("version"), default=1)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

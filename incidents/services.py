@@ -803,6 +803,8 @@ def incident_verify(
     )
     resolution.outcome = Resolution.Outcome.PASSED if passed else Resolution.Outcome.FAILED
     resolution.save(update_fields=["outcome"])
+    incident.verification_count += 1
+    incident.failed_verification_count += 0 if passed else 1
     labels = {
         "functional_ok": (_("functional test"), functional_evidence),
         "regression_ok": (_("regression test"), regression_evidence),
@@ -815,12 +817,14 @@ def incident_verify(
         incident.update_clock_from = None
         _set_deadlines(incident)
         fields = ["state", "restored_at", "resolved_at", *DEADLINE_FIELDS]
+        fields += ["verification_count", "failed_verification_count"]
         kind = TimelineEvent.Kind.VERIFICATION_PASSED
         message = notes.strip()
     else:
         incident.state = State.IN_PROGRESS
         incident.resolution_submitted_at = None
         fields = ["state", "resolution_submitted_at"]
+        fields += ["verification_count", "failed_verification_count"]
         kind = TimelineEvent.Kind.VERIFICATION_FAILED
         failed = [
             f"{label}: {evidence.strip()}" if evidence.strip() else str(label)

@@ -187,10 +187,13 @@ def visible_documents(user) -> QuerySet[SearchDocument]:
 def _pg_tsquery(query: Query, *, any_term: bool) -> tuple[str, list]:
     """SQL for the tsquery of `query`: every word and phrase (or any term)."""
     parts, params = [], []
-    if query.words:
-        joiner = " or " if any_term else " "
+    if query.words and any_term:
         parts.append("websearch_to_tsquery('english', %s)")
-        params.append(joiner.join(query.words))
+        params.append(" or ".join(query.words))
+    elif query.words:
+        # Parsed like the documents ("db-17" → db, -17), operators taken as text.
+        parts.append("plainto_tsquery('english', %s)")
+        params.append(without_cjk(query.text))
     if query.runs:
         if any_term:
             lexemes = dict.fromkeys(lx for run in query.runs for lx in cjk_lexemes(run))

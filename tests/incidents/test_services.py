@@ -661,3 +661,23 @@ def test_it_refuses_the_second_of_two_edits_from_the_same_version(clock, lead):
     assert row.severity == Severity.P0
     assert Grading.objects.filter(incident=row).count() == 1
     assert Verification.objects.count() == 0
+
+
+def test_it_counts_verification_attempts_and_failures(clock, lead, owner, tester):
+    from tests.factories import verifying_incident
+
+    incident = verifying_incident(lead=lead, owner=owner)
+    services.incident_verify(
+        incident=incident,
+        actor=tester,
+        functional_ok=True,
+        regression_ok=False,
+        monitoring_ok=True,
+        regression_evidence="Payments broke.",
+    )
+    services.incident_resolve(incident=incident, actor=owner, fix="Fixed payments too.")
+    services.incident_verify(
+        incident=incident, actor=tester, functional_ok=True, regression_ok=True, monitoring_ok=True
+    )
+    incident.refresh_from_db()
+    assert (incident.verification_count, incident.failed_verification_count) == (2, 1)

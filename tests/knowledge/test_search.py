@@ -153,3 +153,10 @@ def test_it_updates_a_document_in_place(manager, platform):
     assert SearchDocument.objects.count() == 1
     assert found(manager, "连接池") == ["新标题 连接池"]
     assert found(manager, "旧标题") == []
+
+
+def test_it_finds_host_names_and_codes(manager, platform):
+    doc("Checkout down", "Pool exhausted on host order-17 (ERR-4821).", team=platform)
+    doc("Reports slow", "host order-2", team=platform)
+    assert found(manager, "order-17") == ["Checkout down"]
+    assert found(manager, "ERR-4821") == ["Checkout down"]

@@ -320,6 +320,7 @@ class Command(BaseCommand):
                 )
             )
         if reached >= 5:
+            incident.verification_count = 1
             incident.restored_at = submitted
             incident.resolved_at = verified
             incident.update_clock_from = None
