@@ -23,18 +23,28 @@ class Migration(migrations.Migration):
 
 
 def backfill(apps, schema_editor):
-    """Count the verification attempts already recorded."""
+    """Count the verification attempts already recorded (one UPDATE)."""
+    from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
+
     Incident = apps.get_model("incidents", "Incident")
     Verification = apps.get_model("incidents", "Verification")
-    from django.db.models import Count, Q
 
-    counts = Verification.objects.values("incident_id").annotate(
-        n=Count("id"), failed=Count("id", filter=Q(passed=False))
-    )
-    for row in counts.iterator(chunk_size=2000):
-        Incident.objects.filter(pk=row["incident_id"]).update(
-            verification_count=row["n"], failed_verification_count=row["failed"]
+    def counted(condition=None):
+        return Coalesce(
+            Subquery(
+                Verification.objects.filter(condition or Q(), incident_id=OuterRef("pk"))
+                .values("incident_id")
+                .annotate(n=Count("id"))
+                .values("n"),
+                output_field=IntegerField(),
+            ),
+            0,
         )
+
+    Incident.objects.filter(pk__in=Verification.objects.values("incident_id")).update(
+        verification_count=counted(), failed_verification_count=counted(Q(passed=False))
+    )
 
 
 Migration.operations.append(migrations.RunPython(backfill, migrations.RunPython.noop))
