@@ -47,11 +47,26 @@ def _postmortem_page(request, incident, form, action_form, status=200, conflict=
 def postmortem(request, pk):
     """Write the post-mortem (复盘): pre-filled from the incident's timeline."""
     incident = _incident_or_404(request.user, pk)
-    rules.require(request.user, Action.POSTMORTEM, incident)
+    pm = PostMortem.objects.filter(incident=incident).first()
+    if not rules.can(request.user, Action.POSTMORTEM, incident):
+        # Everyone who sees the incident may read its post-mortem; only the
+        # tech lead and the owner write it.
+        if pm is None or request.method != "GET":
+            rules.require(request.user, Action.POSTMORTEM, incident)
+        return render(
+            request,
+            "knowledge/postmortem_read.html",
+            {
+                "incident": incident,
+                "postmortem": pm,
+                "items": list(pm.action_items.select_related("owner")),
+                "attendees": list(pm.attendees.order_by("username")),
+                "now": clock.now(),
+            },
+        )
     if not allowed_in_state(Action.POSTMORTEM, incident.state):
         messages.error(request, _("A post-mortem is written once the incident is resolved."))
         return redirect("incident", pk=incident.pk)
-    pm = PostMortem.objects.filter(incident=incident).first()
     action_form = ActionItemForm(incident=incident)
     if request.method == "POST":
         form = PostMortemForm(request.POST, incident=incident)

@@ -121,7 +121,7 @@ def test_its_page_saves_and_keeps_typed_text_on_a_conflict(clock, client, lead, 
     assert PostMortem.objects.get(incident=incident).root_cause == "Second."
 
 
-def test_its_page_is_403_for_a_tester_and_404_across_teams(clock, client, lead, owner, tester):
+def test_its_page_is_403_for_a_tester_while_there_is_none(clock, client, lead, owner, tester):
     incident = resolved_incident(lead=lead, owner=owner)
     client.force_login(tester)
     assert client.get(f"/incidents/{incident.pk}/postmortem/").status_code == 403
@@ -131,3 +131,16 @@ def test_its_page_is_404_across_teams(clock, client, lead, owner, pay_lead):
     incident = resolved_incident(lead=lead, owner=owner)
     client.force_login(pay_lead)
     assert client.get(f"/incidents/{incident.pk}/postmortem/").status_code == 404
+
+
+def test_its_page_lets_everyone_who_sees_the_incident_read_it(clock, client, lead, owner, manager):
+    from tests.factories import archived_incident
+
+    incident = archived_incident(lead=lead, owner=owner, severity="P1")
+    client.force_login(manager)
+    response = client.get(f"/incidents/{incident.pk}/postmortem/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "A config push halved the connection pool." in body
+    assert 'id="postmortem-form"' not in body  # read only
+    assert client.post(f"/incidents/{incident.pk}/postmortem/", {"version": 1}).status_code == 403
