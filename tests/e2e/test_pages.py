@@ -419,6 +419,15 @@ def test_it_takes_screenshots_of_the_main_pages(page, login_as, screenshot, scen
             f"/incidents/{scene.archived.pk}/print/",
             "h1:has-text('Problem tracking form')",
         ),
+        ("knowledge", "manager", "/knowledge/?q=磁盘", "#results li"),
+        ("metrics", "manager", "/metrics/", "#metrics-by-level"),
+        (
+            "postmortem",
+            "lead",
+            f"/incidents/{scene.resolved.pk}/postmortem/",
+            "#postmortem-form",
+        ),
+        # Last for the lead: the checks below read this page.
         ("notifications", "lead", "/notifications/", "h1:has-text('Notifications')"),
     ]
     for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
