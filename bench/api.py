@@ -15,6 +15,7 @@ Exit status 1 if missed.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -50,6 +51,38 @@ def count_incidents(env) -> int:
         capture=True,
     )
     return int(out.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def gunicorn(env, port: int, workers: int):
+    """gunicorn serving the project on 127.0.0.1:`port`, ready when entered."""
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/accounts/login/")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def percentile(values, q):
@@ -133,29 +166,7 @@ def main():
     token = manage(env, "drf_create_token", "lead", capture=True).split()[2]
     total = count_incidents(env)
 
-    server = subprocess.Popen(
-        [
-            GUNICORN,
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        for _ in range(100):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-                conn.request("GET", "/accounts/login/")
-                conn.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with gunicorn(env, args.port, args.workers):
         intake = {
             "title": "bench: 订单服务返回 HTTP 500",
             "symptoms": "HTTP 500 on POST /api/orders",
@@ -197,9 +208,6 @@ def main():
             }
             for name in samples
         }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     floor = results["floor"]["p50"]
     print()

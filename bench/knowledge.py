@@ -20,14 +20,13 @@ import argparse
 import http.client
 import os
 import re
-import subprocess
 import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import GUNICORN, ROOT, count_incidents, manage, percentile
+from api import ROOT, count_incidents, gunicorn, manage, percentile
 
 CHINESE = ["连接池耗尽", "证书过期", "内存泄漏", "支付网关响应缓慢", "磁盘空间不足", "回滚版本"]
 ENGLISH = [
@@ -163,29 +162,7 @@ def main():
     ).split()[-1]
     token = manage(env, "drf_create_token", "manager", capture=True).split()[2]
 
-    server = subprocess.Popen(
-        [
-            GUNICORN,
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        for _ in range(100):
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", args.port, timeout=2)
-                probe.request("GET", "/accounts/login/")
-                probe.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with gunicorn(env, args.port, args.workers):
         api = Client(args.port, token)
         page = Client(args.port)
         page.login("manager", password)
@@ -218,9 +195,6 @@ def main():
         samples["metrics API 2 y"] = [
             api.timed("/api/v1/metrics/?start=2024-11-01") for _ in range(metric_rounds)
         ]
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
     total = count_incidents(env)
     print()

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
-from incidents import rules
+from incidents import selectors
 from incidents.models import Category, Incident, LogEntry, Service, Severity, Source, State, Team
 
 User = get_user_model()
@@ -120,10 +120,7 @@ class IntakeForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        ctx = rules.context(user)
-        teams = Team.objects.order_by("name")
-        if not ctx.sees_all:
-            teams = teams.filter(pk__in=ctx.team_ids)
+        teams = selectors.visible_teams(user)
         self.fields["team"].queryset = teams
         self.fields["service"].queryset = Service.objects.filter(team__in=teams).select_related(
             "team"

@@ -21,6 +21,13 @@ def incident_get(*, user, pk: int) -> Incident:
     return incident_list(user=user).get(pk=pk)
 
 
+def visible_teams(user) -> QuerySet[Team]:
+    """The teams the user belongs to or leads (managers and admins: all), by name."""
+    ctx = rules.context(user)
+    teams = Team.objects.order_by("name")
+    return teams if ctx.sees_all else teams.filter(pk__in=ctx.team_ids)
+
+
 def default_team(user) -> Team | None:
     """The team an incident filed by `user` without a team belongs to."""
     if user is None:

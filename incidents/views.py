@@ -30,7 +30,6 @@ from incidents.models import (
     Incident,
     Severity,
     State,
-    Team,
 )
 from incidents.workflow import Action, allowed_in_state
 from knowledge import selectors as knowledge_selectors
@@ -190,10 +189,7 @@ def intake(request):
 def dashboard(request):
     """Triage: open incidents by their most urgent deadline, with live countdowns."""
     user = request.user
-    ctx = rules.context(user)
-    teams = Team.objects.order_by("name")
-    if not ctx.sees_all:
-        teams = teams.filter(pk__in=ctx.team_ids)
+    teams = selectors.visible_teams(user)
     open_states = [(s.value, s.label) for s in State if s in OPEN_STATES]
     filters = forms.DashboardFilter(request.GET or None, teams=teams, states=open_states)
     qs = selectors.dashboard_incidents(user=user)
@@ -481,10 +477,7 @@ def archive_query(request):
     """(filter form, filtered queryset) of the archive; the exports use it too."""
     user = request.user
     rules.require(user, Action.VIEW_ARCHIVE)
-    ctx = rules.context(user)
-    teams = Team.objects.order_by("name")
-    if not ctx.sees_all:
-        teams = teams.filter(pk__in=ctx.team_ids)
+    teams = selectors.visible_teams(user)
     params = request.GET.copy()
     params.pop("page", None)
     filters = forms.ArchiveFilter(params or None, teams=teams)

@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import clock
-from incidents import rules
+from incidents import rules, selectors
 from incidents.api import serializers as s
 from incidents.api.views import UNAUTHENTICATED, Pagination
-from incidents.models import Severity, Team
+from incidents.models import Severity
 from incidents.workflow import Action
 from knowledge import metrics, search
 from knowledge.forms import MetricsFilter
@@ -149,8 +149,7 @@ class MetricsView(APIView):
     )
     def get(self, request):
         rules.require(request.user, Action.VIEW_METRICS)  # 403 saying who may
-        ctx = rules.context(request.user)
-        teams = Team.objects.all() if ctx.sees_all else Team.objects.filter(pk__in=ctx.team_ids)
+        teams = selectors.visible_teams(request.user)
         form = MetricsFilter(request.query_params, teams=teams)
         if not form.is_valid():
             raise ValidationError(

@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
 from incidents import rules
-from incidents.models import State, Team
+from incidents import selectors as incident_selectors
+from incidents.models import State
 from incidents.views import _add_errors, _incident_or_404
 from incidents.workflow import Action, allowed_in_state
 from knowledge import charts, metrics, search, selectors, services
@@ -267,10 +268,7 @@ def metrics_params(request):
     """(form, start, end, team) from the query string; defaults: the last 180 days."""
     user = request.user
     rules.require(user, Action.VIEW_METRICS)
-    ctx = rules.context(user)
-    teams = Team.objects.order_by("name")
-    if not ctx.sees_all:
-        teams = teams.filter(pk__in=ctx.team_ids)
+    teams = incident_selectors.visible_teams(user)
     form = MetricsFilter(request.GET or None, teams=teams)
     start, end = metrics.default_range(clock.now())
     team = None
