@@ -149,6 +149,9 @@ class MetricsView(APIView):
     )
     def get(self, request):
         rules.require(request.user, Action.VIEW_METRICS)  # 403 saying who may
+        blank = [k for k in ("start", "end", "team") if request.query_params.get(k, None) == ""]
+        if blank:
+            raise ValidationError({k: ["Give a value or leave the parameter out."] for k in blank})
         teams = selectors.visible_teams(request.user)
         form = MetricsFilter(request.query_params, teams=teams)
         if not form.is_valid():

@@ -280,7 +280,7 @@ def search(*, user, q: str, kinds: tuple[str, ...] | None = None):
     query = Query.parse(q)
     if connection.vendor == "postgresql":
         if query.empty:
-            return []
+            return SearchDocument.objects.none()
         # An English query of stop words only ("the") is an empty tsquery: matches nothing.
         tsq, params = _pg_tsquery(query, any_term=False)
         where, where_params = _visibility_sql(user, kinds)

@@ -115,3 +115,10 @@ def test_the_api_searches_in_both_languages(archived, engineer, pay_engineer, to
 def test_the_api_refuses_bad_queries(engineer, token_client, params):
     response = token_client(engineer).get("/api/v1/knowledge/", params)
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("q", ["=", "!", "'", "<->", "&|"])
+def test_the_api_answers_a_query_without_words_with_no_results(engineer, token_client, q):
+    response = token_client(engineer).get("/api/v1/knowledge/", {"q": q})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
