@@ -463,6 +463,10 @@ def incident_grade(
         before = (incident.respond_by, incident.resolve_by, incident.next_update_by)
         incident.severity = severity
         _set_deadlines(incident)
+        if incident.acknowledged_at is not None:
+            # The respond deadline was met or missed already: a regrade moves only
+            # the pending ones, and must not rewrite how the response went.
+            incident.respond_by = before[0]
         after = (incident.respond_by, incident.resolve_by, incident.next_update_by)
         for name, old, new in zip(
             ("respond_by", "resolve_by", "next_update_by"), before, after, strict=True

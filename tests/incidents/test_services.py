@@ -681,3 +681,16 @@ def test_it_counts_verification_attempts_and_failures(clock, lead, owner, tester
     )
     incident.refresh_from_db()
     assert (incident.verification_count, incident.failed_verification_count) == (2, 1)
+
+
+def test_it_keeps_a_decided_respond_deadline_on_regrade(clock, lead):
+    from tests.factories import acknowledged_incident
+
+    incident = acknowledged_incident(lead=lead, severity="P3")  # respond within 2 h: met
+    respond_by = incident.respond_by
+    resolve_by = incident.resolve_by
+    graded = services.incident_grade(
+        incident=incident, actor=lead, severity="P0", diagnosis="Worse than reported."
+    )
+    assert graded.respond_by == respond_by
+    assert graded.resolve_by < resolve_by  # still pending: moved to P0's 2 h

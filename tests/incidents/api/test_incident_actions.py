@@ -136,8 +136,9 @@ def test_it_grades_and_recomputes_the_deadlines(act, make_incident):
     assert response.data["state"] == State.ACKNOWLEDGED
     assert response.data["severity"] == "P0"
     assert response.data["initial_severity"] == "P2"
-    # P0 from received_at (NOW): respond 5 min, resolve 2 h, update every 30 min.
-    assert when(response.data["respond_by"]) == NOW + 5 * MINUTE
+    # P0 from received_at (NOW): resolve 2 h, update every 30 min; the respond
+    # deadline was decided at acknowledge and stays P2's 30 min.
+    assert when(response.data["respond_by"]) == NOW + 30 * MINUTE
     assert when(response.data["resolve_by"]) == NOW + 120 * MINUTE
     assert when(response.data["next_update_by"]) == NOW + 30 * MINUTE
     grading = Grading.objects.get(incident=incident)
