@@ -48,6 +48,18 @@
     tick();
   });
 
+  // The dashboard refreshes its rows every 30 s; never while the user is filling
+  // in a quick form there (an open <details> or a focused field), so no typed
+  // text is lost.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var rows = event.detail.elt;
+    if (!rows || rows.id !== "dashboard-rows") return;
+    var busy = rows.querySelector("details[open]") ||
+      (document.activeElement && rows.contains(document.activeElement) &&
+       /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName));
+    if (busy) event.preventDefault();
+  });
+
   // Confirm buttons that close or cancel an incident (data-confirm="question").
   document.addEventListener("submit", function (event) {
     var button = event.submitter;

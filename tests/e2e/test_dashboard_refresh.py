@@ -1,0 +1,34 @@
+"""The dashboard's rows refresh through htmx, but never under a quick form being filled in."""
+
+from playwright.sync_api import expect
+
+from tests.factories import new_incident
+
+REFRESH = """() => new Promise(done => {
+  const rows = document.querySelector('#dashboard-rows');
+  rows.dataset.marker = 'before';
+  htmx.ajax('GET', rows.getAttribute('hx-get'), {source: rows, target: rows, swap: 'outerHTML'})
+    .then(() => done(document.querySelector('#dashboard-rows').dataset.marker || 'swapped'));
+})"""
+
+
+def test_it_refreshes_the_rows_when_nobody_is_typing(login_as, lead, onduty):
+    incident = new_incident(reporter=onduty, title="Refresh me")
+    page = login_as("lead")
+    page.goto("/dashboard/")
+    expect(page.locator(f"#row-{incident.pk}")).to_be_visible()
+
+    assert page.evaluate(REFRESH) == "swapped"
+    expect(page.locator(f"#row-{incident.pk}")).to_be_visible()
+
+
+def test_it_does_not_refresh_under_an_open_quick_form(login_as, lead, onduty):
+    incident = new_incident(reporter=onduty, title="Grade me")
+    page = login_as("lead")
+    page.goto("/dashboard/")
+    row = page.locator(f"#row-{incident.pk}")
+    row.locator("summary", has_text="Grade").click()
+    row.locator("textarea[name=diagnosis]").fill("Half typed diagnosis")
+
+    assert page.evaluate(REFRESH) == "before"  # the request was cancelled
+    expect(row.locator("textarea[name=diagnosis]")).to_have_value("Half typed diagnosis")
