@@ -21,6 +21,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("accounts/profile/", incident_views.profile, name="profile"),
+    path("accounts/language/", incident_views.set_language, name="set-language"),
     path("", include("incidents.urls")),
     path("", include("knowledge.urls")),
     path("admin/", admin.site.urls),

@@ -513,3 +513,40 @@ class ArchiveFilter(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             self.add_error("date_to", _("The end date is before the start date."))
         return data
+
+
+# ---------------------------------------------------------------- the user's own settings
+
+COMMON_ZONES = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "UTC"]
+
+
+def zone_choices():
+    import zoneinfo
+
+    others = sorted(z for z in zoneinfo.available_timezones() if z not in COMMON_ZONES)
+    return [("", _("Site default")), *((z, z) for z in COMMON_ZONES), *((z, z) for z in others)]
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        from incidents.models import UserProfile
+
+        model = UserProfile
+        fields = ["language", "time_zone", "email_notices", "inapp_notices", "phone"]
+        labels = {
+            "language": _("Language"),
+            "time_zone": _("Time zone"),
+            "email_notices": _("Escalation notices by email"),
+            "inapp_notices": _("Escalation notices in Responder"),
+            "phone": _("Phone"),
+        }
+        help_texts = {"language": _("Empty: your browser's language.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"] = forms.ChoiceField(
+            label=_("Time zone"), choices=zone_choices(), required=False
+        )
+        self.fields["language"].choices = [("", _("Browser's language"))] + [
+            c for c in self.fields["language"].choices if c[0]
+        ]

@@ -7,14 +7,16 @@ conflict and keeps what the user typed (409), a role that may not act gets
 403, and an incident the user cannot see is 404.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -517,3 +519,52 @@ def archive(request):
         {"page": page, "filters": filters, "query": params.urlencode()},
         status=200 if not filters.is_bound or filters.is_valid() else 400,
     )
+
+
+# ---------------------------------------------------------------- the user's settings
+
+
+@login_required
+def profile(request):
+    """Language, time zone and how escalation notices reach me."""
+    from incidents.models import UserProfile
+
+    mine, _created = UserProfile.objects.get_or_create(user=request.user)
+    form = forms.ProfileForm(request.POST or None, instance=mine)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            translation.activate(mine.language or translation.get_language())
+            messages.success(request, _("Settings saved."))
+            response = redirect("profile")
+            _remember_language(response, mine.language)
+            return response
+        return render(request, "incidents/profile.html", {"form": form}, status=400)
+    return render(request, "incidents/profile.html", {"form": form})
+
+
+@require_POST
+def set_language(request):
+    """The header's language switch: remembered in the profile and a cookie."""
+    from incidents.models import UserProfile
+
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        return HttpResponseBadRequest(_("Unknown language."))
+    if request.user.is_authenticated:
+        UserProfile.objects.update_or_create(user=request.user, defaults={"language": language})
+    target = _safe_next(request) or "/"
+    response = HttpResponseRedirect(target)
+    _remember_language(response, language)
+    return response
+
+
+def _remember_language(response, language: str) -> None:
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )

@@ -1,0 +1,93 @@
+"""Language and time zone: the profile's, else the browser's / the site's."""
+
+import pytest
+from django.utils import translation
+
+from incidents.models import UserProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_follows_the_browsers_language_without_a_saved_one(client, lead):
+    client.force_login(lead)
+    response = client.get("/my/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert response["Content-Language"] == "zh-hans"
+    english = client.get("/my/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert english["Content-Language"] == "en"
+
+
+def test_it_prefers_the_language_saved_in_the_profile(client, lead):
+    UserProfile.objects.create(user=lead, language="zh-hans")
+    client.force_login(lead)
+    response = client.get("/my/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response["Content-Language"] == "zh-hans"
+    assert '<html lang="zh-hans">' in response.content.decode()
+
+
+def test_it_falls_back_to_the_site_default(client, lead, settings):
+    client.force_login(lead)
+    assert client.get("/my/")["Content-Language"] == settings.LANGUAGE_CODE
+
+
+def test_the_switch_saves_the_language_and_goes_back(client, lead):
+    client.force_login(lead)
+    response = client.post("/accounts/language/", {"language": "zh-hans", "next": "/my/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/my/"
+    assert UserProfile.objects.get(user=lead).language == "zh-hans"
+    assert response.cookies["django_language"].value == "zh-hans"
+
+
+def test_the_switch_works_before_signing_in(client):
+    response = client.post("/accounts/language/", {"language": "en", "next": "/accounts/login/"})
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "en"
+    assert client.get("/accounts/login/")["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize("language", ["fr", "", "zh-hant"])
+def test_the_switch_refuses_an_unknown_language(client, lead, language):
+    client.force_login(lead)
+    response = client.post("/accounts/language/", {"language": language})
+    assert response.status_code == 400
+    assert not UserProfile.objects.filter(user=lead).exclude(language="").exists()
+
+
+def test_the_switch_ignores_a_next_elsewhere(client, lead):
+    client.force_login(lead)
+    response = client.post(
+        "/accounts/language/", {"language": "en", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/"
+
+
+def test_it_shows_times_in_the_users_time_zone(client, lead, clock):
+    from tests.factories import new_incident
+
+    incident = new_incident(reporter=lead)  # received 2026-11-26 02:00 UTC
+    client.force_login(lead)
+    shanghai = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "2026-11-26 10:00" in shanghai  # the site default, Asia/Shanghai
+    UserProfile.objects.update_or_create(user=lead, defaults={"time_zone": "Europe/Berlin"})
+    berlin = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "2026-11-26 03:00" in berlin
+
+
+def test_the_settings_page_saves_language_zone_and_notices(client, lead):
+    client.force_login(lead)
+    assert client.get("/accounts/profile/").status_code == 200
+    response = client.post(
+        "/accounts/profile/",
+        {"language": "en", "time_zone": "UTC", "email_notices": "on", "phone": "+86 138"},
+    )
+    assert response.status_code == 302
+    profile = UserProfile.objects.get(user=lead)
+    assert (profile.language, profile.time_zone, profile.email_notices) == ("en", "UTC", True)
+    assert profile.inapp_notices is False
+
+
+def test_the_settings_page_refuses_an_unknown_zone(client, lead):
+    client.force_login(lead)
+    response = client.post("/accounts/profile/", {"language": "", "time_zone": "Mars/Olympus"})
+    assert response.status_code == 400
+    assert not UserProfile.objects.filter(user=lead, time_zone="Mars/Olympus").exists()
