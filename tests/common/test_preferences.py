@@ -1,7 +1,6 @@
 """Language and time zone: the profile's, else the browser's / the site's."""
 
 import pytest
-from django.utils import translation
 
 from incidents.models import UserProfile
 
