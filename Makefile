@@ -7,7 +7,7 @@ export DEMO_PASSWORD ?= responder-demo
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg browser lint fmt venv clean-var bench fuzz
+.PHONY: run test test-pg browser gettext messages lint fmt venv clean-var bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -39,9 +39,27 @@ $(CHROMIUM) $(CJK_FONT):
 	$(APT_INSTALL) chromium fonts-wqy-microhei \
 	|| { $(SUDO) apt-get update && $(APT_INSTALL) chromium fonts-wqy-microhei; }
 
+## gettext: GNU gettext's msgfmt, which compiles the translations.
+MSGFMT := /usr/bin/msgfmt
+gettext: $(MSGFMT)
+
+$(MSGFMT):
+	$(APT_INSTALL) gettext || { $(SUDO) apt-get update && $(APT_INSTALL) gettext; }
+
+## The compiled translations (not in git): rebuilt when a .po file changes.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+$(MO_FILES): %.mo: %.po | $(MSGFMT) $(VENV)/.runtime
+	$(BIN)/python manage.py compilemessages --ignore ".venv/*" --verbosity 0
+
+## messages: update the .po files from the code (then translate what is new).
+messages: $(VENV)/.runtime | $(MSGFMT)
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file \
+		--ignore ".venv/*" --ignore "var/*" --ignore "static/*" --ignore "tests/*" \
+		--ignore "bench/*" --ignore "docs/*"
+
 ## run: the embedded default (SQLite + filesystem broker) or, with DATABASE_URL /
 ## REDIS_URL set, PostgreSQL + Redis. Web on :8000, a Celery worker and beat.
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime $(MO_FILES)
 	$(BIN)/python manage.py wait_for_database --create
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -56,18 +74,19 @@ run: $(VENV)/.runtime
 	exec $(BIN)/honcho start -f Procfile
 
 ## test: the whole suite; respects DATABASE_URL (e.g. PostgreSQL).
-test: $(VENV)/.dev browser
+test: $(VENV)/.dev browser $(MO_FILES)
 	$(BIN)/pytest
 
 ## test-pg: the whole suite on this machine's PostgreSQL and Redis.
-test-pg: $(VENV)/.dev browser
+test-pg: $(VENV)/.dev browser $(MO_FILES)
 	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev | $(MSGFMT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	bash .ci/check-translations
 
 fmt: $(VENV)/.dev
 	$(BIN)/ruff format .

@@ -1,8 +1,10 @@
 """What a notice says: the incident, its level, what is overdue and by how long."""
 
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -27,8 +29,36 @@ def overdue_text(delta: timedelta) -> str:
     return _("%(h)s h %(m)s min") % {"h": minutes // 60, "m": minutes % 60}
 
 
-def render(notice: Notice) -> tuple[str, str]:
-    """(subject, body) of a notice."""
+def recipient_language(user) -> tuple[str, str]:
+    """(language, time zone name) a notice to `user` is written in; a team
+    channel (no user) gets the site's."""
+    language, zone = settings.LANGUAGE_CODE, settings.TIME_ZONE
+    profile = getattr(user, "profile", None) if user is not None else None
+    if profile is not None:
+        language = profile.language or language
+        zone = profile.time_zone or zone
+    return language, zone
+
+
+def render(notice: Notice, *, language: str | None = None, zone: str | None = None):
+    """(subject, body) of a notice, in `language` with times in `zone`
+    (default: the site's)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return _render(notice, _zone(zone))
+
+
+def _zone(name):
+    try:
+        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _at(value, zone) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _render(notice: Notice, zone) -> tuple[str, str]:
     incident = notice.incident
     what = str(WHAT.get(notice.clock, notice.clock))
     link = f"{settings.SITE_URL}/incidents/{incident.pk}/"
@@ -38,7 +68,7 @@ def render(notice: Notice) -> tuple[str, str]:
         lines.append(
             _("Deadline %(at)s, overdue by %(by)s.")
             % {
-                "at": notice.deadline.isoformat(timespec="minutes"),
+                "at": _at(notice.deadline, zone),
                 "by": overdue_text(notice.created_at - notice.deadline),
             }
         )
@@ -57,7 +87,7 @@ def render(notice: Notice) -> tuple[str, str]:
             lines.append(_("Blocker: %(text)s") % {"text": entry.text})
     elif notice.clock == Clock.WARNING:
         lines.append(
-            _("Resolve by %(at)s.") % {"at": incident.resolve_by.isoformat(timespec="minutes")}
+            _("Resolve by %(at)s.") % {"at": _at(incident.resolve_by, zone)}
         )
     if notice.late:
         lines.append(_("Sent late, after an interruption of the escalation service."))

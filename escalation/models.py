@@ -47,7 +47,7 @@ class SlaPolicy(models.Model):
         _("progress update every (minutes)"), validators=[MinValueValidator(1)]
     )
     warning_percent = models.PositiveSmallIntegerField(
-        _("warn at (% of the resolve window)"),
+        _("warn at (percent of the resolve window)"),
         default=80,
         validators=[MinValueValidator(1), MaxValueValidator(99)],
     )

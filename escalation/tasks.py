@@ -11,7 +11,7 @@ from django.db import transaction
 from common import clock
 from escalation.channels import CHANNELS
 from escalation.engine import sweep_due_deadlines, touch_heartbeat
-from escalation.messages import payload, render
+from escalation.messages import payload, recipient_language, render
 from escalation.models import Delivery
 
 MAX_ATTEMPTS = 6
@@ -41,7 +41,7 @@ def deliver(self, delivery_id: int) -> None:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("notice__incident", "user", "team_channel")
+            .select_related("notice__incident", "user__profile", "team_channel")
             .filter(pk=delivery_id)
             .first()
         )
@@ -49,7 +49,8 @@ def deliver(self, delivery_id: int) -> None:
             return  # already sent or given up: running twice changes nothing
         delivery.attempts += 1
         try:
-            subject, body = render(delivery.notice)
+            language, zone = recipient_language(delivery.user)
+            subject, body = render(delivery.notice, language=language, zone=zone)
             channel = CHANNELS.get(delivery.channel)
             if channel is None:
                 raise ValueError(f"unknown channel {delivery.channel}")

@@ -108,14 +108,15 @@ def check_state(incident: Incident, action: Action) -> None:
     """Raise TransitionNotAllowed, naming what is allowed, unless `action` fits the state."""
     if allowed_in_state(action, incident.state):
         return
-    allowed = [a.value for a in actions_allowed_in(incident.state)]
+    allowed_actions = actions_allowed_in(incident.state)
+    allowed = [a.value for a in allowed_actions]
     raise TransitionNotAllowed(
         _("Cannot %(action)s %(number)s while it is %(state)s. Allowed now: %(allowed)s.")
         % {
             "action": action_label(action),
             "number": incident.number,
             "state": State(incident.state).label,
-            "allowed": ", ".join(allowed) or _("nothing"),
+            "allowed": ", ".join(action_label(a) for a in allowed_actions) or _("nothing"),
         },
         state=incident.state,
         allowed=allowed,
