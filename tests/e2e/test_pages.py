@@ -406,7 +406,7 @@ def test_it_takes_screenshots_of_the_main_pages(page, login_as, screenshot, scen
     }
     shots = [
         # name, who (None: signed out), path, what must be visible
-        ("login", None, "/accounts/login/", "form [type=submit]"),
+        ("login", None, "/accounts/login/", "form:has(input[name=password]) [type=submit]"),
         ("dashboard", "lead", "/dashboard/", "h1:has-text('Triage dashboard')"),
         ("intake", "onduty", "/incidents/new/", "h1:has-text('File an incident')"),
         ("workspace", "lead", f"/incidents/{scene.in_progress.pk}/", "#h-log"),
