@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from incidents.models import Incident, Team
 from incidents.workflow import Action, action_label
@@ -33,12 +33,12 @@ class Role(StrEnum):
 
 
 ROLE_LABELS = {
-    Role.ON_DUTY: _lazy("on-duty"),
-    Role.ENGINEER: _lazy("engineer"),
-    Role.TESTER: _lazy("tester"),
-    Role.TECH_LEAD: _lazy("tech lead"),
-    Role.MANAGER: _lazy("manager"),
-    Role.ADMIN: _lazy("admin"),
+    Role.ON_DUTY: gettext_lazy("on-duty"),
+    Role.ENGINEER: gettext_lazy("engineer"),
+    Role.TESTER: gettext_lazy("tester"),
+    Role.TECH_LEAD: gettext_lazy("tech lead"),
+    Role.MANAGER: gettext_lazy("manager"),
+    Role.ADMIN: gettext_lazy("admin"),
 }
 
 
@@ -229,21 +229,21 @@ def can(user, action: Action, incident: Incident | None = None) -> bool:
     return False
 
 
-_LEAD_ONLY = _lazy("Only a tech lead of the incident's team may %(action)s.")
+_LEAD_ONLY = gettext_lazy("Only a tech lead of the incident's team may %(action)s.")
 _REFUSALS = {
-    Action.EDIT: _lazy("Only the reporter or a tech lead may edit the incident's details."),
-    Action.LOG: _lazy("Only the owner, a helper or a tech lead may add to the process log."),
-    Action.RESOLVE: _lazy("Only the owner or a tech lead may submit a resolution."),
-    Action.POSTMORTEM: _lazy("Only the owner or a tech lead may write the post-mortem."),
-    Action.VERIFY: _lazy("Only a tester of the incident's team or a tech lead may verify."),
-    Action.NOTIFY_USERS: _lazy(
+    Action.EDIT: gettext_lazy("Only the reporter or a tech lead may edit the incident's details."),
+    Action.LOG: gettext_lazy("Only the owner, a helper or a tech lead may add to the process log."),
+    Action.RESOLVE: gettext_lazy("Only the owner or a tech lead may submit a resolution."),
+    Action.POSTMORTEM: gettext_lazy("Only the owner or a tech lead may write the post-mortem."),
+    Action.VERIFY: gettext_lazy("Only a tester of the incident's team or a tech lead may verify."),
+    Action.NOTIFY_USERS: gettext_lazy(
         "Only on-duty staff of the incident's team or a tech lead may notify users."
     ),
-    Action.FEEDBACK: _lazy(
+    Action.FEEDBACK: gettext_lazy(
         "Only on-duty staff of the incident's team or a tech lead may record user feedback."
     ),
-    Action.VIEW_ARCHIVE: _lazy("Only managers and tech leads may open the archive."),
-    Action.VIEW_METRICS: _lazy("Only managers and tech leads may see the metrics."),
+    Action.VIEW_ARCHIVE: gettext_lazy("Only managers and tech leads may open the archive."),
+    Action.VIEW_METRICS: gettext_lazy("Only managers and tech leads may see the metrics."),
 }
 
 

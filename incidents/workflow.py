@@ -6,7 +6,7 @@ only the actions that make sense now. Roles are incidents.rules' business.
 
 from enum import StrEnum
 
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from incidents.models import OPEN_STATES, State
 
@@ -84,21 +84,21 @@ def action_label(action: Action) -> str:
 
 
 ACTION_LABELS = {
-    Action.VIEW: _lazy("view"),
-    Action.VIEW_ARCHIVE: _lazy("open the archive"),
-    Action.VIEW_METRICS: _lazy("see the metrics"),
-    Action.FILE: _lazy("file an incident"),
-    Action.EDIT: _lazy("edit"),
-    Action.ACKNOWLEDGE: _lazy("acknowledge"),
-    Action.GRADE: _lazy("grade"),
-    Action.ASSIGN: _lazy("assign"),
-    Action.LOG: _lazy("add a log entry"),
-    Action.RESOLVE: _lazy("resolve"),
-    Action.VERIFY: _lazy("verify"),
-    Action.NOTIFY_USERS: _lazy("notify users"),
-    Action.FEEDBACK: _lazy("record feedback"),
-    Action.ARCHIVE: _lazy("archive"),
-    Action.REOPEN: _lazy("reopen"),
-    Action.CANCEL: _lazy("cancel"),
-    Action.POSTMORTEM: _lazy("write the post-mortem"),
+    Action.VIEW: gettext_lazy("view"),
+    Action.VIEW_ARCHIVE: gettext_lazy("open the archive"),
+    Action.VIEW_METRICS: gettext_lazy("see the metrics"),
+    Action.FILE: gettext_lazy("file an incident"),
+    Action.EDIT: gettext_lazy("edit"),
+    Action.ACKNOWLEDGE: gettext_lazy("acknowledge"),
+    Action.GRADE: gettext_lazy("grade"),
+    Action.ASSIGN: gettext_lazy("assign"),
+    Action.LOG: gettext_lazy("add a log entry"),
+    Action.RESOLVE: gettext_lazy("resolve"),
+    Action.VERIFY: gettext_lazy("verify"),
+    Action.NOTIFY_USERS: gettext_lazy("notify users"),
+    Action.FEEDBACK: gettext_lazy("record feedback"),
+    Action.ARCHIVE: gettext_lazy("archive"),
+    Action.REOPEN: gettext_lazy("reopen"),
+    Action.CANCEL: gettext_lazy("cancel"),
+    Action.POSTMORTEM: gettext_lazy("write the post-mortem"),
 }
