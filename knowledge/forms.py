@@ -109,7 +109,7 @@ class SearchForm(forms.Form):
         max_length=200,
         required=False,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("e.g. 连接池耗尽 or timeout")}
+            attrs={"type": "search", "placeholder": _("e.g. connection pool exhausted")}
         ),
     )
 

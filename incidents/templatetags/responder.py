@@ -29,6 +29,15 @@ def state_label(value: str) -> str:
 
 
 @register.filter
+def channel_label(code: str) -> str:
+    """A delivery channel's name for people ("inapp" → "in-app")."""
+    from escalation.models import TeamChannel
+
+    labels = {"email": _("email"), "inapp": _("in-app"), **dict(TeamChannel.Kind.choices)}
+    return str(labels.get(code, code))
+
+
+@register.filter
 def who(user, empty: str = "—") -> str:
     """A person's full name, else their username; `empty` when there is none."""
     if user is None:
