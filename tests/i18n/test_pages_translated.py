@@ -101,7 +101,10 @@ def visible_text(html: str) -> str:
 def world(request, clock, onduty, engineer, owner, helper, tester, lead, manager, admin):
     """Incidents in every state whose data is in one language only."""
     zh = request.param == "zh-hans"
-    t = lambda zh_text, en_text: zh_text if zh else en_text
+
+    def t(zh_text, en_text):
+        return zh_text if zh else en_text
+
     common = {
         "reporter": onduty,
         "symptoms": t("支付页面报错", "The payment page shows an error"),
