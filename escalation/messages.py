@@ -86,9 +86,7 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
         if entry is not None:
             lines.append(_("Blocker: %(text)s") % {"text": entry.text})
     elif notice.clock == Clock.WARNING:
-        lines.append(
-            _("Resolve by %(at)s.") % {"at": _at(incident.resolve_by, zone)}
-        )
+        lines.append(_("Resolve by %(at)s.") % {"at": _at(incident.resolve_by, zone)})
     if notice.late:
         lines.append(_("Sent late, after an interruption of the escalation service."))
     lines.append(link)

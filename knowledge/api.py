@@ -1,6 +1,7 @@
 """GET /api/v1/knowledge/?q= and GET /api/v1/metrics/."""
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -67,12 +68,18 @@ class KnowledgeSearchView(APIView):
     def get(self, request):
         q = request.query_params.get("q", "")
         if not q.strip():
-            raise ValidationError({"q": ["Give the words to search for."]})
+            raise ValidationError({"q": [_("Give the words to search for.")]})
         if len(q) > 200 or "\x00" in q:
-            raise ValidationError({"q": ["At most 200 characters of text."]})
+            raise ValidationError({"q": [_("At most 200 characters of text.")]})
         kind = request.query_params.get("kind")
         if kind and kind not in SearchDocument.Kind.values:
-            raise ValidationError({"kind": [f"One of {', '.join(SearchDocument.Kind.values)}."]})
+            raise ValidationError(
+                {
+                    "kind": [
+                        _("One of %(kinds)s.") % {"kinds": ", ".join(SearchDocument.Kind.values)}
+                    ]
+                }
+            )
         results = search.search(user=request.user, q=q, kinds=(kind,) if kind else None)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(results, request, view=self)
@@ -151,7 +158,9 @@ class MetricsView(APIView):
         rules.require(request.user, Action.VIEW_METRICS)  # 403 saying who may
         blank = [k for k in ("start", "end", "team") if request.query_params.get(k, None) == ""]
         if blank:
-            raise ValidationError({k: ["Give a value or leave the parameter out."] for k in blank})
+            raise ValidationError(
+                {k: [_("Give a value or leave the parameter out.")] for k in blank}
+            )
         teams = selectors.visible_teams(request.user)
         form = MetricsFilter(request.query_params, teams=teams)
         if not form.is_valid():
@@ -162,7 +171,7 @@ class MetricsView(APIView):
         start = form.cleaned_data.get("start") or start
         end = form.cleaned_data.get("end") or end
         if start > end:
-            raise ValidationError({"end": ["The end date is before the start date."]})
+            raise ValidationError({"end": [_("The end date is before the start date.")]})
         result = metrics.compute(
             user=request.user,
             start=start,

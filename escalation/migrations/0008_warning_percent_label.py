@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0007_action_item_clock'),
+        ("escalation", "0007_action_item_clock"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='slapolicy',
-            name='warning_percent',
-            field=models.PositiveSmallIntegerField(default=80, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(99)], verbose_name='warn at (percent of the resolve window)'),
+            model_name="slapolicy",
+            name="warning_percent",
+            field=models.PositiveSmallIntegerField(
+                default=80,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(99),
+                ],
+                verbose_name="warn at (percent of the resolve window)",
+            ),
         ),
     ]

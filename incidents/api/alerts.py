@@ -3,6 +3,7 @@
 import json
 import re
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -89,11 +90,11 @@ class Labels(serializers.DictField):
     def to_internal_value(self, data):
         if isinstance(data, dict):
             if len(data) > 200:
-                raise serializers.ValidationError("At most 200 entries.")
+                raise serializers.ValidationError(_("At most 200 entries."))
             bad = [k for k in data if not LABEL_NAME.match(k)]
             if bad:
                 raise serializers.ValidationError(
-                    "Names must be 1 to 200 characters, without control characters."
+                    _("Names must be 1 to 200 characters, without control characters.")
                 )
         return super().to_internal_value(data)
 
@@ -206,7 +207,7 @@ class AlertIntakeView(APIView):
     def post(self, request, integration_token: str):
         integration = alerts.integration_for_token(integration_token)
         if integration is None:
-            raise NotFound("Unknown or revoked integration token.")
+            raise NotFound(_("Unknown or revoked integration token."))
         body = request.body
         try:
             alerts.check_signature(
@@ -235,7 +236,7 @@ class AlertIntakeView(APIView):
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
         if not isinstance(data, dict):
-            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+            raise ValidationError({"non_field_errors": [_("The body must be a JSON object.")]})
         if alerts.is_alertmanager(data):
             payload = AlertmanagerPayload(data=data)
             payload.is_valid(raise_exception=True)
@@ -247,7 +248,7 @@ class AlertIntakeView(APIView):
         try:
             results = alerts.alerts_receive(integration=integration, alerts=parsed)
         except alerts.IntegrationRevoked as exc:
-            raise NotFound("Unknown or revoked integration token.") from exc
+            raise NotFound(_("Unknown or revoked integration token.")) from exc
         return Response(
             {
                 "incidents": [

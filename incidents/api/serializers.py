@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -234,7 +235,7 @@ class IncidentCreateSerializer(serializers.Serializer):
             return None
         team = Team.objects.filter(slug=slug).first()
         if team is None:
-            raise serializers.ValidationError(f"No team {slug}.")
+            raise serializers.ValidationError(_("No team %(slug)s.") % {"slug": slug})
         return team
 
     service = Text(
@@ -269,7 +270,7 @@ class IncidentUpdateSerializer(serializers.Serializer):
         read_only = sorted(set(self.initial_data) - set(self.fields)) if self.initial_data else []
         if read_only:
             raise serializers.ValidationError(
-                {f: ["This field is read-only or unknown."] for f in read_only}
+                {f: [_("This field is read-only or unknown.")] for f in read_only}
             )
         return attrs
 
@@ -280,7 +281,13 @@ def resolve_service(team: Team, slug: str | None):
         return None
     service = Service.objects.filter(team=team, slug=slug).first()
     if service is None:
-        raise serializers.ValidationError({"service": [f"Team {team.slug} has no service {slug}."]})
+        raise serializers.ValidationError(
+            {
+                "service": [
+                    _("Team %(team)s has no service %(slug)s.") % {"team": team.slug, "slug": slug}
+                ]
+            }
+        )
     return service
 
 

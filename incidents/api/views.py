@@ -10,7 +10,9 @@ import re
 import django_filters
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import Q
+from django.http import Http404
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,7 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -62,7 +64,7 @@ class Pagination(PageNumberPagination):
         if raw is None:
             return self.page_size
         if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-            raise ValidationError({"page_size": ["A whole number, 1 or more."]})
+            raise ValidationError({"page_size": [_("A whole number, 1 or more.")]})
         return min(int(raw), self.max_page_size)
 
     def get_schema_operation_parameters(self, view):
@@ -98,16 +100,20 @@ class IncidentFilter(django_filters.FilterSet):
         params = self.request.query_params if self.request else {}
         empty = [p for p in ("state", "severity", "overdue", "team") if "" in params.getlist(p)]
         if empty:
-            raise ValidationError({p: ["Give a value or leave the parameter out."] for p in empty})
+            raise ValidationError(
+                {p: [_("Give a value or leave the parameter out.")] for p in empty}
+            )
         return super().filter_queryset(queryset)
 
     def filter_team(self, queryset, name, value):
         slugs = set(self.request.query_params.getlist("team") if self.request else [value])
         if any(not SLUG.match(slug) for slug in slugs):
-            raise ValidationError({"team": ["Team slugs are letters, digits, - and _."]})
+            raise ValidationError({"team": [_("Team slugs are letters, digits, - and _.")]})
         unknown = slugs - set(Team.objects.filter(slug__in=slugs).values_list("slug", flat=True))
         if unknown:
-            raise ValidationError({"team": [f"No team {slug}." for slug in sorted(unknown)]})
+            raise ValidationError(
+                {"team": [_("No team %(slug)s.") % {"slug": slug} for slug in sorted(unknown)]}
+            )
         return queryset.filter(team__slug__in=slugs)
 
     def filter_overdue(self, queryset, name, value):
@@ -160,7 +166,7 @@ def expected_version(request, incident_pk: int) -> int | None:
         return None
     match = ETAG_RE.match(header)
     if not match:
-        raise ValidationError({"If-Match": ['Send the ETag of your last GET, e.g. "42-7".']})
+        raise ValidationError({"If-Match": [_('Send the ETag of your last GET, e.g. "42-7".')]})
     if int(match.group(1)) != incident_pk:
         return -1  # another incident's ETag cannot match: the precondition fails
     return int(match.group(2))
@@ -260,6 +266,13 @@ class IncidentViewSet(
         )
         page = self.paginate_queryset(values)
         return self.get_paginated_response(incident_rows(list(page), now=clock.now()))
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            # Django's own message is English only ("No Incident matches …").
+            raise NotFound(_("No such incident, or you cannot see it.")) from None
 
     def get_serializer_class(self):
         if self.action == "list":

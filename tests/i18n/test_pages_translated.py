@@ -294,3 +294,14 @@ def test_it_shows_no_chinese_ui_text_in_english(request, client, world, role):
         text = text.replace("简体中文", "")
         assert not CJK.findall(text), f"{url}: Chinese left: {set(CJK.findall(text))}"
     assert checked >= 8
+
+
+def test_the_api_explains_errors_in_the_callers_language(engineer, token_client):
+    api = token_client(engineer)
+    chinese = api.get("/api/v1/knowledge/", {"q": " "}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    english = api.get("/api/v1/knowledge/", {"q": " "}, HTTP_ACCEPT_LANGUAGE="en")
+    assert chinese.json() == {"q": ["请输入要搜索的词。"]}
+    assert english.json() == {"q": ["Give the words to search for."]}
+    missing = api.get("/api/v1/incidents/999999/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert missing.status_code == 404
+    assert CJK.search(missing.json()["detail"])
