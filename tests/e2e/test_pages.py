@@ -450,3 +450,30 @@ def test_it_takes_screenshots_of_the_main_pages(page, login_as, screenshot, scen
     expect(lead_page.locator(f"#row-{scene.overdue_p0.pk}")).to_have_class(
         re.compile(r"\btable-danger\b")
     )
+
+
+def test_it_takes_screenshots_in_chinese(login_as, screenshot, scene, lead, manager):
+    """The same pages as a Chinese team sees them (language saved in the profile)."""
+    from incidents.models import UserProfile
+
+    for user in (lead, manager):
+        UserProfile.objects.update_or_create(user=user, defaults={"language": "zh-hans"})
+    lead_page, manager_page = login_as("lead"), login_as("manager")
+    shots = [
+        ("dashboard-zh", lead_page, "/dashboard/", "h1:has-text('分诊看板')"),
+        (
+            "workspace-zh",
+            lead_page,
+            f"/incidents/{scene.in_progress.pk}/",
+            "#h-log:has-text('处理过程记录')",
+        ),
+        ("metrics-zh", manager_page, "/metrics/", "h1:has-text('指标')"),
+    ]
+    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        for name, tab, path, visible in shots:
+            tab.set_viewport_size(size)
+            tab.goto(path)
+            expect(tab.locator(visible).first).to_be_visible()
+            expect(tab.locator("html")).to_have_attribute("lang", "zh-hans")
+            shot = screenshot(tab, f"{name}-{size_name}")
+            assert shot.stat().st_size > 1000, shot
