@@ -266,8 +266,9 @@ def test_it_shows_no_english_ui_text_in_chinese(request, client, world, role):
     checked, problems = 0, {}
     urls = pages(world)
     urls[urls.index("/knowledge/?q=pool")] = "/knowledge/?q=连接池"
+    urls += ["/", "/admin/"]
     for url in urls:
-        response = client.get(url)
+        response = client.get(url, follow=True)
         if response.status_code != 200:
             assert response.status_code in (403, 404), (url, response.status_code)
             continue
@@ -305,3 +306,15 @@ def test_the_api_explains_errors_in_the_callers_language(engineer, token_client)
     missing = api.get("/api/v1/incidents/999999/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert missing.status_code == 404
     assert CJK.search(missing.json()["detail"])
+
+
+@pytest.mark.parametrize(("language", "words"), [("zh-hans", "登录"), ("en", "Sign in")])
+def test_the_sign_in_page_follows_the_browser(client, language, words):
+    accept = "zh-CN,zh;q=0.9" if language == "zh-hans" else "en-US,en;q=0.9"
+    body = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+    assert words in body
+    text = visible_text(body).replace("简体中文", "")
+    if language == "zh-hans":
+        assert leftover_english(text) == []
+    else:
+        assert not CJK.findall(text)
