@@ -7,7 +7,7 @@ export DEMO_PASSWORD ?= responder-demo
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg browser gettext messages lint fmt venv clean-var bench fuzz
+.PHONY: run test test-pg browser gettext messages lint check-deploy fmt venv clean-var bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -81,12 +81,20 @@ test: $(VENV)/.dev browser $(MO_FILES)
 test-pg: $(VENV)/.dev browser $(MO_FILES)
 	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
 
+## check-deploy: the production settings pass Django's deployment checks, warnings
+## included (a throwaway strong secret; HTTPS on, DEBUG off).
+check-deploy: $(VENV)/.runtime
+	DEBUG=false HTTPS=true ALLOWED_HOSTS=responder.example.com \
+	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
 lint: $(VENV)/.dev | $(MSGFMT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	bash .ci/check-translations
+	$(BIN)/bandit -ll -q -r incidents escalation knowledge common config
 
 fmt: $(VENV)/.dev
 	$(BIN)/ruff format .

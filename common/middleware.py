@@ -1,4 +1,6 @@
-"""Each signed-in user's saved language and time zone, for every request.
+"""Per-request middleware: the user's language and time zone, and the CSP header.
+
+Each signed-in user's saved language and time zone, for every request.
 
 Runs after AuthenticationMiddleware. LocaleMiddleware has already chosen a
 language from the language cookie or the browser's Accept-Language (else
@@ -49,3 +51,20 @@ def _zone(name: str):
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends settings.CONTENT_SECURITY_POLICY with every response (Django 5.2 has
+    no built-in CSP)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+        if request.path.startswith("/api/docs/"):
+            policy = getattr(settings, "CONTENT_SECURITY_POLICY_DOCS", policy)
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
+        return response

@@ -108,13 +108,13 @@ def _memberships(user) -> list[tuple[str, str]]:
         "UNION SELECT id FROM {team} WHERE manager_id = %(u)s"
     )
     sql = (
-        "SELECT 'role', g.name FROM {group} g JOIN {user_groups} ug ON ug.group_id = g.id "
+        "SELECT 'role', g.name FROM {group} g JOIN {user_groups} ug ON ug.group_id = g.id "  # nosec B608: table names from the models
         "WHERE ug.user_id = %(u)s "
         "UNION ALL SELECT 'member', CAST(team_id AS TEXT) FROM {members} WHERE user_id = %(u)s "
         "UNION ALL SELECT 'lead', CAST(team_id AS TEXT) FROM {leads} WHERE user_id = %(u)s "
         "UNION ALL SELECT 'manager', CAST(id AS TEXT) FROM {team} WHERE manager_id = %(u)s "
         "UNION ALL SELECT 'work', CAST(id AS TEXT) FROM {incident} "
-        "WHERE owner_id = %(u)s AND team_id NOT IN (" + my_teams + ") "
+        "WHERE owner_id = %(u)s AND team_id NOT IN (" + my_teams + ") "  # nosec B608
         "UNION ALL SELECT 'work', CAST(h.incident_id AS TEXT) FROM {helpers} h "
         "JOIN {incident} i ON i.id = h.incident_id "
         "WHERE h.user_id = %(u)s AND i.team_id NOT IN (" + my_teams + ")"

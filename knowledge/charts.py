@@ -50,4 +50,5 @@ def grouped_bars(series: list[dict], *, title: str, unit: str, levels=("P0", "P1
             f'<text x="{x + 14}" y="14" font-size="11" fill="#212529">{level}</text>'
         )
     parts.append("</svg>")
-    return mark_safe("".join(parts))  # every interpolated text is escaped
+    # Every interpolated text went through escape() above.
+    return mark_safe("".join(parts))  # nosec B308 B703

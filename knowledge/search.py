@@ -315,10 +315,11 @@ def similar(*, user, text: str, exclude_incident: int | None = None, limit: int 
         return []
     if connection.vendor == "postgresql":
         tsq, params = _pg_tsquery(query, any_term=True)
+        # tsq is fixed SQL with placeholders; the user's words are only in params.
         return list(
             qs.annotate(
-                matched=RawSQL(f"vector @@ {tsq}", params, output_field=BooleanField()),
-                rank=RawSQL(f"ts_rank(vector, {tsq})", params, output_field=FloatField()),
+                matched=RawSQL(f"vector @@ {tsq}", params, output_field=BooleanField()),  # nosec B611
+                rank=RawSQL(f"ts_rank(vector, {tsq})", params, output_field=FloatField()),  # nosec B611
             )
             .filter(matched=True)
             .order_by("-rank", "-happened_at")[:limit]

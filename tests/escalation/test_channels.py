@@ -160,3 +160,9 @@ def test_it_retries_a_failing_webhook_and_records_the_error(clock, onduty, lead,
     assert delivery.attempts == 1
     assert "500" in delivery.last_error
     assert delivery.next_attempt_at == NOW + timedelta(minutes=5, seconds=5)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/hook", "gopher://x"])
+def test_it_refuses_urls_that_are_not_http(url):
+    with pytest.raises(channels.DeliveryError):
+        send("webhook", url)
