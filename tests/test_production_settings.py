@@ -11,7 +11,10 @@ STRONG = "k" * 20 + "Zq9!xV2@pL7#rT4$wN8%yB1^cM6&dF3*hJ5(gS0)" + "e" * 10
 
 
 def manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "HTTPS")}
+    # Only what each test sets: not the suite's own DEBUG, secrets, or the
+    # DJANGO_ALLOW_ASYNC_UNSAFE the browser tests set for this process.
+    dropped = ("DEBUG", "SECRET_KEY", "HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
     clean["DJANGO_SETTINGS_MODULE"] = "config.settings"
     return subprocess.run(
         [sys.executable, "manage.py", *args],
