@@ -13,6 +13,8 @@ import zoneinfo
 from django.conf import settings
 from django.utils import timezone, translation
 
+from common import clock
+
 
 class UserPreferencesMiddleware:
     def __init__(self, get_response):
@@ -27,7 +29,7 @@ class UserPreferencesMiddleware:
                 if profile.language in dict(settings.LANGUAGES):
                     translation.activate(profile.language)
                     request.LANGUAGE_CODE = profile.language
-                zone = _zone(profile.time_zone)
+                zone = clock.zone_named(profile.time_zone)
         timezone.activate(zone or zoneinfo.ZoneInfo(settings.TIME_ZONE))
         try:
             return self.get_response(request)
@@ -41,15 +43,6 @@ def _profile(user):
     try:
         return user.profile
     except UserProfile.DoesNotExist:
-        return None
-
-
-def _zone(name: str):
-    if not name:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
 
 

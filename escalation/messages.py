@@ -8,6 +8,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common import clock
 from escalation.models import Clock, Notice
 from incidents.models import LogEntry
 
@@ -23,10 +24,7 @@ WHAT = {
 
 
 def overdue_text(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    if minutes < 60:
-        return _("%(n)s min") % {"n": minutes}
-    return _("%(h)s h %(m)s min") % {"h": minutes // 60, "m": minutes % 60}
+    return clock.duration_text(delta)
 
 
 def recipient_language(user) -> tuple[str, str]:
@@ -48,10 +46,7 @@ def render(notice: Notice, *, language: str | None = None, zone: str | None = No
 
 
 def _zone(name):
-    try:
-        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return clock.zone_named(name) or zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 def _at(value, zone) -> str:

@@ -487,15 +487,9 @@ def _default_goal(incident: Incident) -> str:
     w = windows_for(incident.severity)
     return _("%(severity)s: restore within %(resolve)s, report progress every %(update)s min") % {
         "severity": incident.severity,
-        "resolve": _format_minutes(int(w.resolve.total_seconds() // 60)),
+        "resolve": clock.duration_text(w.resolve),
         "update": int(w.update.total_seconds() // 60),
     }
-
-
-def _format_minutes(minutes: int) -> str:
-    if minutes % 60 == 0:
-        return _("%(n)s h") % {"n": minutes // 60}
-    return _("%(n)s min") % {"n": minutes}
 
 
 @transaction.atomic

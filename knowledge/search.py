@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, Case, FloatField, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, FloatField, Q, QuerySet, Value, When
 
 from incidents import rules
 from knowledge.models import SearchDocument
@@ -214,11 +213,17 @@ class PgResults:
 
     COLUMNS = "d.id, d.kind, d.object_id, d.team_id, d.title, d.excerpt, d.happened_at"
 
-    def __init__(self, tsq: str, tsq_params: list, where: str, where_params: list):
+    BEST_FIRST = "title_hit DESC, rank DESC, d.happened_at DESC, d.id DESC"
+    MOST_ALIKE = "rank DESC, d.happened_at DESC, d.id DESC"
+
+    def __init__(
+        self, tsq: str, tsq_params: list, where: str, where_params: list, order: str = BEST_FIRST
+    ):
         self.source = (
             f"FROM knowledge_searchdocument d, (SELECT {tsq} AS q) s WHERE d.vector @@ s.q{where}"
         )
         self.params = [*tsq_params, *where_params]
+        self.order = order
         self._count = None
 
     def count(self) -> int:
@@ -232,7 +237,7 @@ class PgResults:
         sql = (
             f"SELECT {self.COLUMNS}, ts_rank(d.vector, s.q) AS rank, "
             f"ts_rank('{{0,0,0,1}}', d.vector, s.q) > 0 AS title_hit {self.source} "
-            "ORDER BY title_hit DESC, rank DESC, d.happened_at DESC, d.id DESC"
+            f"ORDER BY {self.order}"
         )
         params = list(self.params)
         if limit is not None:
@@ -315,15 +320,11 @@ def similar(*, user, text: str, exclude_incident: int | None = None, limit: int 
         return []
     if connection.vendor == "postgresql":
         tsq, params = _pg_tsquery(query, any_term=True)
-        # tsq is fixed SQL with placeholders; the user's words are only in params.
-        return list(
-            qs.annotate(
-                matched=RawSQL(f"vector @@ {tsq}", params, output_field=BooleanField()),  # nosec B611
-                rank=RawSQL(f"ts_rank(vector, {tsq})", params, output_field=FloatField()),  # nosec B611
-            )
-            .filter(matched=True)
-            .order_by("-rank", "-happened_at")[:limit]
-        )
+        where, where_params = _visibility_sql(user, (SearchDocument.Kind.INCIDENT,))
+        if exclude_incident is not None:
+            where += " AND d.object_id <> %s"
+            where_params.append(exclude_incident)
+        return PgResults(tsq, params, where, where_params, order=PgResults.MOST_ALIKE)[:limit]
     # SQLite: candidates sharing any term, scored by how many terms they share.
     terms = list(dict.fromkeys([*(lx for lx in cjk_lexemes(text) if len(lx) == 2), *words]))
     terms = terms[:MAX_SIMILAR_TERMS]

@@ -4,8 +4,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.clock import duration_text
 from incidents import rules
-from incidents.templatetags.responder import duration_text
 from knowledge.models import ActionItem, KnowledgeArticle
 
 

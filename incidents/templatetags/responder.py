@@ -1,23 +1,13 @@
-from datetime import timedelta
-
 from django import template
 from django.utils.translation import gettext as _
+
+from common import clock
 
 register = template.Library()
 
 
-@register.filter
-def duration_text(value: timedelta | None) -> str:
-    """A duration as teams say it: "5 min", "2 h", "1 h 30 min"."""
-    if value is None:
-        return "—"
-    minutes = int(value.total_seconds() // 60)
-    hours, rest = divmod(minutes, 60)
-    if hours and rest:
-        return _("%(h)s h %(m)s min") % {"h": hours, "m": rest}
-    if hours:
-        return _("%(h)s h") % {"h": hours}
-    return _("%(m)s min") % {"m": minutes}
+# The one duration formatter (common.clock), as a filter.
+register.filter("duration_text", clock.duration_text)
 
 
 @register.filter
