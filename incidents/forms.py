@@ -193,21 +193,11 @@ class EditForm(IncidentForm):
     received_at = datetime_field(_("Received at"), required=True)
     occurred_at = datetime_field(_("Occurred at"))
 
-    FIELDS = (
-        "title",
-        "symptoms",
-        "impact_scope",
-        "affected_users",
-        "source",
-        "category",
-        "received_at",
-        "occurred_at",
-    )
-
     def __init__(self, *args, incident: Incident, may_move_received_at: bool, **kwargs):
         super().__init__(*args, incident=incident, **kwargs)
-        for name in self.FIELDS:
-            self.initial.setdefault(name, getattr(incident, name))
+        for name in self.fields:
+            if name != "version":
+                self.initial.setdefault(name, getattr(incident, name))
         if not may_move_received_at:
             del self.fields["received_at"]
 

@@ -34,7 +34,10 @@ from incidents.models import (
     State,
 )
 from incidents.workflow import Action, allowed_in_state
+from knowledge import search
 from knowledge import selectors as knowledge_selectors
+from knowledge.models import KnowledgeArticle, PostMortem
+from knowledge.services import archive_missing
 
 # The form and service behind each action a page can post.
 ACTIONS = {
@@ -83,12 +86,6 @@ def _add_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, error.messages)
-
-
-def knowledge_missing(incident) -> list[str]:
-    from knowledge.services import archive_missing
-
-    return archive_missing(incident)
 
 
 def _key(action: Action) -> str:
@@ -223,35 +220,36 @@ def dashboard(request):
             if allowed_in_state(a, incident.state) and rules.can(user, a, incident)
         ]
         incident.people = people.get(incident.team_id, [])
-    counts = selectors.open_counts(counted)
-    levels = [
-        {"level": s, "n": sum(n for (sev, _st), n in counts.items() if sev == s)} for s in Severity
-    ]
-    states = [
-        {
-            "state": value,
-            "label": label,
-            "n": sum(n for (_sv, st), n in counts.items() if st == value),
-        }
-        for value, label in open_states
-    ]
     context = {
         "rows": rows,
         "more": more,
         "limit": DASHBOARD_LIMIT,
-        "filters": filters,
-        "levels": levels,
-        "states": states,
-        "total": sum(counts.values()),
         "now": now,
         "severities": Severity.choices,
         "query": request.GET.urlencode(),
-        "overdue_actions": knowledge_selectors.overdue_action_items(user=user, now=now),
     }
-    template = "incidents/dashboard.html"
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":
-        template = "incidents/_dashboard_rows.html"
-    return render(request, template, context)
+        # The 30-second refresh: the rows only, without the counts and panels.
+        return render(request, "incidents/_dashboard_rows.html", context)
+    counts = selectors.open_counts(counted)
+    context.update(
+        filters=filters,
+        levels=[
+            {"level": s, "n": sum(n for (sev, _st), n in counts.items() if sev == s)}
+            for s in Severity
+        ],
+        states=[
+            {
+                "state": value,
+                "label": label,
+                "n": sum(n for (_sv, st), n in counts.items() if st == value),
+            }
+            for value, label in open_states
+        ],
+        total=sum(counts.values()),
+        overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
+    )
+    return render(request, "incidents/dashboard.html", context)
 
 
 # ---------------------------------------------------------------- workspace
@@ -277,9 +275,6 @@ def _workspace_context(request, incident, bound=None):
             edit_form = forms.EditForm(
                 incident=incident, may_move_received_at=rules.is_lead_for(user, incident)
             )
-    from knowledge import search
-    from knowledge.models import KnowledgeArticle, PostMortem
-
     notices = list(
         incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id")
     )
@@ -320,7 +315,7 @@ def _workspace_context(request, incident, bound=None):
         "postmortem": postmortem,
         "may_postmortem": allowed_in_state(Action.POSTMORTEM, incident.state)
         and rules.can(user, Action.POSTMORTEM, incident),
-        "archive_missing": knowledge_missing(incident) if Action.ARCHIVE in allowed else [],
+        "archive_missing": archive_missing(incident) if Action.ARCHIVE in allowed else [],
         "articles": KnowledgeArticle.objects.filter(incident=incident).order_by("-updated_at"),
         "similar": similar,
     }
