@@ -218,11 +218,14 @@ def article_draft(incident: Incident) -> dict:
     }
 
 
-def _may_write_article(actor, team_id, incident: Incident | None) -> bool:
+def may_write_article(user, *, article: KnowledgeArticle | None = None, incident=None) -> bool:
+    """The incident's tech lead or owner writes its articles; an article without
+    an incident, a tech lead of its team (admins: any)."""
+    incident = article.incident if article is not None else incident
     if incident is not None:
-        return rules.can(actor, Action.POSTMORTEM, incident)
-    ctx = rules.context(actor)
-    return ctx.is_admin or team_id in ctx.led_team_ids
+        return rules.can(user, Action.POSTMORTEM, incident)
+    ctx = rules.context(user)
+    return ctx.is_admin or (article is not None and article.team_id in ctx.led_team_ids)
 
 
 @transaction.atomic
@@ -236,7 +239,7 @@ def article_save(
                 {"incident": _("Articles are written from an archived incident.")}
             )
         article = KnowledgeArticle(incident=incident, team_id=incident.team_id, author=actor)
-    if not _may_write_article(actor, article.team_id, article.incident):
+    if not may_write_article(actor, article=article):
         raise PermissionDenied(
             _("Only a tech lead of the team or the incident's owner may write its articles.")
         )

@@ -204,8 +204,33 @@ def _article_or_404(user, pk) -> KnowledgeArticle:
 @require_GET
 def article(request, pk):
     item = _article_or_404(request.user, pk)
-    may_edit = services._may_write_article(request.user, item.team_id, item.incident)
+    may_edit = services.may_write_article(request.user, article=item)
     return render(request, "knowledge/article.html", {"article": item, "may_edit": may_edit})
+
+
+def _article_page(request, *, incident, article, initial, done):
+    """The article form (new or edit): the service decides who may and what is valid."""
+    if not services.may_write_article(request.user, article=article, incident=incident):
+        raise PermissionDenied(
+            _("Only a tech lead of the team or the incident's owner may write its articles.")
+        )
+    form = ArticleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.article_save(
+                actor=request.user, article=article, incident=incident, **form.cleaned_data
+            )
+        except ValidationError as e:
+            _add_errors(form, e)
+        else:
+            messages.success(request, done)
+            return redirect("article", pk=saved.pk)
+    return render(
+        request,
+        "knowledge/article_form.html",
+        {"form": form, "incident": incident, "article": article},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
@@ -215,49 +240,24 @@ def article_new(request, incident_pk):
     if incident.state != State.ARCHIVED:
         messages.error(request, _("Articles are written from an archived incident."))
         return redirect("incident", pk=incident.pk)
-    if not rules.can(request.user, Action.POSTMORTEM, incident):
-        raise PermissionDenied(
-            _("Only a tech lead of the team or the incident's owner may write its articles.")
-        )
-    form = ArticleForm(request.POST or None, initial=services.article_draft(incident))
-    if request.method == "POST" and form.is_valid():
-        try:
-            item = services.article_save(actor=request.user, incident=incident, **form.cleaned_data)
-        except ValidationError as e:
-            _add_errors(form, e)
-        else:
-            messages.success(request, _("Article published."))
-            return redirect("article", pk=item.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
+    return _article_page(
         request,
-        "knowledge/article_form.html",
-        {"form": form, "incident": incident, "article": None},
-        status=status,
+        incident=incident,
+        article=None,
+        initial=services.article_draft(incident),
+        done=_("Article published."),
     )
 
 
 @login_required
 def article_edit(request, pk):
     item = _article_or_404(request.user, pk)
-    if not services._may_write_article(request.user, item.team_id, item.incident):
-        raise PermissionDenied(_("Only a tech lead of the team or the incident's owner may edit."))
-    initial = {f: getattr(item, f) for f in services.ARTICLE_FIELDS}
-    form = ArticleForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.article_save(actor=request.user, article=item, **form.cleaned_data)
-        except ValidationError as e:
-            _add_errors(form, e)
-        else:
-            messages.success(request, _("Article saved."))
-            return redirect("article", pk=item.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
+    return _article_page(
         request,
-        "knowledge/article_form.html",
-        {"form": form, "incident": item.incident, "article": item},
-        status=status,
+        incident=item.incident,
+        article=item,
+        initial={f: getattr(item, f) for f in services.ARTICLE_FIELDS},
+        done=_("Article saved."),
     )
 
 
