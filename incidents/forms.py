@@ -13,7 +13,17 @@ from django.utils.translation import gettext_lazy as _
 
 from common import clock
 from incidents import selectors
-from incidents.models import Category, Incident, LogEntry, Service, Severity, Source, State, Team
+from incidents.models import (
+    Category,
+    Incident,
+    LogEntry,
+    Service,
+    Severity,
+    Source,
+    State,
+    Team,
+    UserProfile,
+)
 
 User = get_user_model()
 
@@ -519,8 +529,6 @@ def zone_choices():
 
 class ProfileForm(forms.ModelForm):
     class Meta:
-        from incidents.models import UserProfile
-
         model = UserProfile
         fields = ["language", "time_zone", "email_notices", "inapp_notices", "phone"]
         labels = {
