@@ -32,6 +32,7 @@ from incidents.models import (
     Incident,
     Severity,
     State,
+    UserProfile,
 )
 from incidents.workflow import Action, allowed_in_state
 from knowledge import search
@@ -522,8 +523,6 @@ def archive(request):
 @login_required
 def profile(request):
     """Language, time zone and how escalation notices reach me."""
-    from incidents.models import UserProfile
-
     mine, _created = UserProfile.objects.get_or_create(user=request.user)
     form = forms.ProfileForm(request.POST or None, instance=mine)
     if request.method == "POST":
@@ -541,8 +540,6 @@ def profile(request):
 @require_POST
 def set_language(request):
     """The header's language switch: remembered in the profile and a cookie."""
-    from incidents.models import UserProfile
-
     language = request.POST.get("language", "")
     if language not in dict(settings.LANGUAGES):
         return HttpResponseBadRequest(_("Unknown language."))
