@@ -22,6 +22,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("accounts/profile/", incident_views.profile, name="profile"),
+    path("accounts/token/", incident_views.api_token, name="api-token"),
     path("accounts/language/", incident_views.set_language, name="set-language"),
     path("", include("incidents.urls")),
     path("", include("knowledge.urls")),

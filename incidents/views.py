@@ -21,8 +21,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.authtoken.models import Token
 
-from common import clock
+from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation.sla import windows_for
 from incidents import forms, rules, selectors, services
@@ -560,3 +561,28 @@ def _remember_language(response, language: str) -> None:
             samesite="Lax",
             secure=settings.SESSION_COOKIE_SECURE,
         )
+
+
+@login_required
+def api_token(request):
+    """My API token: create (shown once), replace or revoke it."""
+    key = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "create":
+            key = tokens.api_token_create(user=request.user, actor=request.user)
+        elif action == "revoke":
+            if tokens.api_token_revoke(user=request.user, actor=request.user):
+                messages.success(request, _("API token revoked: it no longer works."))
+            return redirect("api-token")
+        else:
+            return HttpResponseBadRequest(_("Unknown action."))
+    current = Token.objects.filter(user=request.user).first()
+    response = render(
+        request,
+        "incidents/api_token.html",
+        {"token": current, "new_key": key, "hint": tokens.key_hint(current.key) if current else ""},
+    )
+    if key:
+        response["Cache-Control"] = "no-store"  # the key appears only in this answer
+    return response
