@@ -13,7 +13,7 @@ import zoneinfo
 from django.conf import settings
 from django.utils import timezone, translation
 
-from common import clock
+from common import clock, views
 
 
 class UserPreferencesMiddleware:
@@ -61,3 +61,22 @@ class ContentSecurityPolicyMiddleware:
         if policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = policy
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a body over settings.MAX_REQUEST_BYTES with 413 before anything
+    reads it. Django's own DATA_UPLOAD_MAX_MEMORY_SIZE guards form posts only;
+    DRF's JSON parser and the alert webhook read the stream directly."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.MAX_REQUEST_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django reads no body without a valid length
+        if length > limit:
+            return views.request_too_large(request, limit)
+        return self.get_response(request)

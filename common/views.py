@@ -1,7 +1,11 @@
+import sys
+
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Min
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
@@ -69,3 +73,48 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """An unhandled error. When it is the database being unreachable (stopped,
+    restarting, out of connections), 503 with Retry-After — a page for people,
+    JSON under /api/ so monitoring senders retry — instead of a bare 500."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return unavailable(request)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("Server error."), "code": "server_error"}, status=500)
+    return defaults.server_error(request)
+
+
+def unavailable(request):
+    """503: the database cannot be reached. Touches no database itself."""
+    message = _("The database is unavailable; retry later.")
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message, "code": "unavailable"}, status=503)
+    else:
+        page = render_to_string(
+            "errors/standalone.html",
+            {
+                "title": _("Responder is briefly unavailable"),
+                "message": message,
+                "retry": True,
+                "again": request.get_full_path() if request.method == "GET" else "/",
+            },
+        )
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = "30"
+    return response
+
+
+def request_too_large(request, limit: int):
+    """413: the body is over MAX_REQUEST_BYTES; refused before anything reads it."""
+    message = _("The request is larger than %(limit)s KiB; nothing was saved.") % {
+        "limit": limit // 1024
+    }
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "request_too_large"}, status=413)
+    page = render_to_string(
+        "errors/standalone.html",
+        {"title": _("Too much text"), "message": message, "again": "/"},
+    )
+    return HttpResponse(page, status=413)

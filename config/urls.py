@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from common.views import healthz, not_found
+from common.views import healthz, not_found, server_error
 from escalation import views as escalation_views
 from incidents import views as incident_views
 
@@ -42,3 +42,4 @@ urlpatterns = [
 ]
 
 handler404 = not_found
+handler500 = server_error
