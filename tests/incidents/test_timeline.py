@@ -3,6 +3,7 @@
 import pytest
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.test import Client
 
 from incidents.models import AppendOnlyError, Incident, TimelineEvent
 from tests.conftest import NOW
@@ -86,3 +87,32 @@ def test_it_protects_an_incident_with_a_history_from_deletion(clock, lead, owner
     assert Incident.objects.filter(pk=incident.pk).exists()
     assert incident.events.count() == events
     assert incident.assignments.count() == 1
+
+
+@pytest.fixture
+def superuser_client(admin):
+    admin.is_staff = admin.is_superuser = True  # even a superuser cannot rewrite history
+    admin.save()
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def test_it_is_read_only_in_the_admin(superuser_client, event):
+    base = f"/admin/incidents/timelineevent/{event.pk}"
+
+    page = superuser_client.get(f"{base}/change/")
+    edit = superuser_client.post(f"{base}/change/", {"message": "rewritten history"})
+    delete = superuser_client.post(f"{base}/delete/", {"post": "yes"})
+    bulk = superuser_client.post(
+        "/admin/incidents/timelineevent/",
+        {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
+    )
+
+    assert page.status_code == 200  # shown, read-only
+    assert 'name="message"' not in page.content.decode()
+    assert edit.status_code == 403
+    assert delete.status_code == 403
+    assert bulk.status_code in (200, 302)  # the action does not exist: nothing happens
+    assert TimelineEvent.objects.get(pk=event.pk).message == event.message
+    assert superuser_client.get("/admin/incidents/timelineevent/add/").status_code == 403
