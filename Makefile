@@ -7,7 +7,7 @@ export DEMO_PASSWORD ?= responder-demo
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg browser gettext messages lint check-deploy fmt venv clean-var bench fuzz
+.PHONY: run test test-pg browser gettext messages lint check-deploy audit fmt venv clean-var bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -95,6 +95,12 @@ lint: $(VENV)/.dev | $(MSGFMT)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	bash .ci/check-translations
 	$(BIN)/bandit -ll -q -r incidents escalation knowledge common config
+
+## audit: known vulnerabilities in the pinned requirements (PyPI's advisory data).
+## --strict: a package that could not be looked up fails the audit, so an audit
+## that could not reach its data never passes as clean.
+audit: $(VENV)/.dev
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt
 
 fmt: $(VENV)/.dev
 	$(BIN)/ruff format .
