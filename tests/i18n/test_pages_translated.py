@@ -6,8 +6,10 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
-from django.utils import timezone
+from django.test import Client, RequestFactory
+from django.utils import timezone, translation
 
+from common.views import unavailable
 from escalation.engine import sweep_due_deadlines
 from incidents import services
 from incidents.models import UserProfile
@@ -38,6 +40,10 @@ KEEP = {
     "xlsx",
     "api",
     "http",
+    "authorization",  # the literal header a script sends: Authorization: Token …
+    "token",
+    "kib",
+    "axes",  # django-axes, the admin section where locks are lifted
     "sla",
     "inc",
     "utc",
@@ -185,6 +191,7 @@ def pages(made):
         "/notifications/",
         "/accounts/password/",
         "/accounts/profile/",
+        "/accounts/token/",
     ]
     for incident in made.values():
         urls += [f"/incidents/{incident.pk}/", f"/incidents/{incident.pk}/print/"]
@@ -318,3 +325,19 @@ def test_the_sign_in_page_follows_the_browser(client, language, words):
         assert leftover_english(text) == []
     else:
         assert not CJK.findall(text)
+
+
+def test_the_error_pages_speak_chinese(clock, engineer):
+    """Sign-in locked (429), too large (413) and database unavailable (503)."""
+    browser = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    for _ in range(5):
+        locked = browser.post("/accounts/login/", {"username": "engineer", "password": "x"})
+    too_large = browser.post("/incidents/new/", {"symptoms": "x" * (2 * 1024 * 1024)})
+    with translation.override("zh-hans"):
+        down = unavailable(RequestFactory().get("/dashboard/"))
+
+    for response, status in ((locked, 429), (too_large, 413), (down, 503)):
+        assert response.status_code == status
+        text = visible_text(response.content.decode())
+        assert leftover_english(text) == [], (status, leftover_english(text))
+        assert CJK.search(text), status
