@@ -261,9 +261,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    # Longer than the longest countdown (a delivery retry waits up to 600 s) plus
-    # the task time limit, so Redis never redelivers a task that is only waiting.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than the longest countdown (a delivery retry waits up to 600 s) plus
+        # the task time limit, so Redis never redelivers a task that is only waiting.
+        "visibility_timeout": 3600,
+        # A Redis that is down, unreachable or hung must not hold a web request:
+        # without these a publish to a dropped or silent host waits minutes.
+        "socket_connect_timeout": 0.3,
+        "socket_timeout": 2.0,
+    }
 else:
     for sub in ("out", "processed"):
         (CELERY_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -293,6 +299,19 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # acks_late is set per task, only on idempotent ones (deliver); a task lost with
 # its worker is redelivered, and the sweep re-queues stalled deliveries anyway.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# With the broker down a publish fails fast (one immediate retry, never a sleep)
+# and common.queue.enqueue logs it: the work is in the database, and the beat
+# sweep finds it again once the broker is back. The worker and beat keep trying
+# to reconnect for as long as it takes, from the first start on.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0  # all connection attempts of one publish together
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # forever (the default, 100, gives up)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env("HEARTBEAT_SECONDS")
 ESCALATION_SWEEP_SECONDS = env("ESCALATION_SWEEP_SECONDS")

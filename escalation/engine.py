@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from common import clock as wall
+from common.queue import enqueue
 from escalation.deadlines import desired, ladder, step_time
 from escalation.models import (
     Clock,
@@ -82,7 +83,9 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         if pending:
             from escalation.tasks import deliver
 
-            transaction.on_commit(lambda: [deliver.delay(pk) for pk in pending])
+            # all() stops at the first refusal: with the broker down the rest would
+            # fail too, and the stalled-delivery re-queue above hands them on later.
+            transaction.on_commit(lambda: all(enqueue(deliver, pk) for pk in pending))
     return result
 
 

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import transaction
 
 from common import clock
+from common.queue import enqueue
 from escalation.channels import CHANNELS
 from escalation.engine import sweep_due_deadlines, touch_heartbeat
 from escalation.messages import payload, recipient_language, render
@@ -70,7 +71,7 @@ def deliver(self, delivery_id: int) -> None:
             delivery.next_attempt_at = None if final else clock.now() + timedelta(seconds=delay)
             delivery.save(update_fields=["next_attempt_at"])
             if not final:
-                transaction.on_commit(lambda: deliver.apply_async((delivery_id,), countdown=delay))
+                transaction.on_commit(lambda: enqueue(deliver, delivery_id, countdown=delay))
             return
         delivery.status = Delivery.Status.SENT
         delivery.sent_at = clock.now()
