@@ -54,8 +54,15 @@ def count_incidents(env) -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(env, port: int, workers: int):
-    """gunicorn serving the project on 127.0.0.1:`port`, ready when entered."""
+def gunicorn(env, port: int, workers: int, threads: int = 1, keep_alive: int | None = None):
+    """gunicorn serving the project on 127.0.0.1:`port`, ready when entered.
+
+    `threads` > 1 runs the gthread worker (keep-alive connections, `threads`
+    requests at a time per worker); `keep_alive` sets how long an idle
+    connection is kept (gunicorn's default: 2 s)."""
+    options = ["--threads", str(threads)] if threads > 1 else []
+    if keep_alive is not None:
+        options += ["--keep-alive", str(keep_alive)]
     server = subprocess.Popen(
         [
             GUNICORN,
@@ -64,6 +71,7 @@ def gunicorn(env, port: int, workers: int):
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            *options,
             "--log-level",
             "warning",
         ],
