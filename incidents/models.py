@@ -278,6 +278,8 @@ class Incident(models.Model):
             models.Index(fields=["team", "state", "-received_at"], name="incident_team_state_recv"),
             models.Index(fields=["state", "-received_at"], name="incident_state_received"),
             models.Index(fields=["owner", "state"], name="incident_owner_state"),
+            # rules.context: incidents a user owns in teams they are not in.
+            models.Index(fields=["owner", "team"], name="incident_owner_team"),
             models.Index(fields=["-received_at"], name="incident_received"),
         ]
         constraints = [

@@ -113,8 +113,11 @@ def _memberships(user) -> list[tuple[str, str]]:
         "UNION ALL SELECT 'member', CAST(team_id AS TEXT) FROM {members} WHERE user_id = %(u)s "
         "UNION ALL SELECT 'lead', CAST(team_id AS TEXT) FROM {leads} WHERE user_id = %(u)s "
         "UNION ALL SELECT 'manager', CAST(id AS TEXT) FROM {team} WHERE manager_id = %(u)s "
+        # Other teams named first, so each is one probe of the (owner, team)
+        # index: "team_id NOT IN (mine)" scanned every incident the user owns.
         "UNION ALL SELECT 'work', CAST(id AS TEXT) FROM {incident} "
-        "WHERE owner_id = %(u)s AND team_id NOT IN (" + my_teams + ") "  # nosec B608
+        "WHERE owner_id = %(u)s AND team_id IN "
+        "(SELECT id FROM {team} WHERE id NOT IN (" + my_teams + ")) "  # nosec B608
         "UNION ALL SELECT 'work', CAST(h.incident_id AS TEXT) FROM {helpers} h "
         "JOIN {incident} i ON i.id = h.incident_id "
         "WHERE h.user_id = %(u)s AND i.team_id NOT IN (" + my_teams + ")"

@@ -191,6 +191,8 @@ class SearchDocument(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "object_id"], name="search_document_unique")
         ]
+        # Similar incidents read the newest matching documents first.
+        indexes = [models.Index(fields=["kind", "-happened_at"], name="search_document_recent")]
         # The GIN index on `vector` is made on PostgreSQL only (migration 0003).
 
     def __str__(self):

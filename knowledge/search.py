@@ -33,6 +33,8 @@ WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_INDEXED = 20_000
 # Similar incidents: at most this many query terms.
 MAX_SIMILAR_TERMS = 32
+# Similar incidents are ranked among the newest archived incidents sharing a term.
+SIMILAR_CANDIDATES = 500
 STOPWORDS = frozenset(
     {
         *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has"),
@@ -217,12 +219,27 @@ class PgResults:
     MOST_ALIKE = "rank DESC, d.happened_at DESC, d.id DESC"
 
     def __init__(
-        self, tsq: str, tsq_params: list, where: str, where_params: list, order: str = BEST_FIRST
+        self,
+        tsq: str,
+        tsq_params: list,
+        where: str,
+        where_params: list,
+        order: str = BEST_FIRST,
+        newest: int | None = None,
     ):
         self.source = (
             f"FROM knowledge_searchdocument d, (SELECT {tsq} AS q) s WHERE d.vector @@ s.q{where}"
         )
         self.params = [*tsq_params, *where_params]
+        if newest is not None:
+            # Rank only the `newest` matching documents: a list of alike words
+            # can match most of the archive, and ranking all of it cost 0.3-0.9 s
+            # on 100k incidents; the newest matches come off the date index.
+            self.source = (
+                f"FROM (SELECT d.* {self.source} ORDER BY d.happened_at DESC LIMIT %s) d, "
+                f"(SELECT {tsq} AS q) s"
+            )
+            self.params = [*self.params, newest, *tsq_params]
         self.order = order
         self._count = None
 
@@ -270,7 +287,11 @@ def _visibility_sql(user, kinds) -> tuple[str, list]:
     if not ctx.sees_all:
         where += " AND (d.team_id = ANY(%s) OR d.team_id IS NULL)"
         params.append(sorted(ctx.team_ids) or [0])
-    if kinds:
+    if kinds and len(kinds) == 1:
+        # Equality, not ANY(): the planner walks the (kind, date) index only then.
+        where += " AND d.kind = %s"
+        params.append(kinds[0])
+    elif kinds:
         where += " AND d.kind = ANY(%s)"
         params.append(list(kinds))
     return where, params
@@ -324,14 +345,16 @@ def similar(*, user, text: str, exclude_incident: int | None = None, limit: int 
         if exclude_incident is not None:
             where += " AND d.object_id <> %s"
             where_params.append(exclude_incident)
-        return PgResults(tsq, params, where, where_params, order=PgResults.MOST_ALIKE)[:limit]
+        return PgResults(
+            tsq, params, where, where_params, order=PgResults.MOST_ALIKE, newest=SIMILAR_CANDIDATES
+        )[:limit]
     # SQLite: candidates sharing any term, scored by how many terms they share.
     terms = list(dict.fromkeys([*(lx for lx in cjk_lexemes(text) if len(lx) == 2), *words]))
     terms = terms[:MAX_SIMILAR_TERMS]
     condition = Q()
     for term in terms:
         condition |= Q(title__icontains=term) | Q(body__icontains=term)
-    candidates = list(qs.filter(condition).order_by("-happened_at")[:500])
+    candidates = list(qs.filter(condition).order_by("-happened_at")[:SIMILAR_CANDIDATES])
 
     def score(doc):
         title, body = doc.title.lower(), doc.body.lower()
