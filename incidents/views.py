@@ -17,7 +17,9 @@ from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -221,14 +223,36 @@ def dashboard(request):
             for a in (Action.ACKNOWLEDGE, Action.GRADE, Action.ASSIGN)
             if allowed_in_state(a, incident.state) and rules.can(user, a, incident)
         ]
-        incident.people = people.get(incident.team_id, [])
+    # The rows' links and <option> lists are built here rather than by template
+    # loops and {% url %}: for 100 rows that took most of a tech lead's dashboard
+    # time (bench/load.py).
+    base = reverse("incident", args=[0]).removesuffix("0/")
+    people_choices = {
+        team_id: [(p.pk, f"{p.get_full_name() or p.username} ({p.username})") for p in team]
+        for team_id, team in people.items()
+    }
+    options: dict[tuple, str] = {}  # few distinct lists: build each once
+    for incident in rows:
+        incident.url = f"{base}{incident.pk}/"
+        if Action.GRADE in incident.quick:
+            key = ("severity", incident.severity)
+            if key not in options:
+                options[key] = _option_tags(Severity.choices, incident.severity)
+            incident.severity_options = options[key]
+        if Action.ASSIGN in incident.quick:
+            key = ("owner", incident.team_id, incident.owner_id)
+            if key not in options:
+                choices = people_choices.get(incident.team_id, [])
+                options[key] = _option_tags(choices, incident.owner_id)
+            incident.owner_options = options[key]
+    query = request.GET.urlencode()
     context = {
         "rows": rows,
         "more": more,
         "limit": DASHBOARD_LIMIT,
         "now": now,
-        "severities": Severity.choices,
-        "query": request.GET.urlencode(),
+        "query": query,
+        "back": reverse("dashboard") + (f"?{query}" if query else ""),
     }
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":
         # The 30-second refresh: the rows only, without the counts and panels.
@@ -252,6 +276,19 @@ def dashboard(request):
         overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
     )
     return render(request, "incidents/dashboard.html", context)
+
+
+# A constant, not user text: marks the chosen <option>.
+_SELECTED = mark_safe(" selected")  # nosec B308 B703
+
+
+def _option_tags(choices, selected):
+    """<option> tags for `choices` ((value, label) pairs), escaped, one selected."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, _SELECTED if value == selected else "", label) for value, label in choices),
+    )
 
 
 # ---------------------------------------------------------------- workspace

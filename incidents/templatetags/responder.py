@@ -1,4 +1,9 @@
+from datetime import UTC
+
 from django import template
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
 from common import clock
@@ -33,3 +38,25 @@ def who(user, empty: str = "—") -> str:
     if user is None:
         return empty
     return user.get_full_name() or user.username
+
+
+@register.simple_tag
+def deadline(at, running, now):
+    """A deadline cell: its countdown (responder.js keeps it ticking) and local
+    time, "overdue" once past, "stopped" when its clock is not running.
+
+    A tag rather than an included template: dashboards render it 300 times.
+    """
+    if not running:
+        return format_html('<span class="clock-stopped">{}</span>', _("stopped"))
+    if not at:
+        return "—"
+    overdue = at < now
+    return format_html(
+        '<span data-deadline="{}" class="{}"><span class="countdown">{}</span><br>'
+        '<small class="text-muted">{}</small></span>',
+        at.astimezone(UTC).isoformat(),
+        "overdue" if overdue else "",
+        _("overdue") if overdue else timeuntil(at, now),
+        dateformat.format(timezone.localtime(at), "m-d H:i"),
+    )
