@@ -9,12 +9,21 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from incidents.rules import Role
 from tests.factories import TeamFactory, make_user
 
 # 10:00 in Asia/Shanghai on a Thursday; every test that reads the clock starts here.
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request activates its language for the whole thread (the test client runs
+    in this one): put the default back so no test inherits another's Chinese."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
