@@ -330,6 +330,11 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="Correct intake details",
+        description=(
+            "Send only the fields you correct. Every other field (state, number, team, "
+            "owner, severity, deadlines, timestamps, version, …) is read-only: a PATCH "
+            "that names one is refused with 400 naming it, and nothing changes."
+        ),
         request=s.IncidentUpdateSerializer,
         parameters=[IF_MATCH],
         responses={200: s.IncidentDetailSerializer, **ERRORS},
