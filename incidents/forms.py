@@ -29,6 +29,12 @@ User = get_user_model()
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
+# Longest texts, as the API takes them (incidents/api/serializers.py): a form
+# refuses with a message what the API refuses, instead of storing megabytes.
+LONG_TEXT = 20_000
+SCOPE_TEXT = 5_000
+SUMMARY_TEXT = 50_000
+
 
 class DateTimeLocalInput(forms.DateTimeInput):
     """The browser's date-and-time picker; values are in the user's time zone."""
@@ -88,6 +94,7 @@ class IntakeForm(forms.Form):
     )
     symptoms = forms.CharField(
         label=_("Initial symptoms"),
+        max_length=LONG_TEXT,
         widget=textarea(4),
         help_text=_("What users or monitoring see: error messages, pages, times."),
     )
@@ -99,6 +106,7 @@ class IntakeForm(forms.Form):
     )
     impact_scope = forms.CharField(
         label=_("Impact scope"),
+        max_length=SCOPE_TEXT,
         widget=textarea(2),
         help_text=_("E.g. “checkout unusable”, “reports module slow”."),
     )
@@ -226,6 +234,7 @@ class GradeForm(IncidentForm):
     severity = forms.ChoiceField(label=_("Level"), choices=Severity.choices)
     diagnosis = forms.CharField(
         label=_("Diagnosis"),
+        max_length=LONG_TEXT,
         widget=textarea(3),
         help_text=_("What is wrong and why you chose this level."),
     )
@@ -238,12 +247,14 @@ class GradeForm(IncidentForm):
     )
     findings = forms.CharField(
         label=_("Logs and monitoring findings"),
+        max_length=LONG_TEXT,
         widget=textarea(2),
         required=False,
         help_text=_("CPU, memory, response times, error logs."),
     )
     impact_assessment = forms.CharField(
         label=_("Impact assessment"),
+        max_length=LONG_TEXT,
         widget=textarea(2),
         required=False,
         help_text=_("Core business? How many users? Could it spread?"),
@@ -275,7 +286,9 @@ class AssignForm(IncidentForm):
     contact_details = forms.CharField(
         label=_("Phone, email or ticket"), required=False, max_length=200
     )
-    contact_owes = forms.CharField(label=_("What they owe us"), required=False, widget=textarea(2))
+    contact_owes = forms.CharField(
+        label=_("What they owe us"), required=False, max_length=SCOPE_TEXT, widget=textarea(2)
+    )
 
     CONTACT_FIELDS = ("contact_name", "contact_organisation", "contact_details", "contact_owes")
 
@@ -319,6 +332,7 @@ class LogForm(IncidentForm):
     kind = forms.ChoiceField(label=_("Kind"), choices=LogEntry.Kind.choices)
     text = forms.CharField(
         label=_("What happened"),
+        max_length=LONG_TEXT,
         widget=textarea(3),
         help_text=_("E.g. “ran the database restart script”, “switched to the standby”."),
     )
@@ -336,12 +350,14 @@ class ResolveForm(IncidentForm):
     workaround = forms.CharField(
         label=_("Temporary workaround"),
         required=False,
+        max_length=LONG_TEXT,
         widget=textarea(2),
         help_text=_("Restart, failover, rollback …"),
     )
     fix = forms.CharField(
         label=_("Long-term fix"),
         required=False,
+        max_length=LONG_TEXT,
         widget=textarea(2),
         help_text=_("Code or architecture change; may follow later."),
     )
@@ -359,7 +375,10 @@ class VerifyForm(IncidentForm):
         widget=forms.RadioSelect,
     )
     functional_evidence = forms.CharField(
-        label=_("Functional test evidence"), required=False, widget=textarea(2)
+        label=_("Functional test evidence"),
+        required=False,
+        max_length=LONG_TEXT,
+        widget=textarea(2),
     )
     regression = forms.ChoiceField(
         label=_("Regression test: nothing else broke"),
@@ -367,7 +386,10 @@ class VerifyForm(IncidentForm):
         widget=forms.RadioSelect,
     )
     regression_evidence = forms.CharField(
-        label=_("Regression test evidence"), required=False, widget=textarea(2)
+        label=_("Regression test evidence"),
+        required=False,
+        max_length=LONG_TEXT,
+        widget=textarea(2),
     )
     monitoring = forms.ChoiceField(
         label=_("Monitoring: CPU, memory, success rate normal"),
@@ -375,9 +397,14 @@ class VerifyForm(IncidentForm):
         widget=forms.RadioSelect,
     )
     monitoring_evidence = forms.CharField(
-        label=_("Monitoring evidence"), required=False, widget=textarea(2)
+        label=_("Monitoring evidence"),
+        required=False,
+        max_length=LONG_TEXT,
+        widget=textarea(2),
     )
-    notes = forms.CharField(label=_("Notes"), required=False, widget=textarea(2))
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=LONG_TEXT, widget=textarea(2)
+    )
 
     def clean(self):
         data = super().clean()
@@ -403,13 +430,14 @@ class VerifyForm(IncidentForm):
 class NotifyUsersForm(IncidentForm):
     message = forms.CharField(
         label=_("What the users were told"),
+        max_length=LONG_TEXT,
         widget=textarea(2),
         help_text=_("E.g. “The problem you reported is fixed.”"),
     )
 
 
 class FeedbackForm(IncidentForm):
-    text = forms.CharField(label=_("Users' feedback"), widget=textarea(2))
+    text = forms.CharField(label=_("Users' feedback"), max_length=LONG_TEXT, widget=textarea(2))
     satisfied = forms.NullBooleanField(
         label=_("Satisfied?"),
         required=False,
@@ -422,18 +450,20 @@ class FeedbackForm(IncidentForm):
 class ArchiveForm(IncidentForm):
     summary = forms.CharField(
         label=_("Archive summary"),
+        max_length=SUMMARY_TEXT,
         widget=textarea(4),
         help_text=_("Symptoms, diagnosis, solution, time taken and lessons learned."),
     )
 
 
 class ReasonForm(IncidentForm):
-    reason = forms.CharField(label=_("Reason"), widget=textarea(2))
+    reason = forms.CharField(label=_("Reason"), max_length=LONG_TEXT, widget=textarea(2))
 
 
 class CancelForm(ReasonForm):
     reason = forms.CharField(
         label=_("Reason"),
+        max_length=LONG_TEXT,
         widget=textarea(2),
         help_text=_("Duplicate of which incident, or why it is a false alarm."),
     )

@@ -7,9 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
-from incidents.forms import UserChoiceField, UsersChoiceField, team_people, textarea
+from incidents.forms import LONG_TEXT, UserChoiceField, UsersChoiceField, team_people, textarea
 from incidents.models import Team
 from knowledge.models import RootCause
+
+# The timeline is pre-filled with every audit event: room for a long incident.
+TIMELINE_TEXT = 100_000
 
 
 class PostMortemForm(forms.Form):
@@ -18,12 +21,14 @@ class PostMortemForm(forms.Form):
         label=_("Summary"),
         widget=textarea(3),
         required=False,
+        max_length=LONG_TEXT,
         help_text=_("What happened, in a few sentences."),
     )
     timeline = forms.CharField(
         label=_("Timeline"),
         widget=textarea(10),
         required=False,
+        max_length=TIMELINE_TEXT,
         help_text=_("Pre-filled from the incident's record; edit freely."),
     )
     root_cause_category = forms.ChoiceField(
@@ -35,12 +40,15 @@ class PostMortemForm(forms.Form):
         label=_("Root cause"),
         widget=textarea(3),
         required=False,
+        max_length=LONG_TEXT,
         help_text=_("E.g. “monitoring did not cover this, so the fault was found late”."),
     )
     contributing_factors = forms.CharField(
-        label=_("Contributing factors"), widget=textarea(3), required=False
+        label=_("Contributing factors"), widget=textarea(3), required=False, max_length=LONG_TEXT
     )
-    lessons = forms.CharField(label=_("Lessons learned"), widget=textarea(3), required=False)
+    lessons = forms.CharField(
+        label=_("Lessons learned"), widget=textarea(3), required=False, max_length=LONG_TEXT
+    )
     meeting_date = forms.DateField(
         label=_("Post-mortem meeting date"),
         required=False,
@@ -90,11 +98,19 @@ class ActionItemForm(forms.Form):
 
 class ArticleForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    symptoms = forms.CharField(label=_("Symptoms"), widget=textarea(3), required=False)
-    diagnosis = forms.CharField(label=_("Diagnosis"), widget=textarea(3), required=False)
-    workaround = forms.CharField(label=_("Workaround"), widget=textarea(3), required=False)
-    fix = forms.CharField(label=_("Fix"), widget=textarea(3), required=False)
-    lessons = forms.CharField(label=_("Lessons"), widget=textarea(3), required=False)
+    symptoms = forms.CharField(
+        label=_("Symptoms"), widget=textarea(3), required=False, max_length=LONG_TEXT
+    )
+    diagnosis = forms.CharField(
+        label=_("Diagnosis"), widget=textarea(3), required=False, max_length=LONG_TEXT
+    )
+    workaround = forms.CharField(
+        label=_("Workaround"), widget=textarea(3), required=False, max_length=LONG_TEXT
+    )
+    fix = forms.CharField(label=_("Fix"), widget=textarea(3), required=False, max_length=LONG_TEXT)
+    lessons = forms.CharField(
+        label=_("Lessons"), widget=textarea(3), required=False, max_length=LONG_TEXT
+    )
     tags = forms.CharField(
         label=_("Tags"),
         max_length=200,
