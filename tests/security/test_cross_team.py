@@ -1,0 +1,630 @@
+"""Another team's records do not exist for a user, on every page and endpoint.
+
+The tables below hold every URL pattern of the project (checked against the
+URL resolver, so a new endpoint without a row here fails), with every HTTP
+method its view answers (checked by asking each pattern every method).
+
+- TARGETS: URLs of one record of team A (incident, post-mortem, action item,
+  article). The outsider — team B's tech lead with every other team role —
+  gets 404 for every method, exactly what a record that does not exist gets,
+  and nothing is written. Team B's manager and admin see team A (DESIGN.md:
+  managers and admins see all), the manager may not act (403); team A's lead
+  succeeds with the same request, so the 404 is the visibility rule's.
+- LISTINGS: every other URL. What the outsider gets holds nothing of team A
+  (no text, number or link), and someone who sees team A does find it there.
+"""
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import openpyxl
+import pytest
+from django.urls import resolve
+from django.utils import timezone
+
+from escalation.models import Delivery
+from incidents import views
+from incidents.models import Incident, LogEntry, Severity, State
+from incidents.workflow import Action
+from tests.factories import STATE_FOR_ACTION
+from tests.security.conftest import A_MARK, A_WORD, B_MARK, B_WORD
+from tests.security.helpers import db_state, state_changes, url_patterns
+
+pytestmark = pytest.mark.django_db
+
+MISSING = 2_000_000_000  # an id no record has
+ALL_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+# URL patterns with no row in the tables, and why (ADMIN: every route under it).
+ADMIN = "admin/"  # Django admin: staff only, its own permissions (tests/test_admin_pages.py)
+ALLOWED = {
+    "accounts/login/": "signs in; shows no record",
+    "accounts/logout/": "signs out; shows no record",
+    "api/schema/": "the OpenAPI document; no records",
+    "api/docs/": "Swagger UI; no records",
+    "api/v1/alerts/<str:integration_token>/": (
+        "authenticated by the integration's secret token, not by a user or team "
+        "membership (tests/incidents/test_alerts.py)"
+    ),
+}
+
+
+def allowed(route: str) -> bool:
+    return route in ALLOWED or route.startswith(ADMIN)
+
+
+def route_of(path: str) -> str:
+    return resolve(path.format(pk=MISSING).split("?")[0]).route
+
+
+# ---------------------------------------------------------------- team A's records
+
+
+@dataclass(frozen=True)
+class Target:
+    """One URL of one record of team A; `{pk}` in `path` is the record's id."""
+
+    name: str
+    path: str
+    record: Callable  # TeamRecords → the record
+    methods: tuple[str, ...]
+    data: Callable | None = None  # (TeamRecords, record) → a valid body for the writes
+    api: bool = False
+    manager_reads: int = 200  # a manager (sees all teams, may not write) reading it
+
+    @property
+    def write(self) -> str | None:
+        return next((m for m in ("POST", "PATCH") if m in self.methods), None)
+
+
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+
+
+def form_data(action: Action, incident: Incident, owner) -> dict:
+    """Valid web-form input for `action` on `incident`."""
+    data = {
+        Action.ACKNOWLEDGE: {},
+        Action.GRADE: {"severity": Severity.P1, "diagnosis": "Pool exhausted."},
+        Action.ASSIGN: {"owner": owner.pk},
+        Action.LOG: {"kind": LogEntry.Kind.PROGRESS, "text": "Rolling back."},
+        Action.RESOLVE: {"fix": "Pool raised."},
+        Action.VERIFY: {"functional": "passed", "regression": "passed", "monitoring": "passed"},
+        Action.NOTIFY_USERS: {"message": "Fixed."},
+        Action.FEEDBACK: {"text": "Works.", "satisfied": "true"},
+        Action.ARCHIVE: {"summary": "Pool exhaustion."},
+        Action.REOPEN: {"reason": "Back."},
+        Action.CANCEL: {"reason": "Duplicate."},
+    }[action]
+    return {"version": incident.version, **data}
+
+
+def api_data(action: Action, owner) -> dict:
+    """Valid API input for `action`."""
+    return {
+        Action.ACKNOWLEDGE: {},
+        Action.GRADE: {"severity": "P1", "diagnosis": "Pool exhausted."},
+        Action.ASSIGN: {"owner": owner.username},
+        Action.LOG: {"kind": "progress", "text": "Rolling back."},
+        Action.RESOLVE: {"fix": "Pool raised."},
+        Action.VERIFY: {"functional_ok": True, "regression_ok": True, "monitoring_ok": True},
+        Action.NOTIFY_USERS: {"message": "Fixed."},
+        Action.FEEDBACK: {"text": "Works."},
+        Action.ARCHIVE: {"summary": "Pool exhaustion."},
+        Action.REOPEN: {"reason": "Back."},
+        Action.CANCEL: {"reason": "Duplicate."},
+    }[action]
+
+
+def edit_data(team, incident) -> dict:
+    return {
+        "version": incident.version,
+        "title": "Edited title",
+        "symptoms": incident.symptoms,
+        "impact_scope": incident.impact_scope,
+        "affected_users": incident.affected_users,
+        "source": incident.source,
+        "category": incident.category,
+        "received_at": _local(incident.received_at),
+    }
+
+
+def postmortem_data(team, incident) -> dict:
+    pm = team.postmortem
+    return {
+        "version": pm.version,
+        "summary": "Rewritten summary",
+        "root_cause_category": "change_config",
+        "root_cause": pm.root_cause,
+        "meeting_date": pm.meeting_date.isoformat(),
+    }
+
+
+def action_item_data(team, incident) -> dict:
+    due = timezone.localdate() + timedelta(days=3)
+    return {"action-text": "Another action", "action-owner": team.owner.pk, "action-due_date": due}
+
+
+def article_data(team, record) -> dict:
+    return {"title": "Rewritten article", "fix": "Raise the pool."}
+
+
+def _act_target(action: Action) -> Target:
+    return Target(
+        name=f"act-{action.value}",
+        path=f"/incidents/{{pk}}/{action.value}/",
+        record=lambda team: team.incident(STATE_FOR_ACTION[action]),
+        methods=("POST",),
+        data=lambda team, incident: form_data(action, incident, team.owner),
+    )
+
+
+def _api_targets() -> list[Target]:
+    """The API's URLs of one incident."""
+    base = "/api/v1/incidents/{pk}"
+    targets = [
+        Target(
+            name="api-detail",
+            path=f"{base}/",
+            record=lambda team: team.incident(State.ACKNOWLEDGED),
+            methods=("GET", "HEAD", "OPTIONS", "PATCH"),
+            data=lambda team, incident: {"title": "Edited title"},
+            api=True,
+        )
+    ]
+    for action in views.ACTIONS:
+        targets.append(
+            Target(
+                name=f"api-{action.value}",
+                path=f"{base}/{action.value}/",
+                record=lambda team, action=action: team.incident(STATE_FOR_ACTION[action]),
+                methods=("OPTIONS", "POST"),
+                data=lambda team, incident, action=action: api_data(action, team.owner),
+                api=True,
+            )
+        )
+    for reading in ("timeline", "notices"):
+        targets.append(
+            Target(
+                name=f"api-{reading}",
+                path=f"{base}/{reading}/",
+                record=lambda team: team.incident(State.IN_PROGRESS),
+                methods=("GET", "HEAD", "OPTIONS"),
+                api=True,
+            )
+        )
+    return targets
+
+
+def _postmortem_incident(team):
+    return team.postmortem.incident
+
+
+TARGETS = [
+    Target("workspace", "/incidents/{pk}/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
+    Target("print", "/incidents/{pk}/print/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
+    Target(
+        "edit",
+        "/incidents/{pk}/edit/",
+        lambda t: t.incident(State.ACKNOWLEDGED),
+        ("POST",),
+        data=edit_data,
+    ),
+    *[_act_target(action) for action in views.ACTIONS],
+    Target(
+        "postmortem",
+        "/incidents/{pk}/postmortem/",
+        _postmortem_incident,
+        ALL_METHODS,
+        data=postmortem_data,
+    ),
+    Target(
+        "postmortem-action-add",
+        "/incidents/{pk}/postmortem/actions/",
+        _postmortem_incident,
+        ("POST",),
+        data=action_item_data,
+    ),
+    Target(
+        "action-done",
+        "/knowledge/actions/{pk}/done/",
+        lambda t: t.action_item,
+        ("POST",),
+        data=lambda team, item: {},
+    ),
+    Target("article", "/knowledge/articles/{pk}/", lambda t: t.article, ("GET",)),
+    Target(
+        "article-edit",
+        "/knowledge/articles/{pk}/edit/",
+        lambda t: t.article,
+        ALL_METHODS,
+        data=article_data,
+        manager_reads=403,
+    ),
+    Target(
+        "article-new",
+        "/knowledge/articles/new/{pk}/",
+        lambda t: t.archived,
+        ALL_METHODS,
+        data=article_data,
+        manager_reads=403,
+    ),
+    *_api_targets(),
+]
+
+
+def send(client, method: str, path: str, data: dict | None, *, api: bool, headers=None):
+    """`method` on `path` with `data` as the body of a write (JSON for the API)."""
+    if method not in WRITES:
+        return client.generic(method, path, headers=headers)
+    if api:
+        body, content_type = json.dumps(data or {}), "application/json"
+    else:
+        body, content_type = urlencode(data or {}, doseq=True), "application/x-www-form-urlencoded"
+    return client.generic(method, path, body, content_type, headers=headers)
+
+
+def comparable(response, path: str) -> tuple[int, bytes]:
+    body = b"" if response.streaming else response.content
+    return response.status_code, body.replace(path.encode(), b"<path>")
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
+def test_it_answers_404_for_another_teams_record_and_writes_nothing(
+    client, team_a, outsider, target
+):
+    record = target.record(team_a)
+    path = target.path.format(pk=record.pk)
+    unknown = target.path.format(pk=MISSING)
+    data = target.data(team_a, record) if target.data else None
+    client.force_login(outsider)
+    before = db_state()
+
+    for method in target.methods:
+        answer = send(client, method, path, data, api=target.api)
+        nothing = send(client, method, unknown, data, api=target.api)
+        # Exactly what a record that does not exist gets: no 403, nothing to tell them apart.
+        assert comparable(answer, path) == comparable(nothing, unknown), method
+        if not (target.api and method == "OPTIONS"):  # DRF's metadata never reads the record
+            assert answer.status_code == 404, (method, answer.status_code)
+
+    assert state_changes(before, db_state()) == []
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
+def test_it_lets_managers_and_admins_of_another_team_see_it(
+    client, team_a, pay_manager, pay_admin, target
+):
+    record = target.record(team_a)
+    path = target.path.format(pk=record.pk)
+    data = target.data(team_a, record) if target.data else None
+    if "GET" in target.methods:
+        client.force_login(pay_admin)
+        assert send(client, "GET", path, None, api=target.api).status_code == 200
+        client.force_login(pay_manager)
+        assert send(client, "GET", path, None, api=target.api).status_code == target.manager_reads
+    if target.write:
+        client.force_login(pay_manager)
+        before = db_state()
+        response = send(client, target.write, path, data, api=target.api)
+        assert response.status_code == 403  # sees it, may not act: the role rule speaks
+        assert state_changes(before, db_state()) == []
+
+
+@pytest.mark.parametrize(
+    "target", [t for t in TARGETS if t.write], ids=[t.name for t in TARGETS if t.write]
+)
+def test_it_lets_the_owning_teams_lead_make_the_same_request(client, team_a, lead, target):
+    """The control: the outsider's request was valid, only the team was wrong."""
+    record = target.record(team_a)
+    path = target.path.format(pk=record.pk)
+    client.force_login(lead)
+    before = db_state()
+
+    response = send(client, target.write, path, target.data(team_a, record), api=target.api)
+
+    assert response.status_code == (200 if target.api else 302), response.content[:500]
+    assert state_changes(before, db_state()) != []
+
+
+# ---------------------------------------------------------------- everything else
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A URL that is not one record's: what it answers holds nothing of team A.
+
+    `shows_a_to`: a user (fixture name) to whom the same URL does show team A,
+    proving the check could see a leak; None where no record is ever shown.
+    """
+
+    name: str
+    path: str
+    methods: tuple[str, ...] = ("GET",)
+    status: int = 200  # the outsider's answer
+    data: dict | Callable | None = None
+    api: bool = False
+    shows_a_to: str | None = None
+    headers: dict = field(default_factory=dict)
+
+
+def _delivery_of_team_a(team):
+    return {"delivery": Delivery.objects.filter(user=team.lead, channel="inapp").first().pk}
+
+
+LISTINGS = [
+    Listing("home", "/", ALL_METHODS, status=302),
+    Listing("dashboard", "/dashboard/", shows_a_to="pay_manager"),
+    Listing(
+        "dashboard-rows",
+        "/dashboard/?fragment=rows",
+        headers={"HX-Request": "true"},
+        shows_a_to="pay_manager",
+    ),
+    Listing("dashboard-team-a", "/dashboard/?team=platform"),
+    Listing("my-work", "/my/", shows_a_to="owner"),
+    Listing("archive", "/archive/", shows_a_to="pay_manager"),
+    Listing("archive-search", f"/archive/?q={A_WORD}", shows_a_to="pay_manager"),
+    Listing("archive-team-a", "/archive/?team=platform", status=400),
+    Listing("archive-csv", "/archive/export.csv", shows_a_to="pay_manager"),
+    Listing("archive-xlsx", "/archive/export.xlsx", shows_a_to="pay_manager"),
+    Listing(
+        "intake",
+        "/incidents/new/",
+        ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"),
+        shows_a_to="pay_manager",
+    ),
+    Listing(
+        "intake-into-team-a",
+        "/incidents/new/",
+        ("POST",),
+        status=400,
+        data=lambda team: {
+            "title": "Filed into A",
+            "symptoms": "x",
+            "severity": "P2",
+            "impact_scope": "x",
+            "affected_users": 0,
+            "source": "phone",
+            "category": "production",
+            "team": team.team.pk,
+            "received_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        },
+    ),
+    Listing("knowledge", "/knowledge/", shows_a_to="pay_manager"),
+    Listing("knowledge-search", f"/knowledge/?q={A_WORD}", shows_a_to="pay_manager"),
+    Listing(
+        "knowledge-similar",
+        f"/knowledge/similar/?title={A_WORD}+title&symptoms={A_WORD}",
+        shows_a_to="pay_manager",
+    ),
+    Listing("metrics", "/metrics/", shows_a_to="pay_manager"),
+    Listing("metrics-team-a", "/metrics/?team=platform", status=400),
+    Listing("notifications", "/notifications/", ALL_METHODS, shows_a_to="lead"),
+    Listing(
+        "notifications-read-team-a",
+        "/notifications/read/",
+        ("POST",),
+        status=302,
+        data=_delivery_of_team_a,
+    ),
+    Listing(
+        "notifications-preferences",
+        "/notifications/preferences/",
+        ("POST",),
+        status=302,
+        data={"email_notices": "on"},
+    ),
+    Listing("profile", "/accounts/profile/", ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE")),
+    Listing(
+        "profile-save",
+        "/accounts/profile/",
+        ("POST",),
+        status=302,
+        data={"language": "en", "email_notices": "on", "inapp_notices": "on"},
+    ),
+    Listing("api-token", "/accounts/token/", ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE")),
+    Listing("api-token-create", "/accounts/token/", ("POST",), data={"action": "create"}),
+    Listing("password", "/accounts/password/", ("GET", "HEAD", "OPTIONS", "POST", "PUT")),
+    Listing("password-done", "/accounts/password/done/", ("GET", "HEAD", "OPTIONS")),
+    Listing("language", "/accounts/language/", ("POST",), status=302, data={"language": "en"}),
+    Listing("healthz", "/healthz", status=503),  # no beat runs in the tests
+    Listing(
+        "api-list",
+        "/api/v1/incidents/",
+        ("GET", "HEAD", "OPTIONS"),
+        api=True,
+        shows_a_to="pay_manager",
+    ),
+    Listing(
+        "api-list-search", f"/api/v1/incidents/?q={A_WORD}", api=True, shows_a_to="pay_manager"
+    ),
+    Listing("api-list-team-a", "/api/v1/incidents/?team=platform", api=True),
+    Listing(
+        "api-intake-into-team-a",
+        "/api/v1/incidents/",
+        ("POST",),
+        status=400,
+        api=True,
+        data={
+            "title": "Filed into A",
+            "symptoms": "x",
+            "severity": "P2",
+            "source": "api",
+            "impact_scope": "x",
+            "team": "platform",
+        },
+    ),
+    Listing(
+        "api-knowledge",
+        f"/api/v1/knowledge/?q={A_WORD}",
+        ("GET", "HEAD", "OPTIONS"),
+        api=True,
+        shows_a_to="pay_manager",
+    ),
+    Listing(
+        "api-metrics",
+        "/api/v1/metrics/",
+        ("GET", "HEAD", "OPTIONS"),
+        api=True,
+        shows_a_to="pay_manager",
+    ),
+    Listing("api-metrics-team-a", "/api/v1/metrics/?team=platform", status=400, api=True),
+    Listing("api-ping", "/api/v1/ping/", ("GET", "OPTIONS"), api=True),
+]
+
+
+def text_of(response) -> str:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    if response.get("Content-Type", "").startswith("application/vnd.openxmlformats"):
+        book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+        return "\n".join(
+            str(value)
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for value in row
+            if value is not None
+        )
+    return body.decode()
+
+
+def traces_of_team_a(text: str, team) -> list[str]:
+    """Team A's marker, incident numbers and incident links found in `text`."""
+    incidents = Incident.objects.filter(team=team.team)
+    found = [A_MARK] if A_MARK in text else []
+    found += [i.number for i in incidents if i.number in text]
+    found += [f"/incidents/{i.pk}/" for i in incidents if f"/incidents/{i.pk}/" in text]
+    return found
+
+
+@pytest.fixture
+def both_teams(clock, team_a, team_b):
+    """Team A's records of every kind, escalated; team B's open and archived ones."""
+    team_b.incident(State.NEW)
+    team_b.article  # noqa: B018 (builds it, from an archived incident)
+    team_a.everything(clock)
+    return team_a
+
+
+@pytest.mark.parametrize("listing", LISTINGS, ids=[item.name for item in LISTINGS])
+def test_it_lists_nothing_of_another_team(request, client, both_teams, outsider, listing):
+    team = both_teams
+    data = listing.data(team) if callable(listing.data) else listing.data
+    client.force_login(outsider)
+    before = db_state(own_rows_of=outsider)
+
+    for method in listing.methods:
+        response = send(
+            client, method, listing.path, data, api=listing.api, headers=listing.headers
+        )
+        assert response.status_code == listing.status, (method, response.status_code)
+        assert traces_of_team_a(text_of(response), team) == [], method
+
+    assert state_changes(before, db_state(own_rows_of=outsider)) == []
+    if listing.shows_a_to:
+        # The control: someone who sees team A does find it here.
+        client.force_login(request.getfixturevalue(listing.shows_a_to))
+        response = send(client, "GET", listing.path, None, api=listing.api, headers=listing.headers)
+        assert A_MARK in text_of(response)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/",
+        "/archive/",
+        "/archive/export.csv",
+        "/knowledge/",
+        f"/knowledge/?q={B_WORD}",
+        f"/api/v1/knowledge/?q={B_WORD}",
+        "/api/v1/incidents/",
+    ],
+)
+def test_it_shows_the_outsider_their_own_teams_records(client, both_teams, outsider, path):
+    """The listings are not empty for the outsider: their own team's records are there."""
+    client.force_login(outsider)
+    assert B_MARK in text_of(client.get(path))
+
+
+def test_it_suggests_no_similar_incident_of_another_team(
+    client, both_teams, team_b, outsider, pay_manager
+):
+    """The workspace's "similar past incidents" search the user's teams only."""
+    # Words of team A's archived incidents, in an incident of team B.
+    mine = team_b.incident(State.ACKNOWLEDGED)
+    mine.title = f"{B_MARK} {A_WORD} archived P2 title"
+    mine.save(update_fields=["title"])
+    path = f"/incidents/{mine.pk}/"
+
+    client.force_login(outsider)
+    assert traces_of_team_a(text_of(client.get(path)), both_teams) == []
+    client.force_login(pay_manager)  # the control: someone who sees team A gets it
+    assert A_MARK in text_of(client.get(path))
+
+
+def test_it_counts_only_the_users_teams(client, both_teams, outsider):
+    client.force_login(outsider)
+    mine = Incident.objects.filter(team__slug="payments")
+    open_mine = mine.exclude(state__in=[State.RESOLVED, State.ARCHIVED, State.CANCELLED])
+
+    dashboard = client.get("/dashboard/")
+    listed = client.get("/api/v1/incidents/").json()
+    metrics = client.get("/api/v1/metrics/").json()
+
+    assert dashboard.context["total"] == open_mine.count()
+    assert listed["count"] == mine.count()
+    assert metrics["total"]["count"] == mine.exclude(state=State.CANCELLED).count()
+    assert metrics["overdue_action_items"] == []
+    assert metrics["root_causes"] == []
+
+
+# ---------------------------------------------------------------- the tables are complete
+
+
+def test_it_has_a_row_for_every_url_pattern():
+    covered = {route_of(item.path) for item in [*TARGETS, *LISTINGS]}
+    routes = [route for route, _pattern in url_patterns()]
+
+    missing = [r for r in routes if r not in covered and not allowed(r)]
+
+    assert missing == [], "add these URLs to the cross-team tables (or to ALLOWED, with why)"
+    assert sorted(set(ALLOWED) - set(routes)) == []  # no stale entry
+    assert any(r.startswith(ADMIN) for r in routes)
+
+
+def test_it_tries_every_action_the_workspace_posts():
+    tried = {t.name.removeprefix("act-") for t in TARGETS if t.name.startswith("act-")}
+    assert tried == {a.value for a in views.ACTIONS}
+
+
+def _methods_by_route() -> dict[str, tuple[str, set[str]]]:
+    """route → (a path of it, every method the tables send there)."""
+    found: dict[str, tuple[str, set[str]]] = {}
+    for item in [*TARGETS, *LISTINGS]:
+        route = route_of(item.path)
+        path = item.path.format(pk=MISSING)
+        found.setdefault(route, (path, set()))[1].update(item.methods)
+    return found
+
+
+METHODS_BY_ROUTE = _methods_by_route()
+
+
+@pytest.mark.parametrize("route", sorted(METHODS_BY_ROUTE))
+def test_it_sends_every_method_the_url_answers(client, admin, route):
+    """A method the view accepts but the tables do not send would go untested:
+    every other method must be refused (405), even to an admin."""
+    path, listed = METHODS_BY_ROUTE[route]
+    client.force_login(admin)
+    api = path.startswith("/api/")
+    answered = {
+        method
+        for method in ALL_METHODS
+        if send(client, method, path, {}, api=api).status_code != 405
+    }
+    assert answered == listed

@@ -1,0 +1,113 @@
+"""A team's records, built through the real services, for the security tests.
+
+`TeamRecords` files incidents and writes post-mortems, action items and
+articles on demand (each once), so a test builds only what its URL needs;
+`everything()` builds the lot, with escalation notices, for the list pages.
+Every text it writes comes from `text(tag)`: a team marker for the
+cross-team tests, a script payload for the escaping tests.
+"""
+
+from datetime import timedelta
+from functools import cached_property
+
+from common import clock
+from escalation.engine import sweep_due_deadlines
+from incidents import services
+from incidents.models import LogEntry, Severity, State
+from knowledge import services as knowledge
+from knowledge.models import PostMortem
+from tests.factories import incident_in_state
+
+
+class TeamRecords:
+    def __init__(self, *, team, lead, owner, tester, onduty, text):
+        self.team = team
+        self.lead, self.owner, self.tester, self.onduty = lead, owner, tester, onduty
+        self.text = text
+        self._incidents = {}
+
+    def _texts(self, tag: str) -> dict:
+        return {
+            "title": self.text(f"{tag} title"),
+            "symptoms": self.text(f"{tag} symptoms"),
+            "impact_scope": self.text(f"{tag} impact"),
+        }
+
+    def incident(self, state: str, severity: str = Severity.P2):
+        """An incident of the team in `state`, reached through the services."""
+        key = (state, severity)
+        if key not in self._incidents:
+            self._incidents[key] = incident_in_state(
+                state,
+                lead=self.lead,
+                owner=self.owner,
+                tester=self.tester,
+                reporter=self.onduty,
+                severity=severity,
+                **self._texts(f"{state} {severity}"),
+            )
+        return self._incidents[key]
+
+    @cached_property
+    def postmortem(self) -> PostMortem:
+        """The post-mortem of a resolved P1, with one improvement action."""
+        incident = self.incident(State.RESOLVED, Severity.P1)
+        knowledge.postmortem_save(
+            incident=incident,
+            actor=self.lead,
+            summary=self.text("postmortem summary"),
+            root_cause_category="change_config",
+            root_cause=self.text("postmortem root cause"),
+            contributing_factors=self.text("postmortem factors"),
+            lessons=self.text("postmortem lessons"),
+            meeting_date=clock.now().date(),
+            attendees=[self.lead, self.owner],
+        )
+        knowledge.action_item_add(
+            incident=incident,
+            actor=self.lead,
+            text=self.text("action item"),
+            owner=self.owner,
+            due_date=clock.now().date() + timedelta(days=7),
+        )
+        return PostMortem.objects.get(incident=incident)
+
+    @cached_property
+    def action_item(self):
+        return self.postmortem.action_items.get()
+
+    @cached_property
+    def archived(self):
+        """An archived P2 (no post-mortem needed), with its log."""
+        return self.incident(State.ARCHIVED)
+
+    @cached_property
+    def article(self):
+        return knowledge.article_save(
+            actor=self.lead,
+            incident=self.archived,
+            title=self.text("article title"),
+            symptoms=self.text("article symptoms"),
+            fix=self.text("article fix"),
+            tags="security",
+        )
+
+    def everything(self, clock_):
+        """Open, worked-on, resolved, archived incidents, a post-mortem with an
+        overdue action, an article, and escalation notices sent to the team."""
+        urgent = self.incident(State.NEW, Severity.P0)
+        self.incident(State.IN_PROGRESS)
+        services.incident_log(
+            incident=self.incident(State.IN_PROGRESS),
+            actor=self.owner,
+            kind=LogEntry.Kind.PROGRESS,
+            text=self.text("log entry"),
+        )
+        self.incident(State.VERIFYING)
+        self.postmortem  # noqa: B018 (builds it)
+        self.article  # noqa: B018
+        # A week and a day later: the action is overdue, every open clock has
+        # escalated (notices and in-app deliveries to the team's people).
+        clock_.shift(timedelta(days=8))
+        sweep_due_deadlines()
+        return urgent
