@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -68,7 +69,13 @@ class SlackChannel(Channel):
     name = "slack"
 
     def send(self, *, address, secret, subject, body, payload):
-        _post_json(address, {"text": f"*{subject}*\n{body}"})
+        _post_json(address, {"text": f"*{slack_escape(subject)}*\n{slack_escape(body)}"})
+
+
+def slack_escape(text: str) -> str:
+    """User text as Slack shows it literally: Slack reads <!channel>, <@U…> and
+    <url|label> in message text, and wants &, < and > escaped to show them."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class WeComChannel(Channel):
@@ -111,13 +118,19 @@ def feishu_sign(secret: str, timestamp: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
+# Feishu text messages turn <at user_id="all"></at> into a mention of everyone; a
+# zero-width space after "<" keeps an incident title from pinging the group.
+FEISHU_AT = re.compile(r"<(?=\s*at\b)", re.IGNORECASE)
+
+
 class FeishuChannel(Channel):
     """Feishu / Lark (飞书) custom bot with signature verification."""
 
     name = "feishu"
 
     def send(self, *, address, secret, subject, body, payload):
-        message = {"msg_type": "text", "content": {"text": f"{subject}\n{body}"}}
+        text = FEISHU_AT.sub("<\u200b", f"{subject}\n{body}")
+        message = {"msg_type": "text", "content": {"text": text}}
         if secret:
             timestamp = int(time.time())
             message = {

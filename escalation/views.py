@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -41,6 +42,9 @@ def mark_read(request):
     """Mark one notice (`delivery` in the form) or all of this user's notices read."""
     unread = Delivery.objects.filter(user=request.user, channel="inapp", read_at__isnull=True)
     if request.POST.get("delivery"):
-        unread = unread.filter(pk=request.POST["delivery"])
+        delivery = request.POST["delivery"]
+        if not (delivery.isascii() and delivery.isdigit()):
+            return HttpResponseBadRequest(_("Unknown notice."))
+        unread = unread.filter(pk=int(delivery))
     unread.update(read_at=clock.now())
     return redirect("notifications")

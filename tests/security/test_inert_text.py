@@ -417,13 +417,6 @@ def respond_notice(incident) -> Notice:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "escalation/channels.py SlackChannel posts the title unescaped: Slack reads "
-        "<!channel> and <url|text> in `text` (escape &, < and > as &amp; &lt; &gt;)"
-    ),
-)
 def test_it_keeps_slack_control_sequences_out_of_slack_messages(clock, onduty):
     from escalation import messages
 
@@ -437,6 +430,26 @@ def test_it_keeps_slack_control_sequences_out_of_slack_messages(clock, onduty):
     text = post.call_args.args[1]["text"]
     assert "<!channel>" not in text
     assert "<https://evil.example|" not in text
+    assert "&lt;!channel&gt;" in text  # shown as typed
+
+
+def test_it_keeps_a_feishu_mention_of_everyone_out_of_feishu_messages(clock, onduty):
+    from escalation import messages
+
+    notice = respond_notice(filed('<at user_id="all">所有人</at> 支付中断', onduty))
+    subject, body = messages.render(notice)
+    with mock.patch.object(channels, "_post_json", return_value={}) as post:
+        channels.FeishuChannel().send(
+            address="https://open.feishu.example/hook",
+            secret="",
+            subject=subject,
+            body=body,
+            payload={},
+        )
+
+    text = post.call_args.args[1]["content"]["text"]
+    assert '<at user_id="all">' not in text
+    assert 'at user_id="all">所有人' in text  # shown, not acted on
 
 
 def strings_in(value) -> list[str]:
