@@ -39,7 +39,6 @@ from incidents.models import (
     Incident,
     Severity,
     State,
-    Team,
 )
 
 
@@ -109,7 +108,16 @@ class IncidentFilter(django_filters.FilterSet):
         slugs = set(self.request.query_params.getlist("team") if self.request else [value])
         if any(not SLUG.match(slug) for slug in slugs):
             raise ValidationError({"team": [_("Team slugs are letters, digits, - and _.")]})
-        unknown = slugs - set(Team.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        # Another team's slug answers as an unknown one: the filter must not tell
+        # which teams exist. Known: the user's teams and those of incidents they see.
+        user = self.request.user if self.request else None
+        known = set(
+            selectors.visible_teams(user).filter(slug__in=slugs).values_list("slug", flat=True)
+        )
+        known |= set(
+            queryset.filter(team__slug__in=slugs - known).values_list("team__slug", flat=True)
+        )
+        unknown = slugs - known
         if unknown:
             raise ValidationError(
                 {"team": [_("No team %(slug)s.") % {"slug": slug} for slug in sorted(unknown)]}

@@ -444,7 +444,8 @@ LISTINGS = [
     Listing(
         "api-list-search", f"/api/v1/incidents/?q={A_WORD}", api=True, shows_a_to="pay_manager"
     ),
-    Listing("api-list-team-a", "/api/v1/incidents/?team=platform", api=True),
+    # Another team's slug is refused as an unknown one (400, nothing listed).
+    Listing("api-list-team-a", "/api/v1/incidents/?team=platform", status=400, api=True),
     Listing(
         "api-intake-into-team-a",
         "/api/v1/incidents/",
@@ -628,3 +629,14 @@ def test_it_sends_every_method_the_url_answers(client, admin, route):
         if send(client, method, path, {}, api=api).status_code != 405
     }
     assert answered == listed
+
+
+def test_it_does_not_tell_which_team_slugs_exist(token_client, pay_lead, platform):
+    api = token_client(pay_lead)
+
+    theirs = api.get("/api/v1/incidents/", {"team": "platform"})
+    nowhere = api.get("/api/v1/incidents/", {"team": "no-such-team"})
+
+    assert theirs.status_code == nowhere.status_code == 400
+    assert theirs.json()["team"] == ["No team platform."]
+    assert api.get("/api/v1/incidents/", {"team": "payments"}).status_code == 200

@@ -252,7 +252,9 @@ def test_it_filters_by_repeated_team_slugs(client_for, manager, mixed):
 def test_it_does_not_widen_visibility_with_the_team_filter(client_for, pay_engineer, mixed):
     response = client_for(pay_engineer).get(LIST_URL, {"team": "platform"})
 
-    assert numbers(response) == []
+    # Answered as for a team that does not exist: nothing listed, nothing revealed.
+    assert response.status_code == 400
+    assert response.json() == {"team": ["No team platform."]}
 
 
 def test_it_filters_by_owner_username(client_for, lead, mixed):
