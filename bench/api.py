@@ -54,6 +54,22 @@ def count_incidents(env) -> int:
 
 
 @contextlib.contextmanager
+def ensure_incidents(env, incidents: int, open_incidents: int) -> bool:
+    """Migrate the bench database and load `incidents` unless it has them already
+    (so reruns are quick); True when it loaded."""
+    manage(env, "wait_for_database", "--create")
+    manage(env, "migrate", "--noinput", "--verbosity", "0")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    have = count_incidents(env)
+    if have >= incidents:
+        return False
+    print(f"loading {incidents} incidents (have {have}) ...", flush=True)
+    began = time.monotonic()
+    manage(env, "seed_bench", "--incidents", str(incidents), "--open", str(open_incidents))
+    print(f"loaded in {time.monotonic() - began:.0f} s", flush=True)
+    return True
+
+
 def gunicorn(env, port: int, workers: int, threads: int = 1, keep_alive: int | None = None):
     """gunicorn serving the project on 127.0.0.1:`port`, ready when entered.
 
@@ -152,15 +168,7 @@ def main():
         "LOG_LEVEL": "WARNING",
         "RESPONDER_VAR_DIR": str(ROOT / "var" / "bench"),
     }
-    manage(env, "wait_for_database", "--create")
-    manage(env, "migrate", "--noinput", "--verbosity", "0")
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    have = count_incidents(env)
-    if have < args.incidents:
-        print(f"loading {args.incidents} incidents (have {have}) ...", flush=True)
-        began = time.monotonic()
-        manage(env, "seed_bench", "--incidents", str(args.incidents), "--open", str(args.open))
-        print(f"loaded in {time.monotonic() - began:.0f} s", flush=True)
+    ensure_incidents(env, args.incidents, args.open)
     # As autovacuum would after a bulk load: statistics and the visibility map
     # (which lets PostgreSQL count from an index alone).
     manage(

@@ -52,7 +52,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import ROOT, count_incidents, gunicorn, manage, percentile
+from api import ROOT, count_incidents, ensure_incidents, gunicorn, manage, percentile
 
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
 P95_TARGET_MS = 300
@@ -428,16 +428,7 @@ def shell(env, code):
 
 def prepare(env, args):
     """Database, data, API tokens and an alert integration: (tokens, its name, its token)."""
-    manage(env, "wait_for_database", "--create")
-    manage(env, "migrate", "--noinput", "--verbosity", "0")
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    have = count_incidents(env)
-    if have < args.incidents:
-        print(f"loading {args.incidents} incidents (have {have}) ...", flush=True)
-        began = time.monotonic()
-        manage(env, "seed_bench", "--incidents", str(args.incidents), "--open", str(args.open))
-        print(f"loaded in {time.monotonic() - began:.0f} s", flush=True)
-    else:
+    if not ensure_incidents(env, args.incidents, args.open):
         manage(env, "seed_demo")  # the demo users, with this run's password
     cleaned = shell(env, RESET)
     if int(cleaned):

@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0009_verification_counts'),
+        ("incidents", "0009_verification_counts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['owner', 'team'], name='incident_owner_team'),
+            model_name="incident",
+            index=models.Index(fields=["owner", "team"], name="incident_owner_team"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0010_incident_owner_team_index'),
-        ('knowledge', '0003_search_vector_index'),
+        ("incidents", "0010_incident_owner_team_index"),
+        ("knowledge", "0003_search_vector_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='searchdocument',
-            index=models.Index(fields=['kind', '-happened_at'], name='search_document_recent'),
+            model_name="searchdocument",
+            index=models.Index(fields=["kind", "-happened_at"], name="search_document_recent"),
         ),
     ]
