@@ -53,7 +53,6 @@ def count_incidents(env) -> int:
     return int(out.strip().splitlines()[-1])
 
 
-@contextlib.contextmanager
 def ensure_incidents(env, incidents: int, open_incidents: int) -> bool:
     """Migrate the bench database and load `incidents` unless it has them already
     (so reruns are quick); True when it loaded."""
@@ -70,6 +69,7 @@ def ensure_incidents(env, incidents: int, open_incidents: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
 def gunicorn(env, port: int, workers: int, threads: int = 1, keep_alive: int | None = None):
     """gunicorn serving the project on 127.0.0.1:`port`, ready when entered.
 
