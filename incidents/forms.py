@@ -14,6 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from common import clock
 from incidents import selectors
 from incidents.models import (
+    LONG_TEXT,
+    MEDIUM_TEXT,
+    SUMMARY_TEXT,
     Category,
     Incident,
     LogEntry,
@@ -28,12 +31,6 @@ from incidents.models import (
 User = get_user_model()
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
-
-# Longest texts, as the API takes them (incidents/api/serializers.py): a form
-# refuses with a message what the API refuses, instead of storing megabytes.
-LONG_TEXT = 20_000
-SCOPE_TEXT = 5_000
-SUMMARY_TEXT = 50_000
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -106,7 +103,7 @@ class IntakeForm(forms.Form):
     )
     impact_scope = forms.CharField(
         label=_("Impact scope"),
-        max_length=SCOPE_TEXT,
+        max_length=MEDIUM_TEXT,
         widget=textarea(2),
         help_text=_("E.g. “checkout unusable”, “reports module slow”."),
     )
@@ -287,7 +284,7 @@ class AssignForm(IncidentForm):
         label=_("Phone, email or ticket"), required=False, max_length=200
     )
     contact_owes = forms.CharField(
-        label=_("What they owe us"), required=False, max_length=SCOPE_TEXT, widget=textarea(2)
+        label=_("What they owe us"), required=False, max_length=MEDIUM_TEXT, widget=textarea(2)
     )
 
     CONTACT_FIELDS = ("contact_name", "contact_organisation", "contact_details", "contact_owes")

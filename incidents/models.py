@@ -151,6 +151,14 @@ class UserProfile(models.Model):
         return str(self.user)
 
 
+# Longest free texts the forms and the API accept (a clear 400 above them):
+# symptoms, diagnosis, log entries, evidence…; scope, notes and contacts;
+# the archive summary.
+LONG_TEXT = 20_000
+MEDIUM_TEXT = 5_000
+SUMMARY_TEXT = 50_000
+
+
 class IncidentSequence(models.Model):
     """Per-day counter behind incident numbers (INC-YYYYMMDD-NNNN)."""
 

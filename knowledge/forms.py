@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
-from incidents.forms import LONG_TEXT, UserChoiceField, UsersChoiceField, team_people, textarea
-from incidents.models import Team
+from incidents.forms import UserChoiceField, UsersChoiceField, team_people, textarea
+from incidents.models import LONG_TEXT, Team
 from knowledge.models import RootCause
 
 # The timeline is pre-filled with every audit event: room for a long incident.

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from incidents import alerts
 from incidents.api.serializers import Choice, Count, ErrorSerializer, Moment, Text
-from incidents.models import Alert, Category
+from incidents.models import LONG_TEXT, Alert, Category
 
 ALERTMANAGER_EXAMPLE = {
     "version": "4",
@@ -134,7 +134,7 @@ class GenericAlert(serializers.Serializer):
     dedup_key = Text(max_length=200, help_text="Names this problem across alerts.")
     status = Choice(STATUS, required=False)
     severity = Text(required=False, max_length=20, help_text="P0–P3, or critical/warning/info")
-    description = Text(required=False, allow_blank=True, max_length=20000)
+    description = Text(required=False, allow_blank=True, max_length=LONG_TEXT)
     labels = Labels(required=False)
     impact_scope = Text(required=False, allow_blank=True, max_length=5000)
     affected_users = Count(required=False, min_value=0, max_value=2**31 - 1)

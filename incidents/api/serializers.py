@@ -9,6 +9,9 @@ from rest_framework import serializers
 from common import clock
 from escalation.models import Delivery, Notice
 from incidents.models import (
+    LONG_TEXT,
+    MEDIUM_TEXT,
+    SUMMARY_TEXT,
     Category,
     Incident,
     LogEntry,
@@ -215,10 +218,10 @@ class IncidentCreateSerializer(serializers.Serializer):
     """Intake (step 1). `received_at` defaults to now; never in the future."""
 
     title = Text(max_length=200)
-    symptoms = Text(max_length=20000)
+    symptoms = Text(max_length=LONG_TEXT)
     severity = Choice(Severity.choices, help_text="Initial level, P0–P3.")
     source = Choice(Source.choices)
-    impact_scope = Text(max_length=5000)
+    impact_scope = Text(max_length=MEDIUM_TEXT)
     affected_users = Count(min_value=0, max_value=MAX_USERS, default=0)
     received_at = Moment(required=False, allow_null=True)
     occurred_at = Moment(required=False, allow_null=True)
@@ -257,8 +260,8 @@ class IncidentUpdateSerializer(serializers.Serializer):
     """Corrections to intake details (PATCH). Everything else is read-only."""
 
     title = Text(max_length=200, required=False)
-    symptoms = Text(max_length=20000, required=False)
-    impact_scope = Text(max_length=5000, required=False)
+    symptoms = Text(max_length=LONG_TEXT, required=False)
+    impact_scope = Text(max_length=MEDIUM_TEXT, required=False)
     affected_users = Count(min_value=0, max_value=MAX_USERS, required=False)
     source = Choice(Source.choices, required=False)
     category = Choice(Category.choices, required=False)
@@ -292,22 +295,22 @@ def resolve_service(team: Team, slug: str | None):
 
 
 class AcknowledgeSerializer(serializers.Serializer):
-    note = Text(max_length=5000, required=False, allow_blank=True, default="")
+    note = Text(max_length=MEDIUM_TEXT, required=False, allow_blank=True, default="")
 
 
 class GradeSerializer(serializers.Serializer):
     severity = Choice(Severity.choices)
-    diagnosis = Text(max_length=20000)
+    diagnosis = Text(max_length=LONG_TEXT)
     reproduced = Flag(required=False, allow_null=True, default=None)
-    findings = Text(max_length=20000, required=False, allow_blank=True, default="")
-    impact_assessment = Text(max_length=20000, required=False, allow_blank=True, default="")
+    findings = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
+    impact_assessment = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
 
 
 class ExternalContactSerializer(serializers.Serializer):
     name = Text(max_length=100)
     organisation = Text(max_length=100, required=False, allow_blank=True)
     contact = Text(max_length=200, required=False, allow_blank=True)
-    owes = Text(max_length=5000, required=False, allow_blank=True)
+    owes = Text(max_length=MEDIUM_TEXT, required=False, allow_blank=True)
 
 
 class AssignSerializer(serializers.Serializer):
@@ -324,42 +327,42 @@ class AssignSerializer(serializers.Serializer):
 
 class LogSerializer(serializers.Serializer):
     kind = Choice(LogEntry.Kind.choices)
-    text = Text(max_length=20000)
+    text = Text(max_length=LONG_TEXT)
     happened_at = Moment(
         required=False, allow_null=True, default=None, help_text="Defaults to now; never later."
     )
 
 
 class ResolveSerializer(serializers.Serializer):
-    workaround = Text(max_length=20000, required=False, allow_blank=True, default="")
-    fix = Text(max_length=20000, required=False, allow_blank=True, default="")
+    workaround = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
+    fix = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
 
 
 class VerifySerializer(serializers.Serializer):
     functional_ok = Flag()
     regression_ok = Flag()
     monitoring_ok = Flag()
-    functional_evidence = Text(max_length=20000, required=False, allow_blank=True, default="")
-    regression_evidence = Text(max_length=20000, required=False, allow_blank=True, default="")
-    monitoring_evidence = Text(max_length=20000, required=False, allow_blank=True, default="")
-    notes = Text(max_length=20000, required=False, allow_blank=True, default="")
+    functional_evidence = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
+    regression_evidence = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
+    monitoring_evidence = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
+    notes = Text(max_length=LONG_TEXT, required=False, allow_blank=True, default="")
 
 
 class NotifyUsersSerializer(serializers.Serializer):
-    message = Text(max_length=20000)
+    message = Text(max_length=LONG_TEXT)
 
 
 class FeedbackSerializer(serializers.Serializer):
-    text = Text(max_length=20000)
+    text = Text(max_length=LONG_TEXT)
     satisfied = Flag(required=False, allow_null=True, default=None)
 
 
 class ArchiveSerializer(serializers.Serializer):
-    summary = Text(max_length=50000)
+    summary = Text(max_length=SUMMARY_TEXT)
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = Text(max_length=20000)
+    reason = Text(max_length=LONG_TEXT)
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
