@@ -12,13 +12,13 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.errors import StaleVersion, TransitionNotAllowed
+from common.views import unavailable
 
 
 def exception_handler(exc, context):
@@ -44,9 +44,6 @@ def exception_handler(exc, context):
     elif isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, OperationalError | InterfaceError):
-        return Response(
-            {"detail": _("The database is unavailable; retry later."), "code": "unavailable"},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "30"},
-        )
+        # The same 503 the site answers when the failure comes before the view.
+        return unavailable(context["request"])
     return drf_exception_handler(exc, context)

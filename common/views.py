@@ -88,20 +88,15 @@ def server_error(request):
 
 def unavailable(request):
     """503: the database cannot be reached. Touches no database itself."""
-    message = _("The database is unavailable; retry later.")
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": message, "code": "unavailable"}, status=503)
-    else:
-        page = render_to_string(
-            "errors/standalone.html",
-            {
-                "title": _("Responder is briefly unavailable"),
-                "message": message,
-                "retry": True,
-                "again": request.get_full_path() if request.method == "GET" else "/",
-            },
-        )
-        response = HttpResponse(page, status=503)
+    response = _problem(
+        request,
+        503,
+        code="unavailable",
+        title=_("Responder is briefly unavailable"),
+        message=_("The database is unavailable; retry later."),
+        retry=True,
+        again=request.get_full_path() if request.method == "GET" else "/",
+    )
     response["Retry-After"] = "30"
     return response
 
@@ -111,10 +106,18 @@ def request_too_large(request, limit: int):
     message = _("The request is larger than %(limit)s KiB; nothing was saved.") % {
         "limit": limit // 1024
     }
+    return _problem(
+        request, 413, code="request_too_large", title=_("Too much text"), message=message
+    )
+
+
+def _problem(request, status, *, code, title, message, retry=False, again="/"):
+    """JSON under /api/, else a plain page needing neither the database nor a
+    signed-in user (these answers come before or instead of both)."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "request_too_large"}, status=413)
+        return JsonResponse({"detail": message, "code": code}, status=status)
     page = render_to_string(
         "errors/standalone.html",
-        {"title": _("Too much text"), "message": message, "again": "/"},
+        {"title": title, "message": message, "retry": retry, "again": again},
     )
-    return HttpResponse(page, status=413)
+    return HttpResponse(page, status=status)
