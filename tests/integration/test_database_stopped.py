@@ -117,7 +117,10 @@ def call(url, *, method="GET", body=None, headers=None):
 def web(tmp_path):
     """gunicorn on the test database, through a relay the test can stop."""
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite has no server to stop; tests/common/test_database_down.py covers it")
+        pytest.skip(
+            "SQLite has no server to stop: this runs in CI's PostgreSQL pass; on SQLite "
+            "tests/common/test_database_down.py makes the database file unreachable instead"
+        )
     db = connection.settings_dict
     relay = Relay((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
     port = free_port()
