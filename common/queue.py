@@ -10,14 +10,20 @@ timeouts in CELERY_BROKER_TRANSPORT_OPTIONS) make that failure quick.
 
 import logging
 
-from celery import Task
+from celery import Task, current_app
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task: Task, *args, countdown: float | None = None) -> bool:
-    """Publish `task(*args)`; False (and a warning) when the broker cannot take it."""
+def enqueue(task: Task | str, *args, countdown: float | None = None) -> bool:
+    """Publish `task(*args)`; False (and a warning) when the broker cannot take it.
+
+    `task` is a task or the name it is registered under (escalation.jobs hands
+    work on by name, so the engine need not import the tasks that call it).
+    """
+    if isinstance(task, str):
+        task = current_app.tasks[task]
     try:
         task.apply_async(args, countdown=countdown)
     except OperationalError as exc:

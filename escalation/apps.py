@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class EscalationConfig(AppConfig):
     name = "escalation"
     verbose_name = _("Escalation")
+
+    def ready(self):
+        # Register the tasks in every process (web, worker, beat, tests), so
+        # escalation.jobs can hand work on by name.
+        from escalation import tasks  # noqa: F401

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from common import clock as wall
-from common.queue import enqueue
+from escalation import jobs
 from escalation.deadlines import desired, ladder, step_time
 from escalation.models import (
     Clock,
@@ -81,11 +81,7 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         Delivery.objects.filter(pk__in=result.requeued).update(next_attempt_at=now)
         pending = list(result.deliveries) + result.requeued
         if pending:
-            from escalation.tasks import deliver
-
-            # all() stops at the first refusal: with the broker down the rest would
-            # fail too, and the stalled-delivery re-queue above hands them on later.
-            transaction.on_commit(lambda: all(enqueue(deliver, pk) for pk in pending))
+            transaction.on_commit(lambda: jobs.deliver(pending))
     return result
 
 

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import transaction
 
 from common import clock
-from common.queue import enqueue
+from escalation import jobs
 from escalation.channels import CHANNELS
 from escalation.engine import sweep_due_deadlines, touch_heartbeat
 from escalation.messages import payload, recipient_language, render
@@ -18,20 +18,20 @@ from escalation.models import Delivery
 MAX_ATTEMPTS = 6
 
 
-@shared_task(name="escalation.tasks.record_heartbeat", ignore_result=True)
+@shared_task(name=jobs.RECORD_HEARTBEAT, ignore_result=True)
 def record_heartbeat(name: str = "beat") -> None:
     """Beat → broker → worker → database is alive (read by /healthz)."""
     touch_heartbeat(name, clock.now())
 
 
-@shared_task(name="escalation.tasks.sweep", ignore_result=True)
+@shared_task(name=jobs.SWEEP, ignore_result=True)
 def sweep() -> int:
     """Turn due deadlines into notices (idempotent: notices are unique per level)."""
     return len(sweep_due_deadlines().notices)
 
 
 @shared_task(
-    name="escalation.tasks.deliver",
+    name=jobs.DELIVER,
     bind=True,
     ignore_result=True,
     acks_late=True,
@@ -71,7 +71,7 @@ def deliver(self, delivery_id: int) -> None:
             delivery.next_attempt_at = None if final else clock.now() + timedelta(seconds=delay)
             delivery.save(update_fields=["next_attempt_at"])
             if not final:
-                transaction.on_commit(lambda: enqueue(deliver, delivery_id, countdown=delay))
+                transaction.on_commit(lambda: jobs.deliver([delivery_id], countdown=delay))
             return
         delivery.status = Delivery.Status.SENT
         delivery.sent_at = clock.now()

@@ -48,7 +48,7 @@ def overdue_clocks(
     """The clocks running past their deadline at `now` ("respond", "resolve", "update").
 
     The rule of the *_clock_running properties, on plain values so list pages
-    that read .values() apply it too (the API's SQL form is views.overdue_q).
+    that read .values() apply it too (its SQL form is selectors.overdue_q).
     """
     late = []
     if state in OPEN_STATES and acknowledged_at is None and respond_by < now:

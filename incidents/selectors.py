@@ -1,12 +1,13 @@
 """Reads: what a user sees, with the joins a list page needs."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Least
 
 from incidents import rules, tallies
 from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident, State, Team
+from incidents.workflow import Action
 
 
 def incident_list(*, user, open_only: bool = False) -> QuerySet[Incident]:
@@ -86,6 +87,18 @@ def most_urgent_deadline():
     )
 
 
+def overdue_q(now) -> Q:
+    """Incidents with at least one running clock past its deadline at `now`.
+
+    The SQL form of models.overdue_clocks; the dashboard's and the API's
+    `overdue` filter both use it.
+    """
+    respond = Q(state__in=OPEN_STATES, acknowledged_at__isnull=True, respond_by__lt=now)
+    resolve = Q(state__in=OPEN_STATES, restored_at__isnull=True, resolve_by__lt=now)
+    update = Q(state__in=UPDATE_CLOCK_STATES, next_update_by__lt=now)
+    return respond | resolve | update
+
+
 def dashboard_incidents(*, user) -> QuerySet[Incident]:
     """Open incidents the user sees, the most urgent deadline first."""
     return (
@@ -115,6 +128,42 @@ def my_work(*, user) -> QuerySet[Incident]:
 def archive_incidents(*, user) -> QuerySet[Incident]:
     """Resolved and archived incidents the user sees, newest first."""
     return incident_list(user=user).filter(state__in=[State.RESOLVED, State.ARCHIVED])
+
+
+def archive_search(
+    *,
+    user,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    team: Team | None = None,
+    severity: str = "",
+    category: str = "",
+    state: str = "",
+    q: str = "",
+) -> QuerySet[Incident]:
+    """The archive list with its filters, newest first: the archive page and its exports.
+
+    Managers and tech leads only (PermissionDenied otherwise). Dates are days
+    of `received_at` in the current time zone; `q` is a title fragment or an
+    incident number.
+    """
+    rules.require(user, Action.VIEW_ARCHIVE)
+    qs = archive_incidents(user=user).order_by("-received_at", "-id")
+    if date_from:
+        qs = qs.filter(received_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(received_at__date__lte=date_to)
+    if team:
+        qs = qs.filter(team=team)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if category:
+        qs = qs.filter(category=category)
+    if state:
+        qs = qs.filter(state=state)
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(number__iexact=q))
+    return qs
 
 
 def team_people_by_team(team_ids) -> dict[int, list]:

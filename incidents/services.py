@@ -25,8 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import clock
-from common.errors import StaleVersion, TransitionNotAllowed
-from escalation import deadlines
+from common.errors import StaleVersion
+from escalation import deadlines, jobs
 from escalation.sla import compute_deadlines, windows_for
 from incidents import rules, selectors, tallies
 from incidents.models import (
@@ -49,12 +49,9 @@ from incidents.models import (
     UserNotification,
     Verification,
 )
-from incidents.workflow import (
-    Action,
-    action_label,
-    actions_allowed_in,
-    allowed_in_state,
-)
+from incidents.timeline import record_event
+from incidents.workflow import Action, actions_allowed_in, check_state
+from knowledge import services as knowledge
 
 User = get_user_model()
 
@@ -104,25 +101,6 @@ def _check_version(incident: Incident, expected_version: int | None) -> None:
     )
 
 
-def check_state(incident: Incident, action: Action) -> None:
-    """Raise TransitionNotAllowed, naming what is allowed, unless `action` fits the state."""
-    if allowed_in_state(action, incident.state):
-        return
-    allowed_actions = actions_allowed_in(incident.state)
-    allowed = [a.value for a in allowed_actions]
-    raise TransitionNotAllowed(
-        _("Cannot %(action)s %(number)s while it is %(state)s. Allowed now: %(allowed)s.")
-        % {
-            "action": action_label(action),
-            "number": incident.number,
-            "state": State(incident.state).label,
-            "allowed": ", ".join(action_label(a) for a in allowed_actions) or _("nothing"),
-        },
-        state=incident.state,
-        allowed=allowed,
-    )
-
-
 def _authorize(actor, action: Action, incident: Incident | None = None) -> None:
     if actor is not None:
         rules.require(actor, action, incident)
@@ -134,37 +112,6 @@ def _save(incident: Incident, fields: Iterable[str]) -> None:
     tallies.move(incident._tally_key, tallies.key_of(incident))
     incident._tally_key = tallies.key_of(incident)
     deadlines.sync(incident)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "pk"):
-        return str(value)
-    return value
-
-
-def record_event(
-    incident: Incident,
-    actor,
-    kind: str,
-    *,
-    from_state: str = "",
-    to_state: str = "",
-    changes: dict | None = None,
-    message: str = "",
-    at: datetime | None = None,
-) -> TimelineEvent:
-    return TimelineEvent.objects.create(
-        incident=incident,
-        actor=actor,
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        changes={k: [_jsonable(a), _jsonable(b)] for k, (a, b) in (changes or {}).items()},
-        message=message,
-        created_at=at or clock.now(),
-    )
 
 
 def _required(value: str, field: str, message: str) -> str:
@@ -199,13 +146,6 @@ def _set_deadlines(incident: Incident) -> None:
 
 
 DEADLINE_FIELDS = ("respond_by", "resolve_by", "next_update_by", "update_clock_from")
-
-
-def _sweep_now() -> None:
-    from common.queue import enqueue
-    from escalation.tasks import sweep
-
-    enqueue(sweep)  # with the broker down, the next beat sweep does it
 
 
 def _next_number(at: datetime) -> str:
@@ -320,7 +260,7 @@ def incident_create(
     if urgent and severity == Severity.P0:
         # "Alert the tech lead by phone at once": page through every channel now.
         deadlines.page_now(incident, now)
-        transaction.on_commit(_sweep_now)
+        transaction.on_commit(jobs.sweep_soon)
     record_event(
         incident,
         actor,
@@ -643,7 +583,7 @@ def incident_log(
     if kind == LogEntry.Kind.BLOCKER:
         # "Any blocker goes to the tech lead at once."
         deadlines.alert_blocker(incident, entry.pk, now)
-        transaction.on_commit(_sweep_now)
+        transaction.on_commit(jobs.sweep_soon)
     if kind == LogEntry.Kind.PROGRESS and incident.state in UPDATE_CLOCK_STATES:
         old = incident.next_update_by
         incident.update_clock_from = now
@@ -908,8 +848,6 @@ def incident_archive(
         "summary",
         _("Write the archive summary: symptoms, diagnosis, solution and lessons."),
     )
-    from knowledge import services as knowledge
-
     missing = knowledge.archive_missing(incident)
     if missing:
         raise ValidationError(
@@ -981,8 +919,6 @@ def incident_reopen(
         message=reason,
     )
     if from_state == State.ARCHIVED:
-        from knowledge import services as knowledge
-
         knowledge.unindex_incident(incident)
     return incident
 

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +28,6 @@ from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation.sla import windows_for
 from incidents import forms, rules, selectors, services
-from incidents.api.views import overdue_q
 from incidents.models import (
     OPEN_STATES,
     Incident,
@@ -37,7 +35,7 @@ from incidents.models import (
     State,
     UserProfile,
 )
-from incidents.workflow import Action, allowed_in_state
+from incidents.workflow import Action, allowed_in_state, check_state
 from knowledge import search
 from knowledge import selectors as knowledge_selectors
 from knowledge.models import KnowledgeArticle, PostMortem
@@ -209,7 +207,7 @@ def dashboard(request):
         if f.get("owner"):
             qs = qs.filter(owner__username=f["owner"])
         if f.get("overdue"):
-            qs = qs.filter(overdue_q(clock.now()))
+            qs = qs.filter(selectors.overdue_q(clock.now()))
     now = clock.now()
     rows = list(qs[: DASHBOARD_LIMIT + 1])
     more = len(rows) > DASHBOARD_LIMIT
@@ -414,7 +412,7 @@ def _apply(request, incident, action, form, service):
     # Refuse a role that may not act before looking at its input.
     rules.require(request.user, action, incident)
     try:
-        services.check_state(incident, action)
+        check_state(incident, action)
     except TransitionNotAllowed as e:
         return _rerender(request, incident, action, form, 409, e.message)
     if not form.is_valid():
@@ -509,33 +507,16 @@ def my_work(request):
 
 
 def archive_query(request):
-    """(filter form, filtered queryset) of the archive; the exports use it too."""
+    """(filter form, filtered queryset) of the archive page and its exports."""
     user = request.user
-    rules.require(user, Action.VIEW_ARCHIVE)
-    teams = selectors.visible_teams(user)
     params = request.GET.copy()
     params.pop("page", None)
-    filters = forms.ArchiveFilter(params or None, teams=teams)
-    qs = selectors.archive_incidents(user=user).order_by("-received_at", "-id")
-    if filters.is_valid():
-        f = filters.cleaned_data
-        if f.get("date_from"):
-            qs = qs.filter(received_at__date__gte=f["date_from"])
-        if f.get("date_to"):
-            qs = qs.filter(received_at__date__lte=f["date_to"])
-        if f.get("team"):
-            qs = qs.filter(team=f["team"])
-        if f.get("severity"):
-            qs = qs.filter(severity=f["severity"])
-        if f.get("category"):
-            qs = qs.filter(category=f["category"])
-        if f.get("state"):
-            qs = qs.filter(state=f["state"])
-        if f.get("q"):
-            qs = qs.filter(Q(title__icontains=f["q"]) | Q(number__iexact=f["q"]))
-    elif filters.is_bound:
-        qs = qs.none()
-    return filters, qs
+    filters = forms.ArchiveFilter(params or None, teams=selectors.visible_teams(user))
+    if not filters.is_bound:
+        return filters, selectors.archive_search(user=user)
+    if not filters.is_valid():
+        return filters, selectors.archive_search(user=user).none()
+    return filters, selectors.archive_search(user=user, **filters.cleaned_data)
 
 
 @login_required

@@ -1,13 +1,16 @@
 """The state machine of DESIGN.md as a table: which action is allowed in which state.
 
-Services enforce it (incidents.services); pages and the API read it to offer
-only the actions that make sense now. Roles are incidents.rules' business.
+Services enforce it through check_state (incidents.services and
+knowledge.services); pages and the API read it to offer only the actions that
+make sense now. Roles are incidents.rules' business.
 """
 
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.errors import TransitionNotAllowed
 from incidents.models import OPEN_STATES, State
 
 
@@ -81,6 +84,25 @@ def actions_allowed_in(state: str) -> list[Action]:
 
 def action_label(action: Action) -> str:
     return str(ACTION_LABELS.get(action, action.value))
+
+
+def check_state(incident, action: Action) -> None:
+    """Raise TransitionNotAllowed, naming what is allowed, unless `action` fits the state."""
+    if allowed_in_state(action, incident.state):
+        return
+    allowed_actions = actions_allowed_in(incident.state)
+    allowed = [a.value for a in allowed_actions]
+    raise TransitionNotAllowed(
+        _("Cannot %(action)s %(number)s while it is %(state)s. Allowed now: %(allowed)s.")
+        % {
+            "action": action_label(action),
+            "number": incident.number,
+            "state": State(incident.state).label,
+            "allowed": ", ".join(action_label(a) for a in allowed_actions) or _("nothing"),
+        },
+        state=incident.state,
+        allowed=allowed,
+    )
 
 
 ACTION_LABELS = {

@@ -1,4 +1,5 @@
-"""CSV and XLSX of the archive list, with the archive page's filters applied.
+"""CSV and XLSX of a list of incidents (the archive pages' export views hand it the
+filtered archive from incidents.selectors.archive_search).
 
 Text that a spreadsheet would run as a formula (starting with = + - @, a tab
 or a carriage return) is written inert: CSV cells get a leading apostrophe,
@@ -7,19 +8,17 @@ XLSX cells are typed as plain strings.
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from common import clock
-from incidents.views import archive_query
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -83,13 +82,12 @@ def inert(value):
     return value
 
 
-def _rows(request):
-    filters, qs = archive_query(request)
-    qs = qs.select_related("team", "owner", "reporter", "postmortem")
+def _rows(incidents: QuerySet) -> Iterable:
+    qs = incidents.select_related("team", "owner", "reporter", "postmortem")
     return qs.iterator(chunk_size=2000)
 
 
-def _filename(ext: str) -> str:
+def filename(ext: str) -> str:
     return f"responder-archive-{timezone.localtime(clock.now()):%Y%m%d-%H%M}.{ext}"
 
 
@@ -98,29 +96,21 @@ class _Echo:
         return value
 
 
-@login_required
-@require_GET
-def archive_csv(request):
+def csv_lines(incidents: QuerySet) -> Iterator[str]:
+    """The CSV file, line by line (to stream): a BOM, the header, a row per incident."""
     cols = columns()
-    rows = _rows(request)
+    rows = _rows(incidents)
     writer = csv.writer(_Echo())
-
-    def stream():
-        yield "\ufeff"  # so spreadsheet programs read the Chinese text as UTF-8
-        yield writer.writerow([str(h) for h, _f in cols])
-        for incident in rows:
-            yield writer.writerow([inert(f(incident)) for _h, f in cols])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
-    return response
+    yield "\ufeff"  # so spreadsheet programs read the Chinese text as UTF-8
+    yield writer.writerow([str(h) for h, _f in cols])
+    for incident in rows:
+        yield writer.writerow([inert(f(incident)) for _h, f in cols])
 
 
-@login_required
-@require_GET
-def archive_xlsx(request):
+def xlsx_bytes(incidents: QuerySet) -> bytes:
+    """The XLSX workbook: one sheet, a bold header, a row per incident."""
     cols = columns()
-    rows = _rows(request)
+    rows = _rows(incidents)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=_("Archive")[:31])
     header = []
@@ -143,9 +133,4 @@ def archive_xlsx(request):
         sheet.append(cells)
     buffer = io.BytesIO()
     book.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_filename("xlsx")}"'
-    return response
+    return buffer.getvalue()

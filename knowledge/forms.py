@@ -1,7 +1,5 @@
 """Forms of step 6: the post-mortem editor, action items, articles, search, metrics."""
 
-from datetime import date
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -130,11 +128,9 @@ class SearchForm(forms.Form):
     )
 
 
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2100, 12, 31)
-
-
 class MetricsFilter(forms.Form):
+    """The metrics page's query, parsed; knowledge.selectors.metrics_scope judges it."""
+
     start = forms.DateField(
         label=_("Received from"),
         required=False,
@@ -145,29 +141,16 @@ class MetricsFilter(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
     )
-    team = forms.ModelChoiceField(
+    team = forms.CharField(
         label=_("Team"),
-        queryset=Team.objects.none(),
         required=False,
-        to_field_name="slug",
+        max_length=50,
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
 
     def __init__(self, *args, teams, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
-        self.fields["team"].empty_label = _("All teams")
-
-    def clean(self):
-        data = super().clean()
-        for name in ("start", "end"):
-            value = data.get(name)
-            if value and not (EARLIEST_DAY <= value <= LATEST_DAY):
-                self.add_error(name, _("Choose a date between 2000 and 2100."))
-                data.pop(name, None)
-        start, end = data.get("start"), data.get("end")
-        if start and end and start > end:
-            self.add_error("end", _("The end date is before the start date."))
-        if start and end and (end - start).days > 3 * 366:
-            self.add_error("end", _("Choose at most three years."))
-        return data
+        self.fields["team"].widget.choices = [
+            ("", _("All teams")),
+            *((team.slug, team.name) for team in teams),
+        ]

@@ -1,12 +1,26 @@
-"""Reads of step 6: the post-mortem pre-fill, articles, overdue actions."""
+"""Reads of step 6: the post-mortem pre-fill, articles, overdue actions, the metrics' scope."""
 
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.clock import duration_text
 from incidents import rules
+from incidents import selectors as incident_selectors
+from incidents.models import Team
+from incidents.workflow import Action
+from knowledge import metrics
 from knowledge.models import ActionItem, KnowledgeArticle
+
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+MAX_RANGE_DAYS = 3 * 366
+SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
 
 
 def _at(value) -> str:
@@ -81,3 +95,49 @@ def overdue_action_items(*, user, now, limit: int = 20) -> list[ActionItem]:
     return list(
         qs.select_related("owner", "postmortem__incident").order_by("due_date", "id")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class MetricsScope:
+    start: date
+    end: date
+    team: Team | None
+
+
+def metrics_scope(
+    *,
+    user,
+    now: datetime,
+    start: date | None = None,
+    end: date | None = None,
+    team: str | None = None,
+) -> MetricsScope:
+    """What the metrics cover: incidents received from `start` to `end` (default:
+    the last 180 days), of the team with slug `team` or of every team the user sees.
+
+    Managers and tech leads only (PermissionDenied). Refused with a
+    ValidationError naming each wrong field: a date outside 2000–2100, an end
+    before the start, more than three years, a team the user does not see.
+    The metrics page and GET /api/v1/metrics/ both parse their query into this.
+    """
+    rules.require(user, Action.VIEW_METRICS)
+    errors: dict[str, str] = {}
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not (EARLIEST_DAY <= value <= LATEST_DAY):
+            errors[name] = _("Choose a date between 2000 and 2100.")
+    chosen = None
+    if team:
+        if SLUG.match(team):
+            chosen = incident_selectors.visible_teams(user).filter(slug=team).first()
+        if chosen is None:
+            errors["team"] = _("Choose one of your teams.")
+    default_start, default_end = metrics.default_range(now)
+    start, end = start or default_start, end or default_end
+    if "start" not in errors and "end" not in errors:
+        if start > end:
+            errors["end"] = _("The end date is before the start date.")
+        elif (end - start).days > MAX_RANGE_DAYS:
+            errors["end"] = _("Choose at most three years.")
+    if errors:
+        raise ValidationError(errors)
+    return MetricsScope(start=start, end=end, team=chosen)

@@ -15,7 +15,8 @@ from common import clock
 from common.errors import StaleVersion
 from incidents import rules
 from incidents.models import Incident, Resolution, Severity, State, TimelineEvent
-from incidents.workflow import Action
+from incidents.timeline import record_event
+from incidents.workflow import Action, check_state
 from knowledge import search
 from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, RootCause, SearchDocument
 
@@ -24,8 +25,6 @@ POSTMORTEM_LEVELS = frozenset({Severity.P0, Severity.P1})
 
 
 def _event(incident, actor, kind, message=""):
-    from incidents.services import record_event
-
     return record_event(incident, actor, kind, message=message)
 
 
@@ -65,8 +64,6 @@ def archive_missing(incident: Incident) -> list[str]:
 
 def _authorize_postmortem(actor, incident: Incident) -> None:
     """Tech lead or owner; once the incident is resolved (or archived)."""
-    from incidents.services import check_state
-
     rules.require(actor, Action.POSTMORTEM, incident)
     check_state(incident, Action.POSTMORTEM)
 

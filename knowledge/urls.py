@@ -1,6 +1,6 @@
 from django.urls import path
 
-from knowledge import exports, views
+from knowledge import views
 
 urlpatterns = [
     path("incidents/<int:pk>/postmortem/", views.postmortem, name="postmortem"),
@@ -16,6 +16,6 @@ urlpatterns = [
     path("knowledge/articles/new/<int:incident_pk>/", views.article_new, name="article-new"),
     path("knowledge/actions/<int:item_id>/done/", views.action_item_done, name="action-done"),
     path("metrics/", views.metrics_page, name="metrics"),
-    path("archive/export.csv", exports.archive_csv, name="archive-csv"),
-    path("archive/export.xlsx", exports.archive_xlsx, name="archive-xlsx"),
+    path("archive/export.csv", views.archive_csv, name="archive-csv"),
+    path("archive/export.xlsx", views.archive_xlsx, name="archive-xlsx"),
 ]

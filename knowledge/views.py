@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -15,9 +15,9 @@ from common.errors import StaleVersion, TransitionNotAllowed
 from incidents import rules
 from incidents import selectors as incident_selectors
 from incidents.models import State
-from incidents.views import _add_errors, _incident_or_404
+from incidents.views import _add_errors, _incident_or_404, archive_query
 from incidents.workflow import Action, allowed_in_state
-from knowledge import charts, metrics, search, selectors, services
+from knowledge import charts, exports, metrics, search, selectors, services
 from knowledge.forms import ActionItemForm, ArticleForm, MetricsFilter, PostMortemForm, SearchForm
 from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, SearchDocument
 
@@ -265,29 +265,36 @@ def article_edit(request, pk):
 
 
 def metrics_params(request):
-    """(form, start, end, team) from the query string; defaults: the last 180 days."""
+    """(form, scope) from the query string; scope is None when the form has errors."""
     user = request.user
     rules.require(user, Action.VIEW_METRICS)
-    teams = incident_selectors.visible_teams(user)
-    form = MetricsFilter(request.GET or None, teams=teams)
-    start, end = metrics.default_range(clock.now())
-    team = None
-    if form.is_bound and form.is_valid():
-        start = form.cleaned_data.get("start") or start
-        end = form.cleaned_data.get("end") or end
-        team = form.cleaned_data.get("team")
-        if start > end:
-            form.add_error("end", _("The end date is before the start date."))
-    return form, start, end, team
+    form = MetricsFilter(request.GET or None, teams=incident_selectors.visible_teams(user))
+    if form.is_bound and not form.is_valid():
+        return form, None
+    given = form.cleaned_data if form.is_bound else {}
+    try:
+        scope = selectors.metrics_scope(
+            user=user,
+            now=clock.now(),
+            start=given.get("start"),
+            end=given.get("end"),
+            team=given.get("team") or None,
+        )
+    except ValidationError as e:
+        _add_errors(form, e)
+        return form, None
+    return form, scope
 
 
 @login_required
 @require_GET
 def metrics_page(request):
-    form, start, end, team = metrics_params(request)
-    if form.is_bound and not form.is_valid():
+    form, scope = metrics_params(request)
+    if scope is None:
         return render(request, "knowledge/metrics.html", {"form": form}, status=400)
-    result = metrics.compute(user=request.user, start=start, end=end, team=team, now=clock.now())
+    result = metrics.compute(
+        user=request.user, start=scope.start, end=scope.end, team=scope.team, now=clock.now()
+    )
     count_chart = charts.grouped_bars(
         metrics.monthly_series(result, "count"), title=_("Incidents per month"), unit=_("count")
     )
@@ -307,3 +314,31 @@ def metrics_page(request):
             "query": request.GET.urlencode(),
         },
     )
+
+
+# ---------------------------------------------------------------- exports
+
+
+@login_required
+@require_GET
+def archive_csv(request):
+    """The archive list as the page filters it, as CSV (streamed)."""
+    _filters, incidents = archive_query(request)
+    response = StreamingHttpResponse(
+        exports.csv_lines(incidents), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename("csv")}"'
+    return response
+
+
+@login_required
+@require_GET
+def archive_xlsx(request):
+    """The archive list as the page filters it, as an XLSX workbook."""
+    _filters, incidents = archive_query(request)
+    response = HttpResponse(
+        exports.xlsx_bytes(incidents),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename("xlsx")}"'
+    return response

@@ -34,8 +34,6 @@ from incidents import rules, selectors, services
 from incidents.api import serializers as s
 from incidents.api.rows import incident_rows, incident_values
 from incidents.models import (
-    OPEN_STATES,
-    UPDATE_CLOCK_STATES,
     Incident,
     Severity,
     State,
@@ -125,7 +123,7 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(team__slug__in=slugs)
 
     def filter_overdue(self, queryset, name, value):
-        condition = overdue_q(clock.now())
+        condition = selectors.overdue_q(clock.now())
         return queryset.filter(condition) if value == "true" else queryset.exclude(condition)
 
     def filter_q(self, queryset, name, value):
@@ -140,14 +138,6 @@ class IncidentFilter(django_filters.FilterSet):
 
 
 FILTER_PARAMS = set(IncidentFilter.base_filters)
-
-
-def overdue_q(now) -> Q:
-    """Incidents with at least one running clock past its deadline at `now`."""
-    respond = Q(state__in=OPEN_STATES, acknowledged_at__isnull=True, respond_by__lt=now)
-    resolve = Q(state__in=OPEN_STATES, restored_at__isnull=True, resolve_by__lt=now)
-    update = Q(state__in=UPDATE_CLOCK_STATES, next_update_by__lt=now)
-    return respond | resolve | update
 
 
 SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
