@@ -18,7 +18,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.errors import StaleVersion, TransitionNotAllowed
-from common.views import unavailable
+from common.responses import unavailable
 
 
 def exception_handler(exc, context):

@@ -13,7 +13,7 @@ import zoneinfo
 from django.conf import settings
 from django.utils import timezone, translation
 
-from common import clock, views
+from common import clock, responses
 
 
 class UserPreferencesMiddleware:
@@ -78,5 +78,5 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0  # Django reads no body without a valid length
         if length > limit:
-            return views.request_too_large(request, limit)
+            return responses.request_too_large(request, limit)
         return self.get_response(request)

@@ -3,13 +3,13 @@ import sys
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Min
-from django.http import HttpResponse, JsonResponse
-from django.template.loader import render_to_string
+from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from common import clock
+from common.responses import unavailable
 from escalation.models import Deadline, Delivery, Heartbeat
 
 
@@ -84,40 +84,3 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("Server error."), "code": "server_error"}, status=500)
     return defaults.server_error(request)
-
-
-def unavailable(request):
-    """503: the database cannot be reached. Touches no database itself."""
-    response = _problem(
-        request,
-        503,
-        code="unavailable",
-        title=_("Responder is briefly unavailable"),
-        message=_("The database is unavailable; retry later."),
-        retry=True,
-        again=request.get_full_path() if request.method == "GET" else "/",
-    )
-    response["Retry-After"] = "30"
-    return response
-
-
-def request_too_large(request, limit: int):
-    """413: the body is over MAX_REQUEST_BYTES; refused before anything reads it."""
-    message = _("The request is larger than %(limit)s KiB; nothing was saved.") % {
-        "limit": limit // 1024
-    }
-    return _problem(
-        request, 413, code="request_too_large", title=_("Too much text"), message=message
-    )
-
-
-def _problem(request, status, *, code, title, message, retry=False, again="/"):
-    """JSON under /api/, else a plain page needing neither the database nor a
-    signed-in user (these answers come before or instead of both)."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": code}, status=status)
-    page = render_to_string(
-        "errors/standalone.html",
-        {"title": title, "message": message, "retry": retry, "again": again},
-    )
-    return HttpResponse(page, status=status)

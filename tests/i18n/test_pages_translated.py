@@ -9,7 +9,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.utils import timezone, translation
 
-from common.views import unavailable
+from common.responses import unavailable
 from escalation.engine import sweep_due_deadlines
 from incidents import services
 from incidents.models import UserProfile
