@@ -141,6 +141,12 @@ class IntakeForm(forms.Form):
             "team"
         )
         if not self.is_bound:
+            # The team is rarely a choice: the only one the user sees, else their own.
+            own = selectors.default_team(user)
+            only = list(teams[:2])
+            team = only[0] if len(only) == 1 else own
+            if team is not None:
+                self.initial.setdefault("team", team.pk)
             self.initial.setdefault("received_at", clock.now())
             self.initial.setdefault("severity", Severity.P2)
             self.initial.setdefault("source", Source.USER_COMPLAINT)

@@ -25,13 +25,13 @@ User = get_user_model()
 
 # username, full name, role, team slug, tech lead of the team?
 DEMO_USERS = [
-    ("onduty", "值班 Zhao Min", Role.ON_DUTY, "platform", False),
-    ("engineer", "工程师 Li Wei", Role.ENGINEER, "platform", False),
-    ("tester", "测试 Wang Fang", Role.TESTER, "platform", False),
-    ("lead", "技术负责人 Chen Jie", Role.TECH_LEAD, "platform", True),
-    ("manager", "经理 Liu Yang", Role.MANAGER, "platform", False),
-    ("admin", "管理员 Admin", Role.ADMIN, "platform", False),
-    ("pay-engineer", "支付工程师 Sun Hao", Role.ENGINEER, "payments", False),
+    ("onduty", "赵敏 Zhao Min", Role.ON_DUTY, "platform", False),
+    ("engineer", "李伟 Li Wei", Role.ENGINEER, "platform", False),
+    ("tester", "王芳 Wang Fang", Role.TESTER, "platform", False),
+    ("lead", "陈杰 Chen Jie", Role.TECH_LEAD, "platform", True),
+    ("manager", "刘洋 Liu Yang", Role.MANAGER, "platform", False),
+    ("admin", "周强 Zhou Qiang", Role.ADMIN, "platform", False),
+    ("pay-engineer", "孙浩 Sun Hao", Role.ENGINEER, "payments", False),
 ]
 
 TEAMS = [
@@ -82,7 +82,7 @@ SCENARIOS = [
         source=Source.MONITORING,
         service="order-service",
         urgent=True,
-        phone_call_to="lead (技术负责人 Chen Jie)",
+        phone_call_to="lead (陈杰 Chen Jie)",
         symptoms="下单接口全部 500，监控显示错误率 100%。\nPOST /api/orders returns HTTP 500; "
         "error rate 100% since 20:41.",
         impact_scope="核心下单流程不可用 / core ordering unavailable for all users",
@@ -148,7 +148,7 @@ SCENARIOS = [
         source=Source.MONITORING,
         service="database",
         urgent=True,
-        phone_call_to="lead (技术负责人 Chen Jie)",
+        phone_call_to="lead (陈杰 Chen Jie)",
         symptoms="应用日志大量 'too many connections'，接口超时。\nApplication logs show 'too "
         "many connections'; APIs time out.",
         impact_scope="全站接口超时 / site-wide API timeouts",

@@ -1,6 +1,12 @@
 """/ sends each role to its first screen."""
 
+import re
+
 import pytest
+
+from incidents.models import UserProfile
+from incidents.rules import Role
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +88,27 @@ def test_it_refuses_a_password_change_with_the_wrong_old_password(signed_in, eng
     assert "old password" in response.content.decode().lower()
     engineer.refresh_from_db()
     assert engineer.check_password("responder-test")
+
+
+def _header(body: str) -> str:
+    return re.search(r'id="current-user".*?</a>', body, re.S).group(0)
+
+
+def test_it_shows_the_display_name_once_with_each_role(signed_in, platform):
+    user = make_user(Role.TECH_LEAD, platform, lead=True, first_name="陈杰", last_name="Chen Jie")
+    header = _header(signed_in(user).get("/dashboard/").content.decode())
+    assert header.count("陈杰 Chen Jie") == 1
+    assert header.count("tech lead") == 1
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_it_does_not_repeat_a_role_the_name_already_states(signed_in, platform, language):
+    # The old demo names held the role: "技术负责人 Chen Jie · 技术负责人".
+    user = make_user(
+        Role.TECH_LEAD, platform, lead=True, first_name="技术负责人", last_name="Chen Jie"
+    )
+    UserProfile.objects.update_or_create(user=user, defaults={"language": language})
+    header = _header(signed_in(user).get("/dashboard/").content.decode())
+    assert header.count("技术负责人") == 1
+    assert "tech lead" not in header
+    assert "Chen Jie" in header

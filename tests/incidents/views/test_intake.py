@@ -1,5 +1,6 @@
 """/incidents/new/: step 1, the intake form."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,29 @@ def test_it_offers_only_the_users_teams(signed_in, onduty, payments):
 
     assert response.status_code == 400
     assert not Incident.objects.exists()
+
+
+def _selected_team(body: str) -> list[str]:
+    select = re.search(r'<select name="team".*?</select>', body, re.S).group(0)
+    return re.findall(r'<option value="(\d+)"[^>]*selected', select)
+
+
+def test_it_preselects_the_only_team(signed_in, onduty, platform, payments):
+    # onduty belongs to platform alone: nothing to choose, so nothing to forget.
+    body = signed_in(onduty).get("/incidents/new/").content.decode()
+    assert _selected_team(body) == [str(platform.pk)]
+
+
+def test_it_preselects_the_users_own_team_among_several(signed_in, manager, platform, payments):
+    # A manager sees every team; the one they belong to comes first.
+    body = signed_in(manager).get("/incidents/new/").content.decode()
+    assert f'<option value="{payments.pk}"' in body
+    assert _selected_team(body) == [str(platform.pk)]
+
+
+def test_it_keeps_the_team_the_user_picked_when_the_form_comes_back(
+    clock, signed_in, manager, platform, payments
+):
+    response = signed_in(manager).post("/incidents/new/", valid(team=payments.pk, title=""))
+    assert response.status_code == 400
+    assert _selected_team(response.content.decode()) == [str(payments.pk)]
