@@ -96,11 +96,11 @@ lint: $(VENV)/.dev | $(MSGFMT)
 	bash .ci/check-translations
 	$(BIN)/bandit -ll -q -r incidents escalation knowledge common config
 
-## audit: known vulnerabilities in the pinned requirements (PyPI's advisory data).
-## --strict: a package that could not be looked up fails the audit, so an audit
-## that could not reach its data never passes as clean.
+## audit: known vulnerabilities in the pinned requirements (pip-audit). Fails on
+## a known vulnerability; says "NOT RUN" with pip-audit's own reasons when it
+## could not look dependencies up, so an audit that saw nothing never passes as clean.
 audit: $(VENV)/.dev
-	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt
+	bash .ci/audit
 
 fmt: $(VENV)/.dev
 	$(BIN)/ruff format .
