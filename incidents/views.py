@@ -507,30 +507,40 @@ def my_work(request):
 
 
 def archive_query(request):
-    """(filter form, filtered queryset) of the archive page and its exports."""
+    """(filter form, the filters given, filtered queryset): the archive page and its exports."""
     user = request.user
     params = request.GET.copy()
     params.pop("page", None)
     filters = forms.ArchiveFilter(params or None, teams=selectors.visible_teams(user))
     if not filters.is_bound:
-        return filters, selectors.archive_search(user=user)
+        return filters, {}, selectors.archive_search(user=user)
     if not filters.is_valid():
-        return filters, selectors.archive_search(user=user).none()
-    return filters, selectors.archive_search(user=user, **filters.cleaned_data)
+        return filters, {}, selectors.archive_search(user=user).none()
+    given = filters.cleaned_data
+    return filters, given, selectors.archive_search(user=user, **given)
 
 
 @login_required
 @require_GET
 def archive(request):
     """Resolved and archived incidents for managers and tech leads."""
-    filters, qs = archive_query(request)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters, given, qs = archive_query(request)
+    paginator = Paginator(qs, PAGE_SIZE)
+    if not filters.is_bound or filters.is_valid():
+        paginator.count = selectors.archive_total(user=request.user, queryset=qs, **given)
+    page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     return render(
         request,
         "incidents/archive.html",
-        {"page": page, "filters": filters, "query": params.urlencode()},
+        {
+            "page": page,
+            "filters": filters,
+            "query": params.urlencode(),
+            # Row links from one reverse(), not two {% url %} per row.
+            "base": reverse("incident", args=[0]).removesuffix("0/"),
+        },
         status=200 if not filters.is_bound or filters.is_valid() else 400,
     )
 

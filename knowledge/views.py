@@ -323,7 +323,7 @@ def metrics_page(request):
 @require_GET
 def archive_csv(request):
     """The archive list as the page filters it, as CSV (streamed)."""
-    _filters, incidents = archive_query(request)
+    _filters, _given, incidents = archive_query(request)
     response = StreamingHttpResponse(
         exports.csv_lines(incidents), content_type="text/csv; charset=utf-8"
     )
@@ -335,7 +335,7 @@ def archive_csv(request):
 @require_GET
 def archive_xlsx(request):
     """The archive list as the page filters it, as an XLSX workbook."""
-    _filters, incidents = archive_query(request)
+    _filters, _given, incidents = archive_query(request)
     response = HttpResponse(
         exports.xlsx_bytes(incidents),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

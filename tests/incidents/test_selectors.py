@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from common import clock as wall
-from incidents import selectors
+from incidents import rules, selectors
 from incidents.models import Category, Incident, Severity, State, overdue_clocks
 from tests.factories import (
     acknowledged_incident,
@@ -137,3 +137,44 @@ def test_it_refuses_who_may_not_open_the_archive(archive, engineer, onduty):
     for user in (engineer, onduty):
         with pytest.raises(PermissionDenied):
             selectors.archive_search(user=user)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"state": State.ARCHIVED},
+        {"severity": Severity.P3},
+        {"state": State.RESOLVED, "severity": Severity.P2},
+        {"q": "disk"},
+        {"category": Category.USER_FACING},
+    ],
+    ids=["none", "state", "level", "state+level", "text", "category"],
+)
+def test_its_total_equals_the_rows_counted(
+    archive, lead, owner, manager, pay_lead, platform, filters
+):
+    # pay_lead helped on a platform incident: cross-team work the tallies do not hold.
+    resolved_incident(
+        lead=lead, owner=owner, helpers=[pay_lead], title="Disk full again", severity=Severity.P3
+    )
+    rules.forget(pay_lead)  # its roles and work are read once per request (and user object)
+    assert "Disk full again" in _titles(selectors.archive_search(user=pay_lead))
+    for user in (lead, manager, pay_lead):
+        qs = selectors.archive_search(user=user, **filters)
+        assert selectors.archive_total(user=user, queryset=qs, **filters) == qs.count(), user
+    team_qs = selectors.archive_search(user=manager, team=platform)
+    assert selectors.archive_total(user=manager, queryset=team_qs, team=platform) == 4
+
+
+def test_its_days_are_local_days(clock, lead, owner):
+    # 23:30 in Shanghai on the 26th is 15:30 UTC: it belongs to the 26th, not the 27th.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    clock.move_to(datetime(2026, 11, 26, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
+    late = resolved_incident(lead=lead, owner=owner, title="late evening")
+    day = date(2026, 11, 26)
+    assert _titles(selectors.archive_search(user=lead, date_from=day, date_to=day)) == [late.title]
+    next_day = day + timedelta(days=1)
+    assert _titles(selectors.archive_search(user=lead, date_from=next_day)) == []
