@@ -13,6 +13,11 @@ urlpatterns = [
     path("incidents/<int:pk>/print/", views.print_form, name="incident-print"),
     path("incidents/<int:pk>/edit/", views.edit, name="incident-edit"),
     re_path(
+        r"^incidents/(?P<pk>[0-9]+)/quick/(?P<action>grade|assign)/$",
+        views.quick_form,
+        name="incident-quick",
+    ),
+    re_path(
         rf"^incidents/(?P<pk>[0-9]+)/(?P<action>{ACTION_NAMES})/$",
         views.act,
         name="incident-act",

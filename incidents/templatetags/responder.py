@@ -53,9 +53,9 @@ def deadline(at, running, now):
         return "—"
     overdue = at < now
     return format_html(
-        '<span data-deadline="{}" class="{}"><span class="countdown">{}</span><br>'
-        '<small class="text-muted">{}</small></span>',
-        at.astimezone(UTC).isoformat(),
+        '<span data-deadline="{}" class="{}"><span class="countdown">{}</span>'
+        "<small>{}</small></span>",
+        at.astimezone(UTC).isoformat(timespec="seconds"),
         "overdue" if overdue else "",
         _("overdue") if overdue else timeuntil(at, now),
         dateformat.format(timezone.localtime(at), "m-d H:i"),

@@ -60,6 +60,42 @@
     if (busy) event.preventDefault();
   });
 
+  // A dashboard row's grade and assign forms load the first time their <details>
+  // opens (toggle does not bubble: listen while it is captured). The row's link
+  // names the incident; `next` brings the user back to this page after the post.
+  document.addEventListener("toggle", function (event) {
+    var box = event.target;
+    if (!box.open || !box.dataset || !box.dataset.quick || box.dataset.loaded) return;
+    box.dataset.loaded = "1";
+    var incident = box.closest("tr").querySelector("td a").getAttribute("href");
+    var next = encodeURIComponent(window.location.pathname + window.location.search);
+    htmx.ajax("GET", incident + "quick/" + box.dataset.quick + "/?next=" + next, {
+      source: box, target: box.querySelector(".quick-body"), swap: "innerHTML"
+    });
+  }, true);
+
+  // Stacked tables on a phone show each cell's column name (data-label); for
+  // columns whose header has data-stack, it is copied from the header here
+  // rather than repeated in every row of the page.
+  function labelCells(root) {
+    var tables = root.querySelectorAll("table.stack");
+    for (var t = 0; t < tables.length; t++) {
+      var heads = tables[t].querySelectorAll("thead th");
+      for (var i = 0; i < heads.length; i++) {
+        if (!heads[i].hasAttribute("data-stack")) continue;
+        var label = heads[i].textContent.trim();
+        var cells = tables[t].querySelectorAll("tbody tr > td:nth-child(" + (i + 1) + ")");
+        for (var c = 0; c < cells.length; c++) {
+          if (!cells[c].hasAttribute("data-label")) cells[c].setAttribute("data-label", label);
+        }
+      }
+    }
+  }
+  labelCells(document);
+  document.addEventListener("htmx:afterSwap", function (event) {
+    labelCells(event.detail.target.parentNode || document);
+  });
+
   // Confirm buttons that close or cancel an incident (data-confirm="question").
   document.addEventListener("submit", function (event) {
     var button = event.submitter;

@@ -32,3 +32,22 @@ def test_it_does_not_refresh_under_an_open_quick_form(login_as, lead, onduty):
 
     assert page.evaluate(REFRESH) == "before"  # the request was cancelled
     expect(row.locator("textarea[name=diagnosis]")).to_have_value("Half typed diagnosis")
+
+
+def test_it_labels_the_cells_of_the_phone_layout_after_a_refresh_too(login_as, lead, onduty):
+    # The labels are copied from the headers by responder.js, not sent in every row.
+    incident = new_incident(reporter=onduty, title="Label me")
+    page = login_as("lead")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/dashboard/")
+    row = page.locator(f"#row-{incident.pk}")
+    for label in ("Team", "Owner", "Respond", "Resolve", "Next update"):
+        expect(row.locator(f"td[data-label='{label}']")).to_have_count(1)
+
+    assert page.evaluate(REFRESH) == "swapped"
+    expect(row.locator("td[data-label='Owner']")).to_have_count(1)
+    # The phone layout shows the label before the value.
+    content = row.locator("td[data-label='Team']").evaluate(
+        "(td) => getComputedStyle(td, '::before').content"
+    )
+    assert content == '"Team: "', content

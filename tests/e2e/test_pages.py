@@ -306,7 +306,7 @@ def test_it_lets_a_lead_acknowledge_from_the_dashboard_with_the_keyboard(login_a
     row = page.locator(f"#row-{scene.fresh_p1.pk}")
     expect(row.locator(".state-badge")).to_have_text("New")
 
-    tab_to(page, f"#row-{scene.fresh_p1.pk} form[action$='/acknowledge/'] button")
+    tab_to(page, f"#row-{scene.fresh_p1.pk} button[formaction$='/acknowledge/']")
     page.keyboard.press("Enter")
 
     expect(row.locator(".state-badge")).to_have_text("Acknowledged")

@@ -217,6 +217,20 @@ TARGETS = [
     ),
     *[_act_target(action) for action in views.ACTIONS],
     Target(
+        "quick-grade",
+        "/incidents/{pk}/quick/grade/",
+        lambda t: t.incident(State.ACKNOWLEDGED),
+        ("GET",),
+        manager_reads=403,  # a manager sees the incident but does not grade
+    ),
+    Target(
+        "quick-assign",
+        "/incidents/{pk}/quick/assign/",
+        lambda t: t.incident(State.ACKNOWLEDGED),
+        ("GET",),
+        manager_reads=403,  # a manager sees the incident but does not assign
+    ),
+    Target(
         "postmortem",
         "/incidents/{pk}/postmortem/",
         _postmortem_incident,

@@ -97,17 +97,51 @@ def test_it_offers_quick_actions_only_to_tech_leads(signed_in, lead, engineer, o
     new = new_incident(reporter=lead)
     acked = acknowledged_incident(lead=lead)
 
-    lead_body = signed_in(lead).get("/dashboard/").content.decode()
-    assert f'action="/incidents/{new.pk}/acknowledge/"' in lead_body
-    assert f'action="/incidents/{new.pk}/grade/"' in lead_body
-    assert f'action="/incidents/{acked.pk}/assign/"' in lead_body
-    assert f'action="/incidents/{acked.pk}/acknowledge/"' not in lead_body  # not in this state
-    assert "owner (owner)" in lead_body or ">Owner (owner)<" in lead_body  # owner choices
+    lead_client = signed_in(lead)
+    lead_body = lead_client.get("/dashboard/").content.decode()
+    assert f'formaction="/incidents/{new.pk}/acknowledge/"' in lead_body
+    assert f'<tr id="row-{new.pk}"' in lead_body
+    row_of_new = lead_body.split(f'<tr id="row-{new.pk}"')[1].split("</tr>")[0]
+    row_of_acked = lead_body.split(f'<tr id="row-{acked.pk}"')[1].split("</tr>")[0]
+    assert 'data-quick="grade"' in row_of_new
+    assert 'data-quick="assign"' not in row_of_new  # a new incident is acknowledged first
+    assert 'data-quick="assign"' in row_of_acked
+    assert "/acknowledge/" not in row_of_acked  # not in this state
+    # The one form every Acknowledge button submits carries the CSRF token and the way back.
+    assert '<form method="post" id="quick-acknowledge"' in lead_body
 
-    engineer_body = signed_in(engineer).get("/dashboard/").content.decode()
+    # The forms themselves load when opened.
+    grade = lead_client.get(f"/incidents/{new.pk}/quick/grade/?next=/dashboard/")
+    assert grade.status_code == 200
+    assert f'action="/incidents/{new.pk}/grade/"' in grade.content.decode()
+    assign = lead_client.get(f"/incidents/{acked.pk}/quick/assign/?next=/dashboard/")
+    assert f'action="/incidents/{acked.pk}/assign/"' in assign.content.decode()
+    assert "(owner)</option>" in assign.content.decode()  # the team's people to choose from
+
+    engineer_client = signed_in(engineer)
+    engineer_body = engineer_client.get("/dashboard/").content.decode()
     assert new.number in engineer_body
     assert "/acknowledge/" not in engineer_body
-    assert "/assign/" not in engineer_body
+    assert "data-quick" not in engineer_body
+    assert engineer_client.get(f"/incidents/{new.pk}/quick/grade/").status_code == 403
+
+
+def test_its_quick_form_refuses_an_action_the_state_forbids(signed_in, lead):
+    new = new_incident(reporter=lead)
+    response = signed_in(lead).get(f"/incidents/{new.pk}/quick/assign/")
+    assert response.status_code == 409
+    assert "Cannot assign" in response.content.decode()
+
+
+def test_its_quick_form_sends_back_only_to_this_site(signed_in, lead):
+    new = new_incident(reporter=lead)
+    client = signed_in(lead)
+    body = client.get(f"/incidents/{new.pk}/quick/grade/?next=https://evil.example/").content
+    assert b'name="next" value="/dashboard/"' in body
+    body = client.get(
+        f"/incidents/{new.pk}/quick/grade/?next=/dashboard/%3Fteam%3Dplatform"
+    ).content
+    assert b'name="next" value="/dashboard/?team=platform"' in body
 
 
 def test_it_acknowledges_grades_and_assigns_from_the_dashboard(signed_in, lead, owner):
