@@ -39,12 +39,10 @@
     }
   }
 
-  // A fragment swapped in by htmx carries the server's time of that answer.
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var stamp = event.detail.target.closest("[data-server-now]");
-    var fresh = event.detail.elt && event.detail.elt.dataset && event.detail.elt.dataset.serverNow;
-    var t = Date.parse(fresh || (stamp && stamp.dataset.serverNow));
-    if (!isNaN(t)) offset = t - Date.now();
+  // The clock offset comes from the page's own answer. A swapped-in fragment may
+  // be a cached copy (the dashboard's rows answer 304 when nothing changed), so
+  // its countdowns are simply recomputed against the same offset.
+  document.addEventListener("htmx:afterSwap", function () {
     tick();
   });
 

@@ -209,3 +209,73 @@ def test_it_shows_the_manager_every_team(signed_in, manager, lead, pay_engineer)
     body = signed_in(manager).get("/dashboard/").content.decode()
     assert platform_one.number in body
     assert payments_one.number in body
+
+
+# ---------------------------------------------------------------- the 30-second refresh
+
+FRAGMENT = "/dashboard/?fragment=rows"
+
+
+def _refresh(client, tag=None):
+    headers = {"HTTP_HX_REQUEST": "true"}
+    if tag:
+        headers["HTTP_IF_NONE_MATCH"] = tag
+    return client.get(FRAGMENT, **headers)
+
+
+def test_its_refresh_answers_304_while_nothing_on_it_changed(clock, signed_in, lead, onduty):
+    incident = new_incident(reporter=onduty, severity="P2")
+    client = signed_in(lead)
+    first = _refresh(client)
+    assert first.status_code == 200
+    assert first["Cache-Control"] == "private, no-cache"
+    tag = first["ETag"]
+    assert f'id="row-{incident.pk}"' in first.content.decode()
+
+    again = _refresh(client, tag)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == tag
+
+    # A write to an incident on it: new rows, a new validator.
+    from incidents import services
+
+    services.incident_acknowledge(incident=incident, actor=lead)
+    changed = _refresh(client, tag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != tag
+    assert "Acknowledged" in changed.content.decode()
+
+
+def test_its_refresh_changes_when_a_deadline_passes_with_no_write(clock, signed_in, lead, onduty):
+    # P2: respond within 30 min. Nothing is written, but the row turns red.
+    incident = new_incident(reporter=onduty, severity="P2")
+    client = signed_in(lead)
+    tag = _refresh(client)["ETag"]
+    clock.shift(timedelta(minutes=10))
+    assert _refresh(client, tag).status_code == 304  # still in time: the same rows
+    clock.shift(timedelta(minutes=21))
+    late = _refresh(client, tag)
+    assert late.status_code == 200
+    assert f'<tr id="row-{incident.pk}" class="table-danger">' in late.content.decode()
+
+
+def test_its_refresh_validator_is_the_users_own(clock, signed_in, lead, manager, onduty):
+    new_incident(reporter=onduty)
+    tag = _refresh(signed_in(lead))["ETag"]
+    # The manager sees the same incident but without quick actions: other rows.
+    assert _refresh(signed_in(manager), tag).status_code == 200
+
+
+def test_it_is_sent_compressed_to_a_browser_that_offers_gzip(signed_in, lead, onduty):
+    import gzip
+
+    for _ in range(5):
+        new_incident(reporter=onduty)
+    client = signed_in(lead)
+    plain = client.get("/dashboard/")
+    packed = client.get("/dashboard/", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert "Content-Encoding" not in plain
+    assert packed["Content-Encoding"] == "gzip"
+    assert len(packed.content) < len(plain.content) / 3
+    assert b"</html>" in gzip.decompress(packed.content)
