@@ -29,6 +29,7 @@ from rest_framework.authtoken.models import Token
 
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
+from escalation.models import Delivery
 from escalation.sla import windows_for
 from incidents import forms, rules, selectors, services
 from incidents.models import (
@@ -334,9 +335,28 @@ def quick_form(request, pk, action):
 # ---------------------------------------------------------------- workspace
 
 
-def _workspace_context(request, incident, bound=None):
-    """Everything the workspace shows; `bound` is (action, form) to re-show."""
+# The workspace shows the newest of its long lists; ?all=1 (and the print form)
+# shows every entry. A busy incident (300 log entries, 60 notices) took 120 ms
+# and 210 KB, most of it rendering the oldest entries nobody scrolls to.
+WORKSPACE_NEWEST = {"log": 50, "events": 50, "notices": 20}
+
+
+def _newest(queryset, limit: int | None) -> tuple[list, bool]:
+    """(the `limit` newest rows in time order, whether there are older ones)."""
+    if limit is None:
+        return list(queryset), False
+    rows = list(queryset.reverse()[: limit + 1])
+    return rows[:limit][::-1], len(rows) > limit
+
+
+def _workspace_context(request, incident, bound=None, everything=False):
+    """Everything the workspace shows; `bound` is (action, form) to re-show.
+
+    `everything`: every log entry, notice and audit event (the print form, ?all=1).
+    """
     user = request.user
+    everything = everything or request.GET.get("all") == "1"
+    limits = dict.fromkeys(WORKSPACE_NEWEST) if everything else WORKSPACE_NEWEST
     now = clock.now()
     allowed = services.available_actions(user, incident)
     action_forms = {}
@@ -354,8 +374,16 @@ def _workspace_context(request, incident, bound=None):
             edit_form = forms.EditForm(
                 incident=incident, may_move_received_at=rules.is_lead_for(user, incident)
             )
-    notices = list(
-        incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id")
+    notices, older_notices = _newest(
+        incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id"),
+        limits["notices"],
+    )
+    log, older_log = _newest(
+        incident.log_entries.select_related("author").order_by("happened_at", "id"),
+        limits["log"],
+    )
+    events, older_events = _newest(
+        incident.events.select_related("actor").order_by("created_at", "id"), limits["events"]
     )
     postmortem = (
         PostMortem.objects.filter(incident=incident).prefetch_related("action_items__owner").first()
@@ -365,7 +393,10 @@ def _workspace_context(request, incident, bound=None):
     )
     for doc in similar:
         doc.url = reverse("incident", args=[doc.object_id])
-    failed = sum(1 for n in notices for d in n.deliveries.all() if d.status == "failed")
+    # Failed deliveries are counted over every notice, shown or not.
+    failed = Delivery.objects.filter(
+        notice__incident=incident, status=Delivery.Status.FAILED
+    ).count()
     return {
         "incident": incident,
         "now": now,
@@ -379,7 +410,8 @@ def _workspace_context(request, incident, bound=None):
         .order_by("assigned_at", "id"),
         "helpers": incident.helpers.order_by("username"),
         "contacts": incident.external_contacts.order_by("added_at", "id"),
-        "log": incident.log_entries.select_related("author").order_by("happened_at", "id"),
+        "log": log,
+        "older_log": older_log,
         "resolutions": incident.resolutions.select_related("submitted_by")
         .prefetch_related("verifications__verifier")
         .order_by("submitted_at", "id"),
@@ -387,8 +419,11 @@ def _workspace_context(request, incident, bound=None):
             "notified_at", "id"
         ),
         "feedback": incident.feedback.select_related("recorded_by").order_by("recorded_at", "id"),
-        "events": incident.events.select_related("actor").order_by("created_at", "id"),
+        "events": events,
+        "older_events": older_events,
         "notices": notices,
+        "older_notices": older_notices,
+        "newest": WORKSPACE_NEWEST,
         "failed_deliveries": failed,
         "windows": windows_for(incident.severity),
         "postmortem": postmortem,
@@ -500,7 +535,7 @@ def _apply(request, incident, action, form, service):
 def print_form(request, pk):
     """The tracking form (问题处理跟踪表) laid out like the paper template."""
     incident = _incident_or_404(request.user, pk)
-    context = _workspace_context(request, incident)
+    context = _workspace_context(request, incident, everything=True)
     return render(request, "incidents/print.html", context)
 
 

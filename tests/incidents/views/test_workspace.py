@@ -384,3 +384,48 @@ def test_its_print_form_holds_every_section(signed_in, lead, owner, tester):
 def test_its_print_form_is_404_across_teams(signed_in, pay_engineer):
     incident = IncidentFactory()
     assert signed_in(pay_engineer).get(f"/incidents/{incident.pk}/print/").status_code == 404
+
+
+# ---------------------------------------------------------------- a busy incident
+
+
+def test_it_shows_the_newest_of_a_long_record_and_all_on_request(clock, signed_in, lead, owner):
+    from escalation.models import Clock, Delivery, Notice
+    from incidents import services
+    from incidents.models import LogEntry
+    from tests.factories import in_progress_incident
+
+    incident = in_progress_incident(lead=lead, owner=owner)
+    for i in range(60):
+        services.incident_log(
+            incident=incident, actor=owner, kind=LogEntry.Kind.NOTE, text=f"entry number {i:02}"
+        )
+    now = incident.received_at
+    for i in range(25):
+        notice = Notice.objects.create(
+            incident=incident,
+            clock=Clock.UPDATE,
+            cycle=i,
+            level=1,
+            deadline=now,
+            due_at=now,
+            created_at=now,
+        )
+        # The oldest notice's delivery failed: the banner counts it though it is not shown.
+        status = Delivery.Status.FAILED if i == 0 else Delivery.Status.SENT
+        Delivery.objects.create(notice=notice, channel="email", user=owner, status=status)
+    client = signed_in(lead)
+
+    body = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "entry number 59" in body
+    assert "entry number 10" in body  # the newest 50 of 60 (and the factory's first entry)
+    assert "entry number 09" not in body
+    assert body.count('id="older-') == 3  # the log, the notices and the audit trail
+    assert 'href="?all=1#log"' in body
+    assert "1 escalation notice could not be delivered." in body
+
+    everything = client.get(f"/incidents/{incident.pk}/?all=1").content.decode()
+    assert "entry number 00" in everything
+    assert 'id="older-' not in everything
+    printed = client.get(f"/incidents/{incident.pk}/print/").content.decode()
+    assert "entry number 00" in printed  # the paper form holds the whole record
