@@ -109,11 +109,12 @@ fmt: $(VENV)/.dev
 clean-var:
 	rm -rf var/
 
-## bench: API, escalation, knowledge and load benchmarks on PostgreSQL (100k incidents each).
+## bench: API, pages, escalation, knowledge and load benchmarks on PostgreSQL (100k incidents each).
 bench: $(VENV)/.dev
-	$(BIN)/python bench/api.py; api=$$?; $(BIN)/python bench/escalation.py; esc=$$?; \
+	$(BIN)/python bench/api.py; api=$$?; $(BIN)/python bench/pages.py; pages=$$?; \
+	$(BIN)/python bench/escalation.py; esc=$$?; \
 	$(BIN)/python bench/knowledge.py; kb=$$?; $(BIN)/python bench/load.py; load=$$?; \
-	exit $$(( api || esc || kb || load ))
+	exit $$(( api || pages || esc || kb || load ))
 
 ## fuzz: Schemathesis against the live schema (all checks, token auth).
 fuzz: $(VENV)/.dev
