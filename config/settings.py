@@ -177,7 +177,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Admins see and clear lockouts under Axes in /admin/.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "common.auth.ModelBackendWithProfile",  # Django's, with the profile in the same query
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))
