@@ -13,7 +13,8 @@ then measures with the same code the product runs:
   over the next ~20 s; latency = notice written − deadline, p50 and p95.
 
 Targets: idle sweep <= 20 ms, 1k-due sweep <= 2 s, p95 breach-to-notice <=
-sweep interval + 2 s. Exit status 1 if one is missed.
+2 s (the sweep wakes for the next deadline when it falls before beat's next
+tick: escalation.jobs.sweep_at). Exit status 1 if one is missed.
 """
 
 import argparse
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = str(ROOT / ".venv" / "bin" / "python")
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
+BREACH_TO_NOTICE_S = 2.0
 
 
 def setup_env(args) -> dict:
@@ -182,14 +184,9 @@ def main():
     print(f"{args.due}-due sweep (median of 3):       {due_s:8.2f} s    target <= 2 s")
     print(
         f"breach-to-notice ({len(latencies)}/{len(batch)} notices): p50 {p50:5.1f} s, "
-        f"p95 {p95:5.1f} s   target p95 <= {args.sweep_seconds + 2:g} s"
+        f"p95 {p95:5.1f} s   target p95 <= {BREACH_TO_NOTICE_S:g} s"
     )
-    ok = (
-        idle_ms <= 20
-        and due_s <= 2
-        and len(latencies) == len(batch)
-        and p95 <= args.sweep_seconds + 2
-    )
+    ok = idle_ms <= 20 and due_s <= 2 and len(latencies) == len(batch) and p95 <= BREACH_TO_NOTICE_S
     print("targets:", "MET" if ok else "MISSED")
     return 0 if ok else 1
 

@@ -40,6 +40,7 @@ class SweepResult:
     notices: list[int] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)  # still to send (not in-app)
     requeued: list[int] = field(default_factory=list)
+    next_due: datetime | None = None  # the earliest deadline still ahead, after this sweep
 
 
 def late_grace() -> timedelta:
@@ -71,6 +72,14 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
             result.notices = [n.pk for n in created]
             result.deliveries = _deliveries(created, now)
         touch_heartbeat("sweep", now)
+        # One probe of the next_at index: when the next level falls due, so the
+        # worker can wake for it instead of waiting for beat's next tick.
+        result.next_due = (
+            Deadline.objects.filter(next_at__isnull=False)
+            .order_by("next_at")
+            .values_list("next_at", flat=True)
+            .first()
+        )
         # Deliveries whose task was lost (broker flushed, worker killed before it
         # acked) or whose retry is due: hand them to the worker again.
         stall = timedelta(seconds=settings.DELIVERY_STALL_SECONDS)

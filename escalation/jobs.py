@@ -7,7 +7,12 @@ engine, as every task calls a service.
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 
+from celery import current_app
+from django.conf import settings
+
+from common import clock
 from common.queue import enqueue
 
 RECORD_HEARTBEAT = "escalation.tasks.record_heartbeat"
@@ -18,6 +23,23 @@ DELIVER = "escalation.tasks.deliver"
 def sweep_soon() -> bool:
     """Ask the worker for a sweep now; with the broker down the next beat sweep does it."""
     return enqueue(SWEEP)
+
+
+def sweep_at(due: datetime | None) -> bool:
+    """Wake the worker for a sweep when `due` comes, if it comes before beat's next
+    sweep: a breach then gets its notice within the broker's latency, not up to
+    a whole sweep interval later. Beat keeps sweeping on its own, so a wake-up
+    lost with the broker changes nothing but the delay; a sweep that runs twice
+    writes nothing twice.
+    """
+    if due is None or current_app.conf.task_always_eager:
+        # An eager task (the tests) cannot wait for its countdown: it would sweep
+        # again at once, and again, before `due` ever came.
+        return False
+    wait = (due - clock.now()).total_seconds()
+    if wait >= settings.ESCALATION_SWEEP_SECONDS:
+        return False  # beat's own sweep comes first
+    return enqueue(SWEEP, countdown=max(0.0, wait))
 
 
 def deliver(delivery_ids: Iterable[int], *, countdown: float | None = None) -> bool:

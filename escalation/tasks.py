@@ -26,8 +26,11 @@ def record_heartbeat(name: str = "beat") -> None:
 
 @shared_task(name=jobs.SWEEP, ignore_result=True)
 def sweep() -> int:
-    """Turn due deadlines into notices (idempotent: notices are unique per level)."""
-    return len(sweep_due_deadlines().notices)
+    """Turn due deadlines into notices (idempotent: notices are unique per level),
+    then wake again for the next deadline if it falls before beat's next sweep."""
+    result = sweep_due_deadlines()
+    jobs.sweep_at(result.next_due)
+    return len(result.notices)
 
 
 @shared_task(

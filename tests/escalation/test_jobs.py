@@ -31,3 +31,75 @@ def test_it_hands_each_delivery_on(monkeypatch):
     )
     assert jobs.deliver([3, 5], countdown=10) is True
     assert sent == [((3,), 10), ((5,), 10)]
+
+
+# ---------------------------------------------------------------- waking for the next deadline
+
+
+@pytest.fixture
+def queued(monkeypatch, settings):
+    """Sweeps handed to the broker (as the worker would get them), not run eagerly."""
+    from config.celery_app import app as celery
+
+    settings.ESCALATION_SWEEP_SECONDS = 5
+    celery.conf.update(task_always_eager=False)
+    sent = []
+    monkeypatch.setattr(
+        tasks.sweep, "apply_async", lambda args, countdown=None: sent.append(countdown)
+    )
+    yield sent
+    celery.conf.update(task_always_eager=True)
+
+
+def test_it_wakes_for_a_deadline_before_beats_next_sweep(clock, queued):
+    from datetime import timedelta
+
+    from common import clock as wall
+
+    assert jobs.sweep_at(wall.now() + timedelta(seconds=1.5)) is True
+    assert queued == [1.5]
+
+
+def test_it_leaves_a_later_deadline_to_beat(clock, queued):
+    from datetime import timedelta
+
+    from common import clock as wall
+
+    assert jobs.sweep_at(wall.now() + timedelta(seconds=5)) is False
+    assert jobs.sweep_at(None) is False
+    assert queued == []
+
+
+def test_it_sweeps_at_once_for_a_deadline_already_due(clock, queued):
+    from datetime import timedelta
+
+    from common import clock as wall
+
+    assert jobs.sweep_at(wall.now() - timedelta(seconds=3)) is True
+    assert queued == [0.0]
+
+
+def test_it_never_waits_eagerly(clock, monkeypatch):
+    # Eager (the test settings): a countdown cannot be honoured, so no wake-up at all.
+    from datetime import timedelta
+
+    from common import clock as wall
+
+    ran = []
+    monkeypatch.setattr(tasks.sweep, "apply_async", lambda *a, **k: ran.append(a))
+    assert jobs.sweep_at(wall.now() + timedelta(seconds=1)) is False
+    assert ran == []
+
+
+@pytest.mark.django_db
+def test_the_sweep_task_wakes_for_the_next_level(clock, queued, lead, onduty):
+    # A P0 filed now: respond by +5 min. A sweep 4 min 58 s later wakes for it in 2 s.
+    from datetime import timedelta
+
+    from incidents.models import Severity
+    from tests.factories import new_incident
+
+    new_incident(reporter=onduty, severity=Severity.P0)
+    clock.shift(timedelta(minutes=4, seconds=58))
+    tasks.sweep()
+    assert queued == [2.0]
