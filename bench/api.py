@@ -109,6 +109,22 @@ def gunicorn(env, port: int, workers: int, threads: int = 1, keep_alive: int | N
         server.wait(timeout=30)
 
 
+def bench_env(**extra) -> dict:
+    """Production settings on BENCH_DATABASE_URL (the API and page benches' database)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/responder_bench"
+        ),
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-not-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "RESPONDER_VAR_DIR": str(ROOT / "var" / "bench"),
+        **extra,
+    }
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -157,17 +173,7 @@ def main():
     parser.add_argument("--port", type=int, default=8797)
     args = parser.parse_args()
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/responder_bench"
-        ),
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-not-secret",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "RESPONDER_VAR_DIR": str(ROOT / "var" / "bench"),
-    }
+    env = bench_env()
     ensure_incidents(env, args.incidents, args.open)
     # As autovacuum would after a bulk load: statistics and the visibility map
     # (which lets PostgreSQL count from an index alone).

@@ -34,7 +34,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import PY, ROOT, count_incidents, ensure_incidents, gunicorn, manage, percentile
+from api import (
+    PY,
+    ROOT,
+    bench_env,
+    count_incidents,
+    ensure_incidents,
+    gunicorn,
+    manage,
+    percentile,
+)
 
 PAGE_TARGET = 3.0  # x the floor's p50
 EXPORT_TARGET_S = 2.0
@@ -269,17 +278,8 @@ def main():
     if args.inside:
         return inside(args.inside)
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/responder_bench"
-        ),
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-not-secret",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "LOG_LEVEL": "WARNING",
-        "RESPONDER_VAR_DIR": str(ROOT / "var" / "bench"),
-    }
+    # The test client counting queries asks for host "testserver".
+    env = bench_env(ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
     ensure_incidents(env, args.incidents, args.open)
     prep = run_inside(env, "prepare")
     manage(
