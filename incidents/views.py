@@ -228,7 +228,12 @@ def dashboard(request):
             if allowed_in_state(a, incident.state) and rules.can(user, a, incident)
         ]
         incident.url = f"{base}{incident.pk}/"
-    query = request.GET.urlencode()
+    # The filters, without the refresh's own marker: the refresh URL stays the
+    # same from one refresh to the next (so the browser can revalidate it), and
+    # an action taken on the rows comes back to the dashboard, not the fragment.
+    params = request.GET.copy()
+    params.pop("fragment", None)
+    query = params.urlencode()
     back = reverse("dashboard") + (f"?{query}" if query else "")
     context = {
         "rows": rows,
@@ -279,7 +284,7 @@ def _rows_etag(request, rows, more) -> str:
         request.user.pk,
         translation.get_language(),
         timezone.get_current_timezone_name(),
-        request.GET.urlencode(),
+        request.GET.urlencode(),  # the filters (and the refresh's marker)
         more,
         *((i.pk, i.version, *i.late, *i.quick) for i in rows),
     ]
@@ -298,9 +303,6 @@ def _option_tags(choices, selected):
         '<option value="{}"{}>{}</option>',
         ((value, _SELECTED if value == selected else "", label) for value, label in choices),
     )
-
-
-QUICK_ACTIONS = (Action.GRADE, Action.ASSIGN)
 
 
 @login_required

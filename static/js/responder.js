@@ -39,6 +39,25 @@
     }
   }
 
+  // The rows' refresh sends the validator of the rows it shows (If-None-Match);
+  // the server answers 304 while nothing on them changed, and 304 swaps nothing.
+  if (window.htmx) {
+    htmx.config.responseHandling.unshift({code: "304", swap: false});
+  }
+  var rowsTag = null;
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id === "dashboard-rows" && rowsTag) {
+      event.detail.headers["If-None-Match"] = rowsTag;
+    }
+  });
+  // Read before the swap: the rows replace themselves, and events of the old,
+  // detached element no longer reach the document.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.elt.id !== "dashboard-rows" || !event.detail.xhr) return;
+    var tag = event.detail.xhr.getResponseHeader("ETag");
+    if (tag) rowsTag = tag;
+  });
+
   // The clock offset comes from the page's own answer. A swapped-in fragment may
   // be a cached copy (the dashboard's rows answer 304 when nothing changed), so
   // its countdowns are simply recomputed against the same offset.

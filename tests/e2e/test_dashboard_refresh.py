@@ -51,3 +51,28 @@ def test_it_labels_the_cells_of_the_phone_layout_after_a_refresh_too(login_as, l
         "(td) => getComputedStyle(td, '::before').content"
     )
     assert content == '"Team: "', content
+
+
+def test_its_refresh_gets_304_while_nothing_changed_and_keeps_the_rows(login_as, lead, onduty):
+    incident = new_incident(reporter=onduty, title="Unchanged")
+    page = login_as("lead")
+    page.goto("/dashboard/")
+    statuses = []
+    page.on(
+        "response",
+        lambda r: statuses.append(r.status) if "fragment=rows" in r.url else None,
+    )
+    assert page.evaluate(REFRESH) == "swapped"  # the first refresh learns the validator
+    assert page.evaluate(REFRESH) == "before"  # 304: nothing swapped
+    page.wait_for_timeout(200)  # the response event may trail the promise
+    assert statuses == [200, 304]
+    expect(page.locator(f"#row-{incident.pk} [data-deadline] .countdown").first).to_contain_text(
+        "left"
+    )
+
+    # A write: the next refresh brings new rows.
+    from incidents import services
+
+    services.incident_acknowledge(incident=incident, actor=lead)
+    assert page.evaluate(REFRESH) == "swapped"
+    expect(page.locator(f"#row-{incident.pk} .state-badge")).to_have_text("Acknowledged")

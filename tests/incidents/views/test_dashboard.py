@@ -279,3 +279,19 @@ def test_it_is_sent_compressed_to_a_browser_that_offers_gzip(signed_in, lead, on
     assert packed["Content-Encoding"] == "gzip"
     assert len(packed.content) < len(plain.content) / 3
     assert b"</html>" in gzip.decompress(packed.content)
+
+
+def test_its_refresh_asks_for_the_same_url_every_time(clock, signed_in, lead, onduty):
+    # A refresh URL that grew with each refresh would never be revalidated (and never
+    # get its 304), and an acknowledgement from the rows would come back to the fragment.
+    import re
+
+    new_incident(reporter=onduty)
+    client = signed_in(lead)
+    page = client.get("/dashboard/?severity=P2").content.decode()
+    first = re.search(r'<div id="dashboard-rows"\s+hx-get="([^"]+)"', page).group(1)
+    assert first == "/dashboard/?severity=P2&amp;fragment=rows"
+    fragment = client.get(first.replace("&amp;", "&"), HTTP_HX_REQUEST="true").content.decode()
+    again = re.search(r'<div id="dashboard-rows"\s+hx-get="([^"]+)"', fragment).group(1)
+    assert again == first
+    assert 'name="next" value="/dashboard/?severity=P2"' in fragment
