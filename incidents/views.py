@@ -40,7 +40,6 @@ from incidents.models import (
     UserProfile,
 )
 from incidents.workflow import Action, allowed_in_state, check_state
-from knowledge import search
 from knowledge import selectors as knowledge_selectors
 from knowledge.models import KnowledgeArticle, PostMortem
 from knowledge.services import archive_missing
@@ -390,11 +389,6 @@ def _workspace_context(request, incident, bound=None, everything=False):
     postmortem = (
         PostMortem.objects.filter(incident=incident).prefetch_related("action_items__owner").first()
     )
-    similar = search.similar(
-        user=user, text=f"{incident.title} {incident.symptoms}", exclude_incident=incident.pk
-    )
-    for doc in similar:
-        doc.url = reverse("incident", args=[doc.object_id])
     # Failed deliveries are counted over every notice, shown or not.
     failed = Delivery.objects.filter(
         notice__incident=incident, status=Delivery.Status.FAILED
@@ -433,7 +427,6 @@ def _workspace_context(request, incident, bound=None, everything=False):
         and rules.can(user, Action.POSTMORTEM, incident),
         "archive_missing": archive_missing(incident) if Action.ARCHIVE in allowed else [],
         "articles": KnowledgeArticle.objects.filter(incident=incident).order_by("-updated_at"),
-        "similar": similar,
     }
 
 

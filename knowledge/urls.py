@@ -9,6 +9,7 @@ urlpatterns = [
         views.action_item_add,
         name="postmortem-action-add",
     ),
+    path("incidents/<int:pk>/similar/", views.incident_similar, name="incident-similar"),
     path("knowledge/", views.knowledge_index, name="knowledge"),
     path("knowledge/similar/", views.similar_fragment, name="knowledge-similar"),
     path("knowledge/articles/<int:pk>/", views.article, name="article"),

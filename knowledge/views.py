@@ -193,6 +193,25 @@ def similar_fragment(request):
     return render(request, "knowledge/_similar.html", {"similar": results, "asked": bool(text)})
 
 
+@login_required
+@require_GET
+def incident_similar(request, pk):
+    """The workspace's "similar past incidents", loaded after the page (htmx): the
+    full-text ranking took a seventh of the workspace's time. Without htmx (the
+    link in the workspace) it is a page of its own."""
+    incident = _incident_or_404(request.user, pk)
+    results = search.similar(
+        user=request.user,
+        text=f"{incident.title} {incident.symptoms}",
+        exclude_incident=incident.pk,
+    )
+    _attach_links(results)
+    context = {"incident": incident, "similar": results}
+    if request.headers.get("HX-Request"):
+        return render(request, "knowledge/_incident_similar.html", context)
+    return render(request, "knowledge/incident_similar.html", context)
+
+
 def _article_or_404(user, pk) -> KnowledgeArticle:
     try:
         return selectors.visible_articles(user).get(pk=pk)

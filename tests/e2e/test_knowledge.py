@@ -7,7 +7,7 @@ import re
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.factories import archived_incident, resolved_incident
+from tests.factories import archived_incident, in_progress_incident, resolved_incident
 
 SYMPTOMS = "数据库连接池耗尽导致超时，下单接口大量报错。"
 
@@ -50,3 +50,16 @@ def test_it_lets_a_manager_find_a_past_incident_read_its_postmortem_and_export(
     assert rows[0][:3] == ("Number", "Title", "Level")
     assert [r[0] for r in rows[1:]] == [past.number]  # the P1 filter applied
     assert rows[1][1] == "订单服务故障 / Order service failure"
+
+
+def test_the_workspace_loads_similar_past_incidents_after_the_page(login_as, lead, owner, tester):
+    past = archived_incident(
+        lead=lead, owner=owner, tester=tester, title="订单服务故障", symptoms=SYMPTOMS
+    )
+    current = in_progress_incident(lead=lead, owner=owner, title="订单接口超时 连接池耗尽")
+    page = login_as("owner")
+    page.goto(f"/incidents/{current.pk}/")
+    similar = page.locator("#similar")
+    expect(similar.locator("#similar-list")).to_be_visible()  # swapped in by htmx
+    expect(similar.get_by_role("link", name=f"{past.number} 订单服务故障")).to_be_visible()
+    expect(similar).not_to_contain_text(current.number)

@@ -76,5 +76,33 @@ def test_the_workspace_shows_them(client, past, lead, owner):
     client.force_login(owner)
     body = client.get(f"/incidents/{current.pk}/").content.decode()
     section = body.split('id="similar"')[1].split("</section>")[0]
-    assert past["pool"].number in section
-    assert current.number not in section
+    # Loaded after the page: the section asks for its list.
+    assert f'hx-get="/incidents/{current.pk}/similar/"' in section
+    assert past["pool"].number not in section
+
+    fragment = client.get(
+        f"/incidents/{current.pk}/similar/", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert past["pool"].number in fragment
+    assert current.number not in fragment
+    assert "<nav" not in fragment
+    # Without htmx (the section's link) it is a page of its own.
+    page = client.get(f"/incidents/{current.pk}/similar/").content.decode()
+    assert "<nav" in page and past["pool"].number in page
+
+
+def test_the_workspace_list_says_when_nothing_is_similar(client, lead, owner):
+    current = in_progress_incident(lead=lead, owner=owner, title="打印机卡纸 printer jammed")
+    client.force_login(owner)
+    fragment = client.get(f"/incidents/{current.pk}/similar/", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    assert "No similar archived incidents." in fragment.content.decode()
+
+
+def test_the_workspace_list_is_404_for_an_incident_the_user_cannot_see(
+    client, lead, owner, django_user_model
+):
+    current = in_progress_incident(lead=lead, owner=owner, title="支付库连接池耗尽")
+    stranger = django_user_model.objects.create_user("stranger")
+    client.force_login(stranger)
+    assert client.get(f"/incidents/{current.pk}/similar/").status_code == 404

@@ -209,6 +209,12 @@ TARGETS = [
     Target("workspace", "/incidents/{pk}/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
     Target("print", "/incidents/{pk}/print/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
     Target(
+        "similar",
+        "/incidents/{pk}/similar/",
+        lambda t: t.incident(State.IN_PROGRESS),
+        ("GET",),
+    ),
+    Target(
         "edit",
         "/incidents/{pk}/edit/",
         lambda t: t.incident(State.ACKNOWLEDGED),
@@ -569,12 +575,13 @@ def test_it_shows_the_outsider_their_own_teams_records(client, both_teams, outsi
 def test_it_suggests_no_similar_incident_of_another_team(
     client, both_teams, team_b, outsider, pay_manager
 ):
-    """The workspace's "similar past incidents" search the user's teams only."""
+    """The workspace's "similar past incidents" (loaded after the page) search the
+    user's teams only."""
     # Words of team A's archived incidents, in an incident of team B.
     mine = team_b.incident(State.ACKNOWLEDGED)
     mine.title = f"{B_MARK} {A_WORD} archived P2 title"
     mine.save(update_fields=["title"])
-    path = f"/incidents/{mine.pk}/"
+    path = f"/incidents/{mine.pk}/similar/"
 
     client.force_login(outsider)
     assert traces_of_team_a(text_of(client.get(path)), both_teams) == []

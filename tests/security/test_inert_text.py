@@ -91,6 +91,7 @@ PAGES = [
     ("knowledge", "lead", lambda w: "/knowledge/", {}),
     ("knowledge-search", "lead", lambda w: "/knowledge/?q=alert", {}),
     ("knowledge-similar", "lead", lambda w: "/knowledge/similar/?title=alert+script", {}),
+    ("incident-similar", "lead", lambda w: f"/incidents/{w.from_alert.pk}/similar/", {}),
     ("metrics", "lead", lambda w: "/metrics/", {}),
     ("notifications", "lead", lambda w: "/notifications/", {}),
     ("profile", "lead", lambda w: "/accounts/profile/", {}),
