@@ -22,6 +22,7 @@ env = environ.Env(
     ESCALATION_SWEEP_SECONDS=(float, 10.0),
     HEARTBEAT_SECONDS=(float, 10.0),
     DELIVERY_STALL_SECONDS=(float, 60.0),
+    SLA_PAUSE_LIMIT_HOURS=(float, 72.0),
     HTTPS=(bool, False),
     SECURE_HSTS_SECONDS=(int, 31_536_000),
 )
@@ -322,6 +323,8 @@ ESCALATION_SWEEP_SECONDS = env("ESCALATION_SWEEP_SECONDS")
 # A pending delivery untouched this long (its task lost with a killed worker or
 # a flushed broker) is handed to the worker again by the sweep.
 DELIVERY_STALL_SECONDS = env("DELIVERY_STALL_SECONDS")
+# An incident paused longer than this (wall time) tells its tech leads, once.
+SLA_PAUSE_LIMIT_HOURS = env("SLA_PAUSE_LIMIT_HOURS")
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {
         "task": "escalation.tasks.record_heartbeat",

@@ -9,8 +9,11 @@ nothing but the rows whose next notice is due.
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
+from escalation.calendars import ALWAYS
 from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
-from escalation.sla import Windows, windows_for
+from escalation.sla import Windows, clock_for, windows_for
 from incidents.models import Incident
 
 
@@ -22,11 +25,17 @@ def ladder() -> dict[str, list[LadderStep]]:
     return steps
 
 
-def step_time(due_at: datetime, steps: list[LadderStep], level: int) -> datetime | None:
+def level_due(due_at: datetime, step: LadderStep, sla=ALWAYS) -> datetime:
+    """When `step` falls due: its minutes after the deadline, in the level's SLA time
+    (a business-hours level escalates in working time too)."""
+    return sla.add(due_at, timedelta(minutes=step.after_minutes))
+
+
+def step_time(due_at: datetime, steps: list[LadderStep], level: int, sla=ALWAYS) -> datetime | None:
     """When level `level` of a clock falls due; None past the last level."""
     for step in steps:
         if step.level >= level:
-            return due_at + timedelta(minutes=step.after_minutes)
+            return level_due(due_at, step, sla)
     return None
 
 
@@ -41,9 +50,15 @@ def desired(incident: Incident, windows: Windows | None = None) -> dict[str, tup
     if incident.resolve_clock_running:
         # A reopen starts a new cycle: the notices of the first one were sent.
         want[Clock.RESOLVE] = (incident.resolve_by, incident.reopen_count)
-        windows = windows or windows_for(incident.severity)
-        warn_at = incident.received_at + windows.resolve * windows.warning_percent / 100
+        warn_at = incident.resolve_warn_by
+        if warn_at is None:  # written before the warning time was kept
+            windows = windows or windows_for(incident.severity)
+            warn_at = incident.received_at + windows.resolve * windows.warning_percent / 100
         want[Clock.WARNING] = (warn_at, incident.reopen_count)
+    if incident.paused_at is not None and incident.is_open:
+        # A pause longer than the limit tells the tech leads, once per pause.
+        limit = timedelta(hours=settings.SLA_PAUSE_LIMIT_HOURS)
+        want[Clock.PAUSE] = (incident.paused_at + limit, int(incident.paused_at.timestamp()))
     if incident.update_clock_running:
         # Each restart of the update clock (progress entry, reopen) is a new cycle.
         cycle = int(incident.update_clock_from.timestamp()) if incident.update_clock_from else 0
@@ -58,6 +73,7 @@ def sync(incident: Incident) -> None:
     if not want and not any(d.next_at for c, d in existing.items() if c not in ONE_SHOT_CLOCKS):
         return
     steps = ladder()
+    _windows, sla = clock_for(incident.severity, incident.team)
     for clock, (due_at, cycle) in want.items():
         row = existing.get(clock)
         clock_steps = steps.get(clock, [])
@@ -68,21 +84,26 @@ def sync(incident: Incident) -> None:
                 cycle=cycle,
                 due_at=due_at,
                 next_level=1,
-                next_at=step_time(due_at, clock_steps, 1),
+                next_at=step_time(due_at, clock_steps, 1, _sla(clock, sla)),
             )
         elif row.cycle != cycle:
             row.cycle, row.due_at, row.next_level = cycle, due_at, 1
-            row.next_at = step_time(due_at, clock_steps, 1)
+            row.next_at = step_time(due_at, clock_steps, 1, _sla(clock, sla))
             row.save(update_fields=["cycle", "due_at", "next_level", "next_at"])
         elif row.due_at != due_at or (row.next_at is None and row.next_level == 1):
             # A regrade moves the deadline; levels already sent stay sent.
             row.due_at = due_at
-            row.next_at = step_time(due_at, clock_steps, row.next_level)
+            row.next_at = step_time(due_at, clock_steps, row.next_level, _sla(clock, sla))
             row.save(update_fields=["due_at", "next_at"])
     for clock, row in existing.items():
         if clock not in want and clock not in ONE_SHOT_CLOCKS and row.next_at is not None:
             row.next_at = None  # the clock stopped: nothing more to send
             row.save(update_fields=["next_at"])
+
+
+def _sla(clock: str, sla):
+    """The pause limit is wall time (how long the team has really waited)."""
+    return ALWAYS if clock == Clock.PAUSE else sla
 
 
 def alert_blocker(incident: Incident, entry_id: int, now: datetime) -> None:

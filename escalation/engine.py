@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from common import clock as wall
 from escalation import jobs
-from escalation.deadlines import desired, ladder, step_time
+from escalation.calendars import ALWAYS
+from escalation.deadlines import desired, ladder, level_due, step_time
 from escalation.models import (
     Clock,
     Deadline,
@@ -28,7 +29,7 @@ from escalation.models import (
     Notice,
     TeamChannel,
 )
-from escalation.sla import windows_for
+from escalation.sla import windows_for, working_time
 from incidents.models import Incident, Severity, Team, UserProfile
 
 SWEEP_LIMIT = 500
@@ -168,6 +169,18 @@ class _Context:
         self.managers = {
             t.pk: t.manager for t in Team.objects.filter(pk__in=team_ids).select_related("manager")
         }
+        self._clocks: dict[tuple, object] = {}
+
+    def sla(self, incident: Incident, clock: str):
+        """The clock a level's ladder runs on: its calendar in the team's zone (the
+        pause limit is wall time). Loaded once per calendar and zone per sweep."""
+        calendar_id = self.windows[incident.severity].calendar_id
+        if calendar_id is None or clock == Clock.PAUSE:
+            return ALWAYS
+        key = (calendar_id, incident.team.time_zone)
+        if key not in self._clocks:
+            self._clocks[key] = working_time(*key)
+        return self._clocks[key]
 
     def running(self, incident: Incident, clock: str) -> bool:
         if clock == Clock.PAGE:
@@ -203,17 +216,18 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
         if not ctx.running(incident, row.clock):
             row.next_at = None
             continue
+        sla = ctx.sla(incident, row.clock)
         reached = [
             s
             for s in clock_steps
-            if s.level >= row.next_level and row.due_at + timedelta(minutes=s.after_minutes) <= now
+            if s.level >= row.next_level and level_due(row.due_at, s, sla) <= now
         ]
         if not reached:
-            row.next_at = step_time(row.due_at, clock_steps, row.next_level)
+            row.next_at = step_time(row.due_at, clock_steps, row.next_level, sla)
             continue
         step = reached[-1]  # after an outage, jump to the level that should have been reached
-        level_due = row.due_at + timedelta(minutes=step.after_minutes)
-        late_by = now - level_due
+        step_due = level_due(row.due_at, step, sla)
+        late_by = now - step_due
         late = late_by > late_grace()
         wanted.append(
             Notice(
@@ -222,7 +236,7 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
                 cycle=row.cycle,
                 level=step.level,
                 deadline=row.due_at,
-                due_at=level_due,
+                due_at=step_due,
                 created_at=now,
                 late=late,
                 late_seconds=int(late_by.total_seconds()) if late else 0,
@@ -230,7 +244,7 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
             )
         )
         row.next_level = step.level + 1
-        row.next_at = step_time(row.due_at, clock_steps, row.next_level)
+        row.next_at = step_time(row.due_at, clock_steps, row.next_level, sla)
     Deadline.objects.bulk_update(rows, ["next_level", "next_at"], batch_size=500)
     if not wanted:
         return []

@@ -1,6 +1,7 @@
 """Deadline policy, the escalation ladder, and what the engine writes.
 
-- SlaPolicy: respond / resolve / update minutes per level (PROCESS.md's table).
+- SlaPolicy: respond / resolve / update minutes per level (PROCESS.md's table),
+  counted 24×7 or on a BusinessCalendar (working hours, holidays, 调休).
 - LadderStep: who is told at each level of each clock, and when.
 - Deadline: one row per running clock of an incident, with when its next
   notice is due (`next_at`, indexed): the sweep reads only what is due.
@@ -24,10 +25,91 @@ class Clock(models.TextChoices):
     PAGE = "page", _("Urgent page")
     BLOCKER = "blocker", _("Blocker")
     ACTION = "action", _("Improvement action overdue")
+    PAUSE = "pause", _("Paused too long")
 
 
 # Clocks that fire once, at once, when something happens (not when time runs out).
 ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION})
+
+
+class BusinessCalendar(models.Model):
+    """Working hours per weekday, mainland China's holidays and make-up working days
+    (调休) if wanted, and the days an administrator adds (escalation.calendars)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    china_holidays = models.BooleanField(
+        _("mainland China holidays and make-up working days"),
+        default=True,
+        help_text=_("From the chinese-calendar library, for the years it knows."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+
+    def __str__(self):
+        return self.name
+
+
+class WorkingHours(models.Model):
+    """One working interval of a weekday (several make a split day)."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="hours", verbose_name=_("calendar")
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start = models.TimeField(_("from"))
+    end = models.TimeField(_("until"))
+
+    class Meta:
+        ordering = ["calendar", "weekday", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="working_hours_end_after_start"
+            )
+        ]
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class CalendarDay(models.Model):
+    """A day the administrator declares a holiday or a working day; it wins over
+    the weekday and over the library."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday")
+        WORKDAY = "workday", _("Working day")
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="days", verbose_name=_("calendar")
+    )
+    day = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["calendar", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "day"], name="calendar_day_unique")
+        ]
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+
+    def __str__(self):
+        return f"{self.day} {self.get_kind_display()}"
 
 
 class SlaPolicy(models.Model):
@@ -52,6 +134,18 @@ class SlaPolicy(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(99)],
     )
     goal = models.CharField(_("goal"), max_length=200, blank=True)
+    calendar = models.ForeignKey(
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="policies",
+        verbose_name=_("business calendar"),
+        help_text=_(
+            "Empty: the clocks run 24×7. Set: they count only working time of this "
+            "calendar, in the team's time zone."
+        ),
+    )
 
     class Meta:
         ordering = ["severity"]

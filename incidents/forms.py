@@ -472,6 +472,27 @@ class CancelForm(ReasonForm):
     )
 
 
+class PauseForm(IncidentForm):
+    reason = forms.CharField(
+        label=_("What are you waiting for?"),
+        max_length=MEDIUM_TEXT,
+        widget=textarea(2),
+        help_text=_(
+            "The resolve and update clocks stop until you resume; the response clock does not."
+        ),
+    )
+    waiting_on = forms.CharField(
+        label=_("Waiting on"),
+        required=False,
+        max_length=200,
+        help_text=_("The vendor, customer or other team, e.g. “Huawei support, ticket 4471”."),
+    )
+
+
+class ResumeForm(IncidentForm):
+    """No fields: resuming needs no input."""
+
+
 # ---------------------------------------------------------------- list filters
 
 

@@ -9,6 +9,8 @@ Models hold data and small read-only helpers; every write with a rule behind
 it goes through incidents.services.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -43,16 +45,27 @@ UPDATE_CLOCK_STATES = frozenset(
 
 
 def overdue_clocks(
-    *, state, acknowledged_at, restored_at, respond_by, resolve_by, next_update_by, now
+    *,
+    state,
+    acknowledged_at,
+    restored_at,
+    respond_by,
+    resolve_by,
+    next_update_by,
+    now,
+    paused_at=None,
 ) -> list[str]:
     """The clocks running past their deadline at `now` ("respond", "resolve", "update").
 
     The rule of the *_clock_running properties, on plain values so list pages
-    that read .values() apply it too (its SQL form is selectors.overdue_q).
+    that read .values() apply it too (its SQL form is selectors.overdue_q). A
+    paused incident's resolve and update clocks are held, so never late.
     """
     late = []
     if state in OPEN_STATES and acknowledged_at is None and respond_by < now:
         late.append("respond")
+    if paused_at is not None:
+        return late
     if state in OPEN_STATES and restored_at is None and resolve_by < now:
         late.append("resolve")
     if state in UPDATE_CLOCK_STATES and next_update_by is not None and next_update_by < now:
@@ -97,6 +110,15 @@ class Team(models.Model):
         blank=True,
         related_name="managed_teams",
         verbose_name=_("manager"),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "Where the team works, e.g. Asia/Shanghai or Europe/Berlin: business-hours "
+            "deadlines count its working hours in this zone. Empty: the site's zone."
+        ),
     )
 
     class Meta:
@@ -249,8 +271,25 @@ class Incident(models.Model):
         _("update clock started"),
         null=True,
         blank=True,
-        help_text=_("Acknowledge, the last progress entry, or the last reopen."),
+        help_text=_("Acknowledge, the last progress entry, the last reopen or resume."),
     )
+    resolve_warn_by = models.DateTimeField(
+        _("resolution warning at"),
+        null=True,
+        blank=True,
+        help_text=_("The level's warning share of the resolve window, in SLA time."),
+    )
+    # -- pause (waiting on someone outside the team; history in Pause) --
+    paused_at = models.DateTimeField(_("paused since"), null=True, blank=True)
+    pause_reason = models.TextField(_("pause reason"), blank=True)
+    pause_waiting_on = models.CharField(_("waiting on"), max_length=200, blank=True)
+    paused_for = models.DurationField(
+        _("paused in all"), default=timedelta(0), help_text=_("Wall time of ended pauses.")
+    )
+    # SLA time taken (non-working and paused time left out), kept when the clock
+    # stops so the metrics need not replay calendars.
+    respond_sla = models.DurationField(_("SLA time to acknowledge"), null=True, blank=True)
+    resolve_sla = models.DurationField(_("SLA time to restore"), null=True, blank=True)
 
     # -- step timestamps --
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
@@ -314,13 +353,22 @@ class Incident(models.Model):
         return self.acknowledged_at is None and self.is_open
 
     @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+    @property
     def resolve_clock_running(self) -> bool:
-        # A resolution awaiting verification has not stopped the clock yet.
-        return self.restored_at is None and self.is_open
+        # A resolution awaiting verification has not stopped the clock yet; a
+        # pause holds it (the respond clock is never paused).
+        return self.restored_at is None and self.is_open and self.paused_at is None
 
     @property
     def update_clock_running(self) -> bool:
-        return self.state in UPDATE_CLOCK_STATES and self.next_update_by is not None
+        return (
+            self.state in UPDATE_CLOCK_STATES
+            and self.next_update_by is not None
+            and self.paused_at is None
+        )
 
     def overdue_clocks(self, now) -> list[str]:
         return overdue_clocks(
@@ -331,7 +379,51 @@ class Incident(models.Model):
             resolve_by=self.resolve_by,
             next_update_by=self.next_update_by,
             now=now,
+            paused_at=self.paused_at,
         )
+
+
+class Pause(models.Model):
+    """One pause of an incident's resolve and update clocks: it waited on someone
+    outside the team (a vendor, the customer, another team)."""
+
+    incident = models.ForeignKey(
+        "Incident", on_delete=models.CASCADE, related_name="pauses", verbose_name=_("incident")
+    )
+    started_at = models.DateTimeField(_("paused at"))
+    ended_at = models.DateTimeField(_("resumed at"), null=True, blank=True)
+    reason = models.TextField(_("reason"))
+    waiting_on = models.CharField(_("waiting on"), max_length=200, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("paused by"),
+    )
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resumed by"),
+    )
+
+    class Meta:
+        ordering = ["incident", "started_at", "id"]
+        constraints = [
+            # At most one pause of an incident is open at a time.
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=models.Q(ended_at__isnull=True),
+                name="pause_one_open_per_incident",
+            )
+        ]
+        verbose_name = _("pause")
+        verbose_name_plural = _("pauses")
+
+    def __str__(self):
+        return f"{self.incident_id} paused {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class Grading(models.Model):
@@ -614,6 +706,8 @@ class TimelineEvent(models.Model):
         POSTMORTEM_SAVED = "postmortem_saved", _("Post-mortem saved")
         ACTION_ITEM_ADDED = "action_item_added", _("Improvement action added")
         ACTION_ITEM_DONE = "action_item_done", _("Improvement action done")
+        PAUSED = "paused", _("SLA paused")
+        RESUMED = "resumed", _("SLA resumed")
 
     # PROTECT: an incident with a history is cancelled, never deleted.
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")

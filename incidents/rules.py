@@ -223,7 +223,7 @@ def can(user, action: Action, incident: Incident | None = None) -> bool:
             return lead or (incident.reporter_id is not None and incident.reporter_id == user.pk)
         case Action.LOG:
             return lead or _is_owner(user, incident) or _is_helper(user, incident)
-        case Action.RESOLVE | Action.POSTMORTEM:
+        case Action.RESOLVE | Action.POSTMORTEM | Action.PAUSE | Action.RESUME:
             return lead or _is_owner(user, incident)
         case Action.VERIFY:
             return lead or _team_role(user, incident, Role.TESTER)
@@ -238,6 +238,8 @@ _REFUSALS = {
     Action.LOG: gettext_lazy("Only the owner, a helper or a tech lead may add to the process log."),
     Action.RESOLVE: gettext_lazy("Only the owner or a tech lead may submit a resolution."),
     Action.POSTMORTEM: gettext_lazy("Only the owner or a tech lead may write the post-mortem."),
+    Action.PAUSE: gettext_lazy("Only the owner or a tech lead may pause the SLA."),
+    Action.RESUME: gettext_lazy("Only the owner or a tech lead may resume the SLA."),
     Action.VERIFY: gettext_lazy("Only a tester of the incident's team or a tech lead may verify."),
     Action.NOTIFY_USERS: gettext_lazy(
         "Only on-duty staff of the incident's team or a tech lead may notify users."

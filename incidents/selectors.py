@@ -106,8 +106,11 @@ def overdue_q(now) -> Q:
     `overdue` filter both use it.
     """
     respond = Q(state__in=OPEN_STATES, acknowledged_at__isnull=True, respond_by__lt=now)
-    resolve = Q(state__in=OPEN_STATES, restored_at__isnull=True, resolve_by__lt=now)
-    update = Q(state__in=UPDATE_CLOCK_STATES, next_update_by__lt=now)
+    # A pause holds the resolve and update clocks.
+    resolve = Q(
+        state__in=OPEN_STATES, restored_at__isnull=True, resolve_by__lt=now, paused_at__isnull=True
+    )
+    update = Q(state__in=UPDATE_CLOCK_STATES, next_update_by__lt=now, paused_at__isnull=True)
     return respond | resolve | update
 
 

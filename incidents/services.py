@@ -25,9 +25,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import clock
-from common.errors import StaleVersion
+from common.errors import StaleVersion, TransitionNotAllowed
 from escalation import deadlines, jobs
-from escalation.sla import compute_deadlines, windows_for
+from escalation.sla import clock_for, compute_deadlines, windows_for
 from incidents import rules, selectors, tallies
 from incidents.models import (
     UPDATE_CLOCK_STATES,
@@ -38,6 +38,7 @@ from incidents.models import (
     Incident,
     IncidentSequence,
     LogEntry,
+    Pause,
     Resolution,
     Service,
     Severity,
@@ -132,20 +133,46 @@ def _check_not_future(value: datetime | None, field: str, now: datetime) -> None
         raise ValidationError({field: _("This time is too far in the past.")})
 
 
+def _ended_pauses(incident: Incident) -> list[tuple[datetime, datetime]]:
+    if incident.pk is None or not incident.paused_for:
+        return []
+    return list(
+        incident.pauses.filter(ended_at__isnull=False).values_list("started_at", "ended_at")
+    )
+
+
 def _set_deadlines(incident: Incident) -> None:
-    """Recompute the three deadlines from the incident's level and clock starts."""
+    """Recompute the deadlines from the incident's level, clock starts and pauses, in
+    the level's SLA time (24×7 or its business calendar, in the team's zone)."""
     running_update = incident.state in UPDATE_CLOCK_STATES
     deadlines = compute_deadlines(
         severity=incident.severity,
         received_at=incident.received_at,
         update_clock_from=incident.update_clock_from if running_update else None,
+        team=incident.team,
+        paused=_ended_pauses(incident),
     )
     incident.respond_by = deadlines.respond_by
     incident.resolve_by = deadlines.resolve_by
     incident.next_update_by = deadlines.next_update_by
+    incident.resolve_warn_by = deadlines.resolve_warn_by
 
 
-DEADLINE_FIELDS = ("respond_by", "resolve_by", "next_update_by", "update_clock_from")
+DEADLINE_FIELDS = (
+    "respond_by",
+    "resolve_by",
+    "next_update_by",
+    "update_clock_from",
+    "resolve_warn_by",
+)
+
+
+def _sla_taken(incident: Incident, start: datetime, end: datetime, pauses=()) -> timedelta:
+    """SLA time from `start` to `end`: working time of the level's calendar, less
+    the SLA time of the pauses within it (metrics: "SLA time")."""
+    _w, sla = clock_for(incident.severity, incident.team)
+    held = sum((sla.elapsed(max(a, start), min(b, end)) for a, b in pauses), timedelta(0))
+    return max(sla.elapsed(start, end) - held, timedelta(0))
 
 
 def _next_number(at: datetime) -> str:
@@ -346,9 +373,10 @@ def incident_acknowledge(
     now = clock.now()
     incident.state = State.ACKNOWLEDGED
     incident.acknowledged_at = now
+    incident.respond_sla = _sla_taken(incident, incident.received_at, now)
     incident.update_clock_from = now
     _set_deadlines(incident)
-    _save(incident, ["state", "acknowledged_at", *DEADLINE_FIELDS])
+    _save(incident, ["state", "acknowledged_at", "respond_sla", *DEADLINE_FIELDS])
     record_event(
         incident,
         actor,
@@ -683,6 +711,107 @@ def incident_resolve(
     return incident
 
 
+# ---------------------------------------------------------------- pause (step 4)
+
+
+def _pause_spans(incident: Incident) -> list[tuple[datetime, datetime]]:
+    return _ended_pauses(incident)
+
+
+def _end_pause(incident: Incident, actor, now: datetime) -> list[str]:
+    """Close the open pause (resume, or the incident left the open states); the
+    fields changed. The caller recomputes the deadlines and saves."""
+    if incident.paused_at is None:
+        return []
+    Pause.objects.filter(incident=incident, ended_at__isnull=True).update(
+        ended_at=now, resumed_by=actor
+    )
+    incident.paused_for += max(now - incident.paused_at, timedelta(0))
+    incident.paused_at = None
+    incident.pause_reason = ""
+    incident.pause_waiting_on = ""
+    return list(PAUSE_FIELDS)
+
+
+PAUSE_FIELDS = ("paused_at", "pause_reason", "pause_waiting_on", "paused_for")
+
+
+@transaction.atomic
+def incident_pause(
+    *,
+    incident: Incident,
+    actor,
+    reason: str,
+    waiting_on: str = "",
+    expected_version: int | None = None,
+) -> Incident:
+    """Hold the resolve and update clocks while the incident waits on someone outside
+    the team (a vendor, the customer, another team); the respond clock runs on.
+
+    Only the owner or a tech lead pauses, only an open incident, and only once at a
+    time. No resolve, warning or update notice is sent while paused; a pause longer
+    than SLA_PAUSE_LIMIT_HOURS tells the tech leads once.
+    """
+    incident = _lock(incident)
+    _authorize(actor, Action.PAUSE, incident)
+    _check_version(incident, expected_version)
+    check_state(incident, Action.PAUSE)
+    if incident.paused_at is not None:
+        raise TransitionNotAllowed(
+            _("%(number)s is already paused (since %(since)s).")
+            % {
+                "number": incident.number,
+                "since": timezone.localtime(incident.paused_at).strftime("%Y-%m-%d %H:%M"),
+            },
+            state=incident.state,
+            allowed=[Action.RESUME.value],
+        )
+    reason = _required(reason, "reason", _("Say what the incident is waiting for."))
+    waiting_on = (waiting_on or "").strip()
+    now = clock.now()
+    Pause.objects.create(
+        incident=incident, started_at=now, reason=reason, waiting_on=waiting_on, paused_by=actor
+    )
+    incident.paused_at = now
+    incident.pause_reason = reason
+    incident.pause_waiting_on = waiting_on
+    _save(incident, ["paused_at", "pause_reason", "pause_waiting_on"])
+    message = reason if not waiting_on else f"{reason} ({_('waiting on')} {waiting_on})"
+    record_event(incident, actor, TimelineEvent.Kind.PAUSED, message=message)
+    return incident
+
+
+@transaction.atomic
+def incident_resume(*, incident: Incident, actor, expected_version: int | None = None) -> Incident:
+    """Restart the held clocks: the resolve deadline moves later by the SLA time spent
+    paused, and the next progress update is due one cadence after the resume."""
+    incident = _lock(incident)
+    _authorize(actor, Action.RESUME, incident)
+    _check_version(incident, expected_version)
+    check_state(incident, Action.RESUME)
+    if incident.paused_at is None:
+        raise TransitionNotAllowed(
+            _("%(number)s is not paused.") % {"number": incident.number},
+            state=incident.state,
+            allowed=[Action.PAUSE.value],
+        )
+    now = clock.now()
+    since, old_resolve_by = incident.paused_at, incident.resolve_by
+    fields = _end_pause(incident, actor, now)
+    if incident.state in UPDATE_CLOCK_STATES:
+        incident.update_clock_from = now
+    _set_deadlines(incident)
+    _save(incident, [*fields, *DEADLINE_FIELDS])
+    record_event(
+        incident,
+        actor,
+        TimelineEvent.Kind.RESUMED,
+        changes={"resolve_by": (old_resolve_by, incident.resolve_by)},
+        message=_("Paused for %(duration)s.") % {"duration": clock.duration_text(now - since)},
+    )
+    return incident
+
+
 # ---------------------------------------------------------------- step 5
 
 
@@ -752,11 +881,16 @@ def incident_verify(
     }
     if passed:
         incident.state = State.RESOLVED
+        ended = _end_pause(incident, actor, now)
         incident.restored_at = resolution.submitted_at
+        incident.resolve_sla = _sla_taken(
+            incident, incident.received_at, incident.restored_at, _pause_spans(incident)
+        )
         incident.resolved_at = now
         incident.update_clock_from = None
         _set_deadlines(incident)
-        fields = ["state", "restored_at", "resolved_at", *DEADLINE_FIELDS]
+        fields = ["state", "restored_at", "resolve_sla", "resolved_at", *DEADLINE_FIELDS]
+        fields += ended
         fields += ["verification_count", "failed_verification_count"]
         kind = TimelineEvent.Kind.VERIFICATION_PASSED
         message = notes.strip()
@@ -892,6 +1026,7 @@ def incident_reopen(
     from_state = incident.state
     incident.state = State.IN_PROGRESS
     incident.restored_at = None
+    incident.resolve_sla = None
     incident.resolved_at = None
     incident.archived_at = None
     incident.resolution_submitted_at = None
@@ -938,11 +1073,12 @@ def incident_cancel(
     incident.cancelled_at = clock.now()
     incident.cancel_reason = reason
     incident.update_clock_from = None
+    ended = _end_pause(incident, actor, incident.cancelled_at)
     _set_deadlines(incident)
     incident.resolutions.filter(outcome=Resolution.Outcome.PENDING).update(
         outcome=Resolution.Outcome.WITHDRAWN
     )
-    _save(incident, ["state", "cancelled_at", "cancel_reason", *DEADLINE_FIELDS])
+    _save(incident, ["state", "cancelled_at", "cancel_reason", *DEADLINE_FIELDS, *ended])
     record_event(
         incident,
         actor,
@@ -955,5 +1091,11 @@ def incident_cancel(
 
 
 def available_actions(user, incident: Incident) -> list[Action]:
-    """The process actions `user` may take on `incident` in its current state."""
-    return [a for a in actions_allowed_in(incident.state) if rules.can(user, a, incident)]
+    """The process actions `user` may take on `incident` in its current state (pause
+    or resume, whichever fits)."""
+    hidden = Action.PAUSE if incident.paused_at is not None else Action.RESUME
+    return [
+        a
+        for a in actions_allowed_in(incident.state)
+        if a != hidden and rules.can(user, a, incident)
+    ]

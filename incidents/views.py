@@ -57,6 +57,8 @@ ACTIONS = {
     Action.ARCHIVE: (forms.ArchiveForm, services.incident_archive),
     Action.REOPEN: (forms.ReasonForm, services.incident_reopen),
     Action.CANCEL: (forms.CancelForm, services.incident_cancel),
+    Action.PAUSE: (forms.PauseForm, services.incident_pause),
+    Action.RESUME: (forms.ResumeForm, services.incident_resume),
 }
 
 SUCCESS = {
@@ -70,6 +72,8 @@ SUCCESS = {
     Action.ARCHIVE: gettext_lazy("Incident archived."),
     Action.REOPEN: gettext_lazy("Incident reopened."),
     Action.CANCEL: gettext_lazy("Incident cancelled."),
+    Action.PAUSE: gettext_lazy("Paused: the resolve and update clocks are held until you resume."),
+    Action.RESUME: gettext_lazy("Resumed: the resolve deadline moved later by the time paused."),
     Action.EDIT: gettext_lazy("Details saved."),
 }
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common.errors import TransitionNotAllowed
-from incidents.models import OPEN_STATES, State
+from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, State
 
 
 class Action(StrEnum):
@@ -31,6 +31,8 @@ class Action(StrEnum):
     ARCHIVE = "archive"
     REOPEN = "reopen"
     CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
     POSTMORTEM = "postmortem"
     VIEW_ARCHIVE = "view-archive"
     VIEW_METRICS = "view-metrics"
@@ -54,6 +56,11 @@ ALLOWED_IN = {
     Action.ARCHIVE: frozenset({State.RESOLVED}),
     Action.REOPEN: frozenset({State.RESOLVED, State.ARCHIVED}),
     Action.CANCEL: OPEN_STATES,
+    # Waiting on someone outside the team, once the team has taken it (the
+    # respond clock is never paused); whether it is paused now is the service's
+    # check (409 either way).
+    Action.PAUSE: UPDATE_CLOCK_STATES,
+    Action.RESUME: OPEN_STATES,
     Action.POSTMORTEM: frozenset({State.RESOLVED, State.ARCHIVED}),
 }
 
@@ -64,6 +71,8 @@ PROCESS_ACTIONS = [
     Action.GRADE,
     Action.ASSIGN,
     Action.LOG,
+    Action.PAUSE,
+    Action.RESUME,
     Action.RESOLVE,
     Action.VERIFY,
     Action.NOTIFY_USERS,
@@ -122,5 +131,7 @@ ACTION_LABELS = {
     Action.ARCHIVE: gettext_lazy("archive"),
     Action.REOPEN: gettext_lazy("reopen"),
     Action.CANCEL: gettext_lazy("cancel"),
+    Action.PAUSE: gettext_lazy("pause the SLA"),
+    Action.RESUME: gettext_lazy("resume the SLA"),
     Action.POSTMORTEM: gettext_lazy("write the post-mortem"),
 }

@@ -265,6 +265,8 @@ STATE_FOR_ACTION = {
     Action.ARCHIVE: State.RESOLVED,
     Action.REOPEN: State.RESOLVED,
     Action.CANCEL: State.NEW,
+    Action.PAUSE: State.IN_PROGRESS,
+    Action.RESUME: State.IN_PROGRESS,  # and paused: see pause_for()
 }
 
 
@@ -294,6 +296,11 @@ def perform(action: Action, *, incident: Incident, actor, **overrides):
         Action.ARCHIVE: (services.incident_archive, {"summary": "Pool exhaustion; fixed."}),
         Action.REOPEN: (services.incident_reopen, {"reason": "502s are back."}),
         Action.CANCEL: (services.incident_cancel, {"reason": "False alarm."}),
+        Action.PAUSE: (
+            services.incident_pause,
+            {"reason": "Waiting for the replacement disk.", "waiting_on": "Dell support"},
+        ),
+        Action.RESUME: (services.incident_resume, {}),
     }
     service, kwargs = calls[action]
     return service(incident=incident, actor=actor, **{**kwargs, **overrides})

@@ -27,7 +27,7 @@ REFERENCES = {
     "reporter": ("reporter_id", "user"),
     "owner": ("owner_id", "user"),
 }
-COMPUTED = {"helpers", "overdue"}
+COMPUTED = {"helpers", "overdue", "paused", "paused_since"}
 FIELDS = IncidentSummarySerializer.Meta.fields
 DATETIME_FIELDS = {
     f.name
@@ -39,6 +39,7 @@ COLUMNS = list(
     dict.fromkeys(
         [REFERENCES[f][0] if f in REFERENCES else f for f in FIELDS if f not in COMPUTED]
         + ["state", "acknowledged_at", "restored_at", "respond_by", "resolve_by", "next_update_by"]
+        + ["paused_at"]
     )
 )
 # (output field, how to render it, source column, kind of name), in the serializer's order.
@@ -69,6 +70,7 @@ def _overdue(row: dict, now: datetime) -> list[str]:
         resolve_by=row["resolve_by"],
         next_update_by=row["next_update_by"],
         now=now,
+        paused_at=row["paused_at"],
     )
 
 
@@ -148,6 +150,11 @@ def incident_rows(rows: list[dict], *, now: datetime) -> list[dict]:
                 item[field] = None if value is None else names[(kind, value)]
             elif how == "helpers":
                 item[field] = helpers[row["id"]]
+            elif how == "paused":
+                item[field] = row["paused_at"] is not None
+            elif how == "paused_since":
+                value = row["paused_at"]
+                item[field] = None if value is None else _iso(value, zone)
             else:
                 item[field] = _overdue(row, now)
         out.append(item)

@@ -135,6 +135,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "resolve_by",
             "next_update_by",
             "overdue",
+            "paused",
+            "paused_since",
+            "pause_reason",
+            "waiting_on",
             "acknowledged_at",
             "assigned_at",
             "started_at",
@@ -151,6 +155,15 @@ class IncidentSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    paused = serializers.BooleanField(
+        read_only=True,
+        help_text="The resolve and update clocks are held: it waits on someone outside the team.",
+    )
+    paused_since = serializers.DateTimeField(
+        source="paused_at", read_only=True, allow_null=True, help_text="Null when not paused."
+    )
+    waiting_on = serializers.CharField(source="pause_waiting_on", read_only=True)
 
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(["respond", "resolve", "update"]))
@@ -184,6 +197,8 @@ class IncidentSummarySerializer(IncidentSerializer):
             "resolve_by",
             "next_update_by",
             "overdue",
+            "paused",
+            "paused_since",
             "acknowledged_at",
             "resolved_at",
             "reopen_count",
@@ -363,6 +378,21 @@ class ArchiveSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = Text(max_length=LONG_TEXT)
+
+
+class PauseSerializer(serializers.Serializer):
+    reason = Text(max_length=MEDIUM_TEXT, help_text="What the incident is waiting for.")
+    waiting_on = Text(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The vendor, customer or other team it waits on.",
+    )
+
+
+class ResumeSerializer(serializers.Serializer):
+    """No fields."""
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):

@@ -445,6 +445,25 @@ class IncidentViewSet(
     def cancel(self, request, pk=None):
         return self._act(request, s.ReasonSerializer, services.incident_cancel)
 
+    @action_schema(
+        s.PauseSerializer,
+        "Pause the resolve and update clocks while waiting on someone outside the team",
+        {"reason": "Waiting for the vendor's replacement disk", "waiting_on": "Dell support"},
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._act(request, s.PauseSerializer, services.incident_pause)
+
+    @action_schema(
+        s.ResumeSerializer,
+        "Resume: the resolve deadline moves later by the time paused; an update is due "
+        "one cadence after now",
+        {},
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._act(request, s.ResumeSerializer, services.incident_resume)
+
     @extend_schema(
         summary="The audit trail, oldest first",
         responses={

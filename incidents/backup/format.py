@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import models
+from django.utils.duration import duration_iso_string
 
 from escalation.models import Deadline, Delivery, Notice
 from incidents.models import (
@@ -21,6 +22,7 @@ from incidents.models import (
     Grading,
     Incident,
     LogEntry,
+    Pause,
     Resolution,
     Service,
     Team,
@@ -42,7 +44,7 @@ INCLUDED = (
     "teams (by slug) with members, tech leads, manager and services",
     "alert integrations (name, team, rules, rate limit) - without token or signing secret",
     "incidents (by number) with gradings, assignments, external contacts, process log, "
-    "resolutions, verifications, user notifications and feedback, the audit trail, "
+    "resolutions, verifications, user notifications and feedback, the audit trail, SLA pauses, "
     "alerts, running deadlines, escalation notices and their deliveries, "
     "post-mortem with attendees and action items",
     "knowledge articles",
@@ -56,7 +58,8 @@ EXCLUDED = (
     "team channels (their webhook URLs and secrets): set them up again in the admin; "
     "deliveries to them keep the channel's name and link to a channel of that name "
     "if one exists when importing",
-    "SLA policies and the escalation ladder (configuration, seeded by the migrations)",
+    "SLA policies, business calendars and the escalation ladder (configuration, seeded "
+    "by the migrations and edited in the admin)",
     "derived data, rebuilt on import: incident tallies, search documents, number sequences",
     "bookkeeping: heartbeats, alert rate windows, replay signatures",
 )
@@ -144,6 +147,7 @@ INCIDENT = Part(
         "user_notifications",
         "feedback",
         "events",
+        "pauses",
         "alerts",
         "postmortem",
         "deadlines",
@@ -165,6 +169,7 @@ LATER_CHILDREN = {
     "user_notifications": Part(UserNotification, parent="incident", users=("notified_by",)),
     "feedback": Part(UserFeedback, parent="incident", users=("recorded_by",)),
     "events": Part(TimelineEvent, parent="incident", users=("actor",)),
+    "pauses": Part(Pause, parent="incident", users=("paused_by", "resumed_by")),
 }
 ALERT = Part(Alert, parent="incident", refs=("integration",))
 POSTMORTEM = Part(
@@ -205,7 +210,10 @@ SECTIONS = ("users", "teams", "integrations", "incidents", "articles")
 
 
 def _writer(f: models.Field) -> Callable | None:
-    """How a field's value becomes JSON: times in UTC, ISO 8601; the rest as is."""
+    """How a field's value becomes JSON: times in UTC and durations in ISO 8601; the
+    rest as is."""
+    if isinstance(f, models.DurationField):
+        return duration_iso_string
     if isinstance(f, models.DateTimeField):
         return lambda value: value.astimezone(UTC).isoformat()
     if isinstance(f, models.DateField):

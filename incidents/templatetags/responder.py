@@ -41,6 +41,20 @@ def who(user, empty: str = "—") -> str:
 
 
 @register.simple_tag
+def paused(incident):
+    """A held clock's cell: since when, and whom the incident waits on."""
+    return format_html(
+        '<span class="clock-paused" title="{}">{} {}<small>{}</small></span>',
+        incident.pause_reason,
+        _("paused since"),
+        dateformat.format(timezone.localtime(incident.paused_at), "m-d H:i"),
+        (_("waiting on %(party)s") % {"party": incident.pause_waiting_on})
+        if incident.pause_waiting_on
+        else incident.pause_reason[:80],
+    )
+
+
+@register.simple_tag
 def deadline(at, running, now):
     """A deadline cell: its countdown (responder.js keeps it ticking) and local
     time, "overdue" once past, "stopped" when its clock is not running.

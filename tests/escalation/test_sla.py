@@ -49,6 +49,7 @@ def test_it_computes_deadlines_from_received_at(severity):
         respond_by=RECEIVED + timedelta(minutes=respond),
         resolve_by=RECEIVED + timedelta(minutes=resolve),
         next_update_by=update_from + timedelta(minutes=update),
+        resolve_warn_by=RECEIVED + timedelta(minutes=resolve) * 0.8,
     )
 
 

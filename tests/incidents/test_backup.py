@@ -24,7 +24,15 @@ from django.utils import translation
 from rest_framework.authtoken.models import Token
 
 from escalation.engine import sweep_due_deadlines
-from escalation.models import Clock, LadderStep, Notice, SlaPolicy, TeamChannel
+from escalation.models import (
+    BusinessCalendar,
+    Clock,
+    LadderStep,
+    Notice,
+    SlaPolicy,
+    TeamChannel,
+    WorkingHours,
+)
 from incidents import alerts, backup, services, tallies
 from incidents.models import (
     AlertIntegration,
@@ -55,10 +63,13 @@ User = get_user_model()
 pytestmark = pytest.mark.django_db
 
 # Rows of these models come back from the migrations, not from a dump.
-SEEDED = {SlaPolicy, LadderStep}
+SEEDED = {SlaPolicy, LadderStep, BusinessCalendar, WorkingHours}
 # Models a dump leaves out on purpose (backup.EXCLUDED says why).
 NOT_IN_DUMP = {
     "SlaPolicy",
+    "BusinessCalendar",
+    "WorkingHours",
+    "CalendarDay",
     "LadderStep",
     "Heartbeat",
     "TeamChannel",
