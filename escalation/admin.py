@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from escalation.calendars import china_years_known
 from escalation.models import (
+    BusinessCalendar,
+    CalendarDay,
     Deadline,
     Delivery,
     Heartbeat,
@@ -8,6 +12,7 @@ from escalation.models import (
     Notice,
     SlaPolicy,
     TeamChannel,
+    WorkingHours,
 )
 
 
@@ -19,9 +24,44 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         "resolve_minutes",
         "update_minutes",
         "warning_percent",
+        "calendar",
         "goal",
     ]
-    list_editable = ["respond_minutes", "resolve_minutes", "update_minutes", "warning_percent"]
+    list_editable = [
+        "respond_minutes",
+        "resolve_minutes",
+        "update_minutes",
+        "warning_percent",
+        "calendar",
+    ]
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    extra = 0
+
+
+class CalendarDayInline(admin.TabularInline):
+    model = CalendarDay
+    extra = 1
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    """Working hours per weekday, plus the holidays and working days to add to (or
+    correct in) the library's mainland China calendar."""
+
+    list_display = ["name", "china_holidays", "library_years"]
+    readonly_fields = ["library_years"]
+    inlines = [WorkingHoursInline, CalendarDayInline]
+
+    @admin.display(description=_("years the holiday library knows"))
+    def library_years(self, obj=None):
+        first, last = china_years_known()
+        return _("%(first)s–%(last)s; add later years' holidays and 调休 days below.") % {
+            "first": first,
+            "last": last,
+        }
 
 
 @admin.register(Heartbeat)

@@ -6,12 +6,15 @@ team's time zone. Time spent paused is added back to the resolve window, so
 the deadline moves later by the SLA time the incident waited.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from escalation.calendars import ALWAYS, WorkingTime, zone
 from escalation.models import BusinessCalendar, CalendarDay, SlaPolicy, WorkingHours
+
+logger = logging.getLogger(__name__)
 
 # PROCESS.md's table; used only when an administrator deleted a level's policy,
 # so a deadline is never missing. The data migration seeds the same numbers.
@@ -73,6 +76,11 @@ def working_time(calendar_id: int | None, time_zone: str = ""):
     ):
         weekly.setdefault(weekday, []).append((start, end))
     days = CalendarDay.objects.filter(calendar_id=calendar_id)
+    if not weekly:
+        # A calendar without working hours would never fall due: count 24×7
+        # rather than lose the deadline (as for a deleted policy).
+        logger.warning("business calendar %s has no working hours: counting 24x7", calendar_id)
+        return ALWAYS
     return WorkingTime(
         weekly={d: tuple(sorted(spans)) for d, spans in weekly.items()},
         extra={

@@ -46,7 +46,7 @@ class ServiceInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "manager"]
+    list_display = ["name", "slug", "manager", "time_zone"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["members", "tech_leads"]

@@ -9,9 +9,11 @@ Models hold data and small read-only helpers; every write with a rule behind
 it goes through incidents.services.
 """
 
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +90,15 @@ class Category(models.TextChoices):
     INFRASTRUCTURE = "infrastructure", _("Infrastructure failure")
 
 
+def validate_time_zone(value: str) -> None:
+    """A zoneinfo name such as Asia/Shanghai (empty: the site's zone)."""
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("Unknown time zone “%(zone)s”: give a name such as Asia/Shanghai."),
+            params={"zone": value},
+        )
+
+
 class Team(models.Model):
     slug = models.SlugField(_("slug"), unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -115,6 +126,7 @@ class Team(models.Model):
         _("time zone"),
         max_length=64,
         blank=True,
+        validators=[validate_time_zone],
         help_text=_(
             "Where the team works, e.g. Asia/Shanghai or Europe/Berlin: business-hours "
             "deadlines count its working hours in this zone. Empty: the site's zone."

@@ -764,7 +764,7 @@ def incident_pause(
                 "since": timezone.localtime(incident.paused_at).strftime("%Y-%m-%d %H:%M"),
             },
             state=incident.state,
-            allowed=[Action.RESUME.value],
+            allowed=[a.value for a in actions_allowed_in(incident.state, True)],
         )
     reason = _required(reason, "reason", _("Say what the incident is waiting for."))
     waiting_on = (waiting_on or "").strip()
@@ -793,7 +793,7 @@ def incident_resume(*, incident: Incident, actor, expected_version: int | None =
         raise TransitionNotAllowed(
             _("%(number)s is not paused.") % {"number": incident.number},
             state=incident.state,
-            allowed=[Action.PAUSE.value],
+            allowed=[a.value for a in actions_allowed_in(incident.state, False)],
         )
     now = clock.now()
     since, old_resolve_by = incident.paused_at, incident.resolve_by
@@ -1093,9 +1093,8 @@ def incident_cancel(
 def available_actions(user, incident: Incident) -> list[Action]:
     """The process actions `user` may take on `incident` in its current state (pause
     or resume, whichever fits)."""
-    hidden = Action.PAUSE if incident.paused_at is not None else Action.RESUME
     return [
         a
-        for a in actions_allowed_in(incident.state)
-        if a != hidden and rules.can(user, a, incident)
+        for a in actions_allowed_in(incident.state, incident.paused)
+        if rules.can(user, a, incident)
     ]

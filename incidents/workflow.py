@@ -87,8 +87,11 @@ def allowed_in_state(action: Action, state: str) -> bool:
     return state in ALLOWED_IN[action]
 
 
-def actions_allowed_in(state: str) -> list[Action]:
-    return [a for a in PROCESS_ACTIONS if state in ALLOWED_IN[a]]
+def actions_allowed_in(state: str, paused: bool | None = None) -> list[Action]:
+    """The process actions allowed in `state`; with `paused` known, only the one of
+    pause and resume that fits."""
+    hidden = {True: Action.PAUSE, False: Action.RESUME}.get(paused)
+    return [a for a in PROCESS_ACTIONS if state in ALLOWED_IN[a] and a != hidden]
 
 
 def action_label(action: Action) -> str:
@@ -99,7 +102,7 @@ def check_state(incident, action: Action) -> None:
     """Raise TransitionNotAllowed, naming what is allowed, unless `action` fits the state."""
     if allowed_in_state(action, incident.state):
         return
-    allowed_actions = actions_allowed_in(incident.state)
+    allowed_actions = actions_allowed_in(incident.state, getattr(incident, "paused", None))
     allowed = [a.value for a in allowed_actions]
     raise TransitionNotAllowed(
         _("Cannot %(action)s %(number)s while it is %(state)s. Allowed now: %(allowed)s.")

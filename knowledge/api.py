@@ -86,13 +86,32 @@ class KnowledgeSearchView(APIView):
 
 
 class FiguresSerializer(serializers.Serializer):
+    """MTTA/MTTR in wall time and in SLA time (working time of a business-hours
+    level, paused time left out); compliance against the SLA deadlines and, for
+    comparison, of the wall time taken against the level's window."""
+
     count = serializers.IntegerField()
-    mtta_median_min = serializers.FloatField(allow_null=True)
-    mtta_p90_min = serializers.FloatField(allow_null=True)
-    mttr_median_min = serializers.FloatField(allow_null=True)
-    mttr_p90_min = serializers.FloatField(allow_null=True)
-    respond_compliance_pct = serializers.FloatField(allow_null=True)
-    resolve_compliance_pct = serializers.FloatField(allow_null=True)
+    mtta_median_min = serializers.FloatField(allow_null=True, help_text="Wall time.")
+    mtta_p90_min = serializers.FloatField(allow_null=True, help_text="Wall time.")
+    mttr_median_min = serializers.FloatField(allow_null=True, help_text="Wall time.")
+    mttr_p90_min = serializers.FloatField(allow_null=True, help_text="Wall time.")
+    mtta_sla_median_min = serializers.FloatField(allow_null=True, help_text="SLA time.")
+    mtta_sla_p90_min = serializers.FloatField(allow_null=True, help_text="SLA time.")
+    mttr_sla_median_min = serializers.FloatField(allow_null=True, help_text="SLA time.")
+    mttr_sla_p90_min = serializers.FloatField(allow_null=True, help_text="SLA time.")
+    respond_compliance_pct = serializers.FloatField(
+        allow_null=True, help_text="Acknowledged by the respond deadline (SLA time)."
+    )
+    resolve_compliance_pct = serializers.FloatField(
+        allow_null=True, help_text="Restored by the resolve deadline (SLA time)."
+    )
+    respond_wall_compliance_pct = serializers.FloatField(
+        allow_null=True, help_text="Acknowledged within the level's window in wall time."
+    )
+    resolve_wall_compliance_pct = serializers.FloatField(
+        allow_null=True,
+        help_text="Restored within the level's window in wall time, pauses included.",
+    )
     update_compliance_pct = serializers.FloatField(allow_null=True)
     failed_verification_pct = serializers.FloatField(allow_null=True)
     reopened = serializers.IntegerField()

@@ -8,11 +8,18 @@ Definitions (also in the README):
 - MTTA: received → acknowledged; MTTR: received → service restored (the
   resolution that passed verification). Median and p90 in minutes; p90 is
   the nearest-rank value (the ⌈0.9·n⌉-th smallest). Incidents not yet
-  acknowledged / restored are left out of that figure.
+  acknowledged / restored are left out of that figure. Each in wall time
+  (`mtta_*`, `mttr_*`) and in SLA time (`mtta_sla_*`, `mttr_sla_*`): on a
+  business-hours level only working time counts, and time paused while
+  waiting on someone outside the team never counts (kept per incident when
+  its clock stopped: Incident.respond_sla / resolve_sla).
 - Compliance %: of the incidents whose deadline is decided (the clock stopped,
   or its deadline passed), the share that met it. Respond: acknowledged by
-  respond_by; resolve: restored by resolve_by; update: no progress update was
-  ever overdue (no "update" notice), among incidents that were acknowledged.
+  respond_by; resolve: restored by resolve_by (both deadlines are in SLA time:
+  the SLA compliance); update: no progress update was ever overdue (no
+  "update" notice), among incidents that were acknowledged. The wall-time
+  compliance (`*_wall_compliance_pct`) asks instead whether the wall time
+  taken was within the level's window, pauses and nights included.
 - Failed-verification rate: of the incidents verified at least once, the share
   with a failed verification (the process's reopen loop); reopened counts
   resolved/archived incidents taken back.
@@ -30,6 +37,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from escalation.models import Clock, Notice
+from escalation.sla import windows_for
 from incidents import selectors
 from incidents.models import Severity, State
 from knowledge.models import ActionItem, PostMortem, RootCause
@@ -58,8 +66,12 @@ class Cell:
     count: int = 0
     mtta: list[float] = field(default_factory=list)
     mttr: list[float] = field(default_factory=list)
+    mtta_sla: list[float] = field(default_factory=list)
+    mttr_sla: list[float] = field(default_factory=list)
     respond: list[bool] = field(default_factory=list)
     resolve: list[bool] = field(default_factory=list)
+    respond_wall: list[bool] = field(default_factory=list)
+    resolve_wall: list[bool] = field(default_factory=list)
     update: list[bool] = field(default_factory=list)
     verified: int = 0
     failed_verification: int = 0
@@ -72,8 +84,14 @@ class Cell:
             "mtta_p90_min": _round(p90(self.mtta)),
             "mttr_median_min": _round(median(self.mttr)),
             "mttr_p90_min": _round(p90(self.mttr)),
+            "mtta_sla_median_min": _round(median(self.mtta_sla)),
+            "mtta_sla_p90_min": _round(p90(self.mtta_sla)),
+            "mttr_sla_median_min": _round(median(self.mttr_sla)),
+            "mttr_sla_p90_min": _round(p90(self.mttr_sla)),
             "respond_compliance_pct": percent(sum(self.respond), len(self.respond)),
             "resolve_compliance_pct": percent(sum(self.resolve), len(self.resolve)),
+            "respond_wall_compliance_pct": percent(sum(self.respond_wall), len(self.respond_wall)),
+            "resolve_wall_compliance_pct": percent(sum(self.resolve_wall), len(self.resolve_wall)),
             "update_compliance_pct": percent(sum(self.update), len(self.update)),
             "failed_verification_pct": percent(self.failed_verification, self.verified),
             "reopened": self.reopened,
@@ -109,6 +127,8 @@ FIELDS = (
     "reopen_count",
     "verification_count",
     "failed_verification_count",
+    "respond_sla",
+    "resolve_sla",
 )
 
 
@@ -186,6 +206,7 @@ def _figures_in_python(population, ids, now) -> dict:
         .distinct()
     )
     tz = timezone.get_current_timezone()
+    windows = {s: windows_for(s) for s in Severity.values}
     cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
     by_level: dict[str, Cell] = defaultdict(Cell)
     total = Cell()
@@ -202,6 +223,8 @@ def _figures_in_python(population, ids, now) -> dict:
         reopens,
         verifications,
         failed_verifications,
+        respond_sla,
+        resolve_sla,
     ) in rows:
         if state == State.CANCELLED:
             cancelled += 1
@@ -209,19 +232,34 @@ def _figures_in_python(population, ids, now) -> dict:
         month = received.astimezone(tz).strftime("%Y-%m")
         targets = (cells[(month, severity)], by_level[severity], total)
         is_open = state not in (State.RESOLVED, State.ARCHIVED)
+        window = windows[severity]
         for cell in targets:
             cell.count += 1
             if acked is not None:
                 cell.mtta.append(_minutes(acked - received))
+                cell.mtta_sla.append(
+                    _minutes(respond_sla if respond_sla is not None else acked - received)
+                )
                 cell.respond.append(acked <= respond_by)
+                cell.respond_wall.append(acked - received <= window.respond)
                 cell.update.append(pk not in late_updates)
-            elif respond_by < now:
-                cell.respond.append(False)
+            else:
+                if respond_by < now:
+                    cell.respond.append(False)
+                if received + window.respond < now:
+                    cell.respond_wall.append(False)
             if restored is not None:
                 cell.mttr.append(_minutes(restored - received))
+                cell.mttr_sla.append(
+                    _minutes(resolve_sla if resolve_sla is not None else restored - received)
+                )
                 cell.resolve.append(restored <= resolve_by)
-            elif resolve_by < now and is_open:
-                cell.resolve.append(False)
+                cell.resolve_wall.append(restored - received <= window.resolve)
+            elif is_open:
+                if resolve_by < now:
+                    cell.resolve.append(False)
+                if received + window.resolve < now:
+                    cell.resolve_wall.append(False)
             if verifications:
                 cell.verified += 1
                 cell.failed_verification += int(failed_verifications > 0)
@@ -241,21 +279,33 @@ _SQL = """
 WITH pop AS ({population}),
 live AS (SELECT * FROM pop WHERE state <> 'cancelled'),
 upd AS (SELECT DISTINCT incident_id FROM escalation_notice WHERE clock = 'update'),
+w AS (SELECT * FROM (VALUES {windows}) AS w(severity, respond, resolve)),
 x AS (
   SELECT
     to_char(l.received_at AT TIME ZONE %s, 'YYYY-MM') AS month,
     l.severity,
     EXTRACT(EPOCH FROM l.acknowledged_at - l.received_at)::float8 / 60 AS mtta,
     EXTRACT(EPOCH FROM l.restored_at - l.received_at)::float8 / 60 AS mttr,
+    EXTRACT(EPOCH FROM COALESCE(l.respond_sla, l.acknowledged_at - l.received_at))::float8 / 60
+      AS mtta_sla,
+    EXTRACT(EPOCH FROM COALESCE(l.resolve_sla, l.restored_at - l.received_at))::float8 / 60
+      AS mttr_sla,
     CASE WHEN l.acknowledged_at IS NOT NULL THEN (l.acknowledged_at <= l.respond_by)::int
          WHEN l.respond_by < %s THEN 0 END AS respond_ok,
     CASE WHEN l.restored_at IS NOT NULL THEN (l.restored_at <= l.resolve_by)::int
          WHEN l.resolve_by < %s AND l.state NOT IN ('resolved', 'archived') THEN 0 END
       AS resolve_ok,
+    CASE WHEN l.acknowledged_at IS NOT NULL
+           THEN (l.acknowledged_at - l.received_at <= w.respond)::int
+         WHEN l.received_at + w.respond < %s THEN 0 END AS respond_wall_ok,
+    CASE WHEN l.restored_at IS NOT NULL THEN (l.restored_at - l.received_at <= w.resolve)::int
+         WHEN l.received_at + w.resolve < %s AND l.state NOT IN ('resolved', 'archived')
+           THEN 0 END AS resolve_wall_ok,
     CASE WHEN l.acknowledged_at IS NOT NULL THEN (u.incident_id IS NULL)::int END AS update_ok,
     CASE WHEN l.verification_count > 0 THEN l.failed_verification_count > 0 END AS failed,
     (l.reopen_count > 0)::int AS reopened
   FROM live l
+  JOIN w ON w.severity = l.severity
   LEFT JOIN upd u ON u.incident_id = l.pk
 )
 SELECT
@@ -264,7 +314,12 @@ SELECT
   percentile_disc(0.9) WITHIN GROUP (ORDER BY mtta),
   percentile_cont(0.5) WITHIN GROUP (ORDER BY mttr),
   percentile_disc(0.9) WITHIN GROUP (ORDER BY mttr),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY mtta_sla),
+  percentile_disc(0.9) WITHIN GROUP (ORDER BY mtta_sla),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY mttr_sla),
+  percentile_disc(0.9) WITHIN GROUP (ORDER BY mttr_sla),
   sum(respond_ok), count(respond_ok), sum(resolve_ok), count(resolve_ok),
+  sum(respond_wall_ok), count(respond_wall_ok), sum(resolve_wall_ok), count(resolve_wall_ok),
   sum(update_ok), count(update_ok),
   count(failed), count(*) FILTER (WHERE failed), sum(reopened)
 FROM x
@@ -274,8 +329,20 @@ GROUP BY GROUPING SETS ((month, severity), (severity), ())
 
 def _figures_in_sql(population, now) -> dict:
     pop_sql, pop_params = population.order_by().values(*FIELDS).query.sql_with_params()
-    sql = _SQL.format(population=pop_sql)
-    params = [*pop_params, timezone.get_current_timezone_name(), now, now]
+    windows = [(s, windows_for(s)) for s in Severity.values]
+    sql = _SQL.format(
+        population=pop_sql,
+        windows=", ".join(["(%s, %s::interval, %s::interval)"] * len(windows)),
+    )
+    params = [
+        *pop_params,
+        *[v for s, w in windows for v in (s, w.respond, w.resolve)],
+        timezone.get_current_timezone_name(),
+        now,
+        now,
+        now,
+        now,
+    ]
     total = None
     by_level, cells = {}, {}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -296,10 +363,18 @@ def _figures_in_sql(population, now) -> dict:
                 mtta90,
                 mttr50,
                 mttr90,
+                mtta_sla50,
+                mtta_sla90,
+                mttr_sla50,
+                mttr_sla90,
                 resp_hits,
                 resp_n,
                 res_hits,
                 res_n,
+                resp_wall_hits,
+                resp_wall_n,
+                res_wall_hits,
+                res_wall_n,
                 upd_hits,
                 upd_n,
                 verified,
@@ -312,8 +387,14 @@ def _figures_in_sql(population, now) -> dict:
                 "mtta_p90_min": _round(mtta90),
                 "mttr_median_min": _round(mttr50),
                 "mttr_p90_min": _round(mttr90),
+                "mtta_sla_median_min": _round(mtta_sla50),
+                "mtta_sla_p90_min": _round(mtta_sla90),
+                "mttr_sla_median_min": _round(mttr_sla50),
+                "mttr_sla_p90_min": _round(mttr_sla90),
                 "respond_compliance_pct": percent(resp_hits or 0, resp_n),
                 "resolve_compliance_pct": percent(res_hits or 0, res_n),
+                "respond_wall_compliance_pct": percent(resp_wall_hits or 0, resp_wall_n),
+                "resolve_wall_compliance_pct": percent(res_wall_hits or 0, res_wall_n),
                 "update_compliance_pct": percent(upd_hits or 0, upd_n),
                 "failed_verification_pct": percent(failed, verified),
                 "reopened": reopened or 0,

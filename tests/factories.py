@@ -6,13 +6,15 @@ the `*_incident` helpers below drive them through the real services, so every
 state a test starts from is one the application can actually reach.
 """
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from escalation.models import SlaPolicy
 from incidents import rules, services
-from incidents.models import Incident, LogEntry, Severity, Source, State, Team, UserProfile
+from incidents.models import Incident, LogEntry, Pause, Severity, Source, State, Team, UserProfile
 from incidents.workflow import Action
 
 User = get_user_model()
@@ -304,6 +306,27 @@ def perform(action: Action, *, incident: Incident, actor, **overrides):
     }
     service, kwargs = calls[action]
     return service(incident=incident, actor=actor, **{**kwargs, **overrides})
+
+
+def ready_for(action: Action, incident: Incident) -> Incident:
+    """`incident` (in STATE_FOR_ACTION[action]) made ready for `action`: paused for
+    a resume; as it is otherwise."""
+    if action == Action.RESUME and incident.paused_at is None:
+        by = incident.owner or incident.reporter or incident.team.tech_leads.first()
+        paused(incident, by=by)
+    return incident
+
+
+def paused(incident: Incident, *, by, reason="Waiting for the vendor.") -> Incident:
+    """The incident as if paused a minute ago, its version unchanged (so a test's
+    expected_version still holds); services.incident_pause is tested on its own."""
+    from common import clock
+
+    at = clock.now() - timedelta(minutes=1)
+    Pause.objects.create(incident=incident, started_at=at, reason=reason, paused_by=by)
+    Incident.objects.filter(pk=incident.pk).update(paused_at=at, pause_reason=reason)
+    incident.refresh_from_db()
+    return incident
 
 
 # ---------------------------------------------------------------- snapshots

@@ -16,6 +16,7 @@ from tests.factories import (
     incident_snapshot,
     make_user,
     perform,
+    ready_for,
 )
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,8 @@ ALL = frozenset(PROCESS_ACTIONS)
 EXPECTED = {
     "lead": ALL,
     "admin": ALL,
-    "owner": frozenset({Action.LOG, Action.RESOLVE}),
+    # The issue "SLA pause": "an owner or tech lead pauses … and resumes it".
+    "owner": frozenset({Action.LOG, Action.RESOLVE, Action.PAUSE, Action.RESUME}),
     "helper": frozenset({Action.LOG}),
     "tester": frozenset({Action.VERIFY}),
     "onduty": frozenset({Action.NOTIFY_USERS, Action.FEEDBACK}),
@@ -189,14 +191,27 @@ def test_it_opens_archive_and_metrics_to_managers_and_leads(request, role, allow
 def test_it_offers_only_the_actions_allowed_by_role_and_state(clock, lead, owner, tester):
     incident = incident_in_state(State.VERIFYING, lead=lead, owner=owner)
 
-    assert services.available_actions(owner, incident) == [Action.LOG]
+    assert services.available_actions(owner, incident) == [Action.LOG, Action.PAUSE]
     assert services.available_actions(tester, incident) == [Action.VERIFY]
     assert services.available_actions(lead, incident) == [
         Action.GRADE,
         Action.ASSIGN,
         Action.LOG,
+        Action.PAUSE,
         Action.VERIFY,
         Action.CANCEL,
+    ]
+
+
+def test_it_offers_resume_instead_of_pause_while_paused(clock, lead, owner):
+    incident = incident_in_state(State.IN_PROGRESS, lead=lead, owner=owner)
+    services.incident_pause(incident=incident, actor=owner, reason="Waiting for the vendor.")
+    incident.refresh_from_db()
+
+    assert services.available_actions(owner, incident) == [
+        Action.LOG,
+        Action.RESUME,
+        Action.RESOLVE,
     ]
 
 
@@ -208,8 +223,11 @@ def test_it_refuses_a_service_call_without_the_role_and_writes_nothing(
     request, clock, lead, onduty, owner, helper, role, action
 ):
     someone = request.getfixturevalue(role)
-    incident = incident_in_state(
-        STATE_FOR_ACTION[action], lead=lead, reporter=onduty, owner=owner, helpers=[helper]
+    incident = ready_for(
+        action,
+        incident_in_state(
+            STATE_FOR_ACTION[action], lead=lead, reporter=onduty, owner=owner, helpers=[helper]
+        ),
     )
     before = incident_snapshot(incident)
 
@@ -224,8 +242,11 @@ def test_it_lets_a_service_call_with_the_role_through(
     request, clock, lead, onduty, owner, helper, role, action
 ):
     someone = request.getfixturevalue(role)
-    incident = incident_in_state(
-        STATE_FOR_ACTION[action], lead=lead, reporter=onduty, owner=owner, helpers=[helper]
+    incident = ready_for(
+        action,
+        incident_in_state(
+            STATE_FOR_ACTION[action], lead=lead, reporter=onduty, owner=owner, helpers=[helper]
+        ),
     )
     before = incident_snapshot(incident)
 

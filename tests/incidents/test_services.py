@@ -36,6 +36,7 @@ from tests.factories import (
     incident_snapshot,
     new_incident,
     perform,
+    ready_for,
     resolved_incident,
     verifying_incident,
 )
@@ -532,6 +533,9 @@ DESIGNED = {
     Action.ARCHIVE: {State.RESOLVED},
     Action.REOPEN: {State.RESOLVED, State.ARCHIVED},
     Action.CANCEL: OPEN,
+    # Paused once the team has taken it (the respond clock is never paused).
+    Action.PAUSE: OPEN - {State.NEW},
+    Action.RESUME: OPEN,
 }
 
 
@@ -559,13 +563,14 @@ def test_it_refuses_a_transition_the_state_forbids(clock, lead, owner, tester, a
     with pytest.raises(TransitionNotAllowed) as exc:
         perform(action, incident=incident, actor=lead)
 
-    allowed = [a.value for a in PROCESS_ACTIONS if state in ALLOWED_IN[a]]
+    # Not paused: of pause and resume, only pause is offered.
+    offered = [a for a in PROCESS_ACTIONS if state in ALLOWED_IN[a] and a != Action.RESUME]
     assert exc.value.state == state
-    assert exc.value.allowed == allowed
+    assert exc.value.allowed == [a.value for a in offered]
     message = str(exc.value)
     assert incident.number in message
     assert f"while it is {State(state).label}" in message
-    labels = [action_label(a) for a in PROCESS_ACTIONS if state in ALLOWED_IN[a]]
+    labels = [action_label(a) for a in offered]
     assert message.endswith(f"Allowed now: {', '.join(labels) or 'nothing'}.")
     assert incident_snapshot(incident) == before
 
@@ -614,7 +619,9 @@ def test_it_refuses_bad_input_and_writes_nothing(
 
 @pytest.mark.parametrize("action", PROCESS_ACTIONS, ids=[a.value for a in PROCESS_ACTIONS])
 def test_it_refuses_a_stale_version_and_writes_nothing(clock, lead, owner, action):
-    incident = incident_in_state(STATE_FOR_ACTION[action], lead=lead, owner=owner)
+    incident = ready_for(
+        action, incident_in_state(STATE_FOR_ACTION[action], lead=lead, owner=owner)
+    )
     before = incident_snapshot(incident)
     stale = incident.version - 1
 
@@ -628,7 +635,9 @@ def test_it_refuses_a_stale_version_and_writes_nothing(clock, lead, owner, actio
 
 @pytest.mark.parametrize("action", PROCESS_ACTIONS, ids=[a.value for a in PROCESS_ACTIONS])
 def test_it_accepts_the_current_version_and_bumps_it(clock, lead, owner, action):
-    incident = incident_in_state(STATE_FOR_ACTION[action], lead=lead, owner=owner)
+    incident = ready_for(
+        action, incident_in_state(STATE_FOR_ACTION[action], lead=lead, owner=owner)
+    )
     events = incident.events.count()
 
     perform(action, incident=incident, actor=lead, expected_version=incident.version)

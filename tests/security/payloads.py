@@ -9,7 +9,7 @@ went into, so a page that shows the field can be found by its escaped form.
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.test import Client
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils.html import escape
 
 from common import clock
 from escalation.engine import sweep_due_deadlines
-from escalation.models import Delivery, SlaPolicy, TeamChannel
+from escalation.models import BusinessCalendar, CalendarDay, Delivery, SlaPolicy, TeamChannel
 from incidents import alerts
 from incidents.models import Incident, Service, Severity, Team
 from incidents.rules import Role
@@ -122,6 +122,10 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
     # What only the admin edits.
     Service.objects.create(team=team, slug="checkout", name=p("Service.name"))
     SlaPolicy.objects.filter(severity=Severity.P2).update(goal=p("SlaPolicy.goal", 200))
+    calendar = BusinessCalendar.objects.create(name=p("BusinessCalendar.name"))
+    CalendarDay.objects.create(
+        calendar=calendar, day=date(2026, 12, 31), kind="holiday", name=p("CalendarDay.name")
+    )
     TeamChannel.objects.create(
         team=team,
         kind=TeamChannel.Kind.WEBHOOK,
@@ -211,6 +215,13 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
         },
     )
     _act(as_owner, main, "log", {"kind": "progress", "text": p("LogEntry.text (progress)")})
+    _act(
+        as_owner,
+        main,
+        "pause",
+        {"reason": p("Pause.reason", 5000), "waiting_on": p("Pause.waiting_on", 200)},
+    )
+    _act(as_owner, main, "resume", {})
     _act(as_owner, main, "resolve", {"fix": p("Resolution.fix (second)")})
     _act(
         as_tester,
@@ -313,6 +324,15 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
         {"functional_ok": True, "regression_ok": True, "monitoring_ok": True},
     )
     _act(as_lead, reopened, "reopen", {"reason": p("TimelineEvent.message (reopen reason)")})
+    _act(
+        as_owner,
+        reopened,
+        "pause",
+        {
+            "reason": p("Incident.pause_reason", 5000),
+            "waiting_on": p("Incident.pause_waiting_on", 200),
+        },
+    )
 
     # ---- from monitoring: a generic alert, then Alertmanager's resolved message
     integration, token = alerts.integration_create(name=p("AlertIntegration.name"), team=team)

@@ -30,7 +30,7 @@ from escalation.models import Delivery
 from incidents import views
 from incidents.models import Incident, LogEntry, Severity, State
 from incidents.workflow import Action
-from tests.factories import STATE_FOR_ACTION
+from tests.factories import STATE_FOR_ACTION, ready_for
 from tests.security.conftest import A_MARK, A_WORD, B_MARK, B_WORD
 from tests.security.helpers import db_state, state_changes, url_patterns
 
@@ -100,6 +100,8 @@ def form_data(action: Action, incident: Incident, owner) -> dict:
         Action.ARCHIVE: {"summary": "Pool exhaustion."},
         Action.REOPEN: {"reason": "Back."},
         Action.CANCEL: {"reason": "Duplicate."},
+        Action.PAUSE: {"reason": "Waiting for the vendor.", "waiting_on": "Dell"},
+        Action.RESUME: {},
     }[action]
     return {"version": incident.version, **data}
 
@@ -118,6 +120,8 @@ def api_data(action: Action, owner) -> dict:
         Action.ARCHIVE: {"summary": "Pool exhaustion."},
         Action.REOPEN: {"reason": "Back."},
         Action.CANCEL: {"reason": "Duplicate."},
+        Action.PAUSE: {"reason": "Waiting for the vendor.", "waiting_on": "Dell"},
+        Action.RESUME: {},
     }[action]
 
 
@@ -158,7 +162,7 @@ def _act_target(action: Action) -> Target:
     return Target(
         name=f"act-{action.value}",
         path=f"/incidents/{{pk}}/{action.value}/",
-        record=lambda team: team.incident(STATE_FOR_ACTION[action]),
+        record=lambda team: ready_for(action, team.incident(STATE_FOR_ACTION[action])),
         methods=("POST",),
         data=lambda team, incident: form_data(action, incident, team.owner),
     )
@@ -182,7 +186,9 @@ def _api_targets() -> list[Target]:
             Target(
                 name=f"api-{action.value}",
                 path=f"{base}/{action.value}/",
-                record=lambda team, action=action: team.incident(STATE_FOR_ACTION[action]),
+                record=lambda team, action=action: ready_for(
+                    action, team.incident(STATE_FOR_ACTION[action])
+                ),
                 methods=("OPTIONS", "POST"),
                 data=lambda team, incident, action=action: api_data(action, team.owner),
                 api=True,

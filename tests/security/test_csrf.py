@@ -23,6 +23,7 @@ from django.urls import resolve
 from escalation.models import Delivery
 from incidents import views
 from incidents.models import State
+from tests.factories import paused
 from tests.security.helpers import Page, db_state, state_changes
 from tests.security.test_cross_team import LISTINGS, TARGETS, WRITES, route_of
 
@@ -52,6 +53,11 @@ PAGES = [
         )
         for state in State
     ],
+    (
+        "workspace-paused",
+        "admin",
+        lambda t: f"/incidents/{paused(t.incident(State.ACKNOWLEDGED), by=t.lead).pk}/",
+    ),
     ("postmortem", "lead", lambda t: f"/incidents/{t.postmortem.incident_id}/postmortem/"),
     ("article-edit", "lead", lambda t: f"/knowledge/articles/{t.article.pk}/edit/"),
     ("article-new", "lead", lambda t: f"/knowledge/articles/new/{t.archived.pk}/"),

@@ -175,6 +175,7 @@ NOT_USER_TEXT = {
     "incidents.Team.slug": "a slug",
     "incidents.Service.slug": "a slug",
     "incidents.UserProfile.time_zone": "chosen from the zoneinfo names",
+    "incidents.Team.time_zone": "a zoneinfo name (validated)",
     "incidents.Incident.number": "made by the server",
     "incidents.TimelineEvent.from_state": "a state",
     "incidents.TimelineEvent.to_state": "a state",
@@ -219,6 +220,8 @@ def test_it_puts_a_payload_in_every_user_text_field(world):
 NOT_SHOWN = {
     "SlaPolicy.goal": "admin only; the assignment's default goal is made from the level's times",
     "TeamChannel.name": "admin only; deliveries show the channel's kind and address",
+    "BusinessCalendar.name": "admin only; pages say a level runs on business hours",
+    "CalendarDay.name": "admin only; a holiday's name is for the administrator",
     "Alert.group_key": "deduplication key; not shown",
     "Alert.fingerprint": "deduplication key; not shown",
 }

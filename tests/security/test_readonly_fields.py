@@ -57,6 +57,15 @@ VALUES = {
     "version": 99,
     "overdue": [],
     "allowed_actions": ["archive"],
+    # Paused and resumed through their actions only.
+    "paused": True,
+    "paused_since": FAR,
+    "pause_reason": "Waiting",
+    "waiting_on": "Mallory",
+    "pause_waiting_on": "Mallory",
+    "paused_for": "P3D",
+    "respond_sla": "PT1M",
+    "resolve_sla": "PT1M",
 }
 
 

@@ -37,7 +37,7 @@ from incidents.models import LogEntry, State
 from incidents.workflow import Action
 from knowledge import forms as knowledge_forms
 from knowledge.forms import MetricsFilter
-from tests.factories import STATE_FOR_ACTION
+from tests.factories import STATE_FOR_ACTION, ready_for
 from tests.security.helpers import db_state, state_changes
 from tests.security.test_cross_team import (
     action_item_data,
@@ -103,6 +103,8 @@ API_SERIALIZERS = {
     Action.ARCHIVE: s.ArchiveSerializer,
     Action.REOPEN: s.ReasonSerializer,
     Action.CANCEL: s.ReasonSerializer,
+    Action.PAUSE: s.PauseSerializer,
+    Action.RESUME: s.ResumeSerializer,
 }
 
 ENDPOINTS = [
@@ -363,7 +365,7 @@ def _act_form(action: Action) -> WebForm:
         views.ACTIONS[action][0],
         "lead",
         f"/incidents/{{pk}}/{action.value}/",
-        lambda records: records.incident(STATE_FOR_ACTION[action]),
+        lambda records: ready_for(action, records.incident(STATE_FOR_ACTION[action])),
         lambda records, incident: form_data(action, incident, records.owner),
     )
 

@@ -64,10 +64,11 @@ VALID = {
 # What each state allows, from the state table of DESIGN.md.
 ALLOWED = {
     State.NEW: {"acknowledge", "grade", "log", "cancel"},
-    State.ACKNOWLEDGED: {"grade", "assign", "log", "cancel"},
-    State.ASSIGNED: {"grade", "assign", "log", "resolve", "cancel"},
-    State.IN_PROGRESS: {"grade", "assign", "log", "resolve", "cancel"},
-    State.VERIFYING: {"grade", "assign", "log", "verify", "cancel"},
+    # "pause" while not paused ("resume" instead while paused).
+    State.ACKNOWLEDGED: {"grade", "assign", "log", "pause", "cancel"},
+    State.ASSIGNED: {"grade", "assign", "log", "pause", "resolve", "cancel"},
+    State.IN_PROGRESS: {"grade", "assign", "log", "pause", "resolve", "cancel"},
+    State.VERIFYING: {"grade", "assign", "log", "pause", "verify", "cancel"},
     State.RESOLVED: {"notify-users", "feedback", "archive", "reopen"},
     State.ARCHIVED: {"feedback", "reopen"},
     State.CANCELLED: set(),

@@ -33,6 +33,8 @@ def form_data(action: Action, incident, *, owner=None) -> dict:
         Action.ARCHIVE: {"summary": "Pool exhaustion; fixed."},
         Action.REOPEN: {"reason": "502s are back."},
         Action.CANCEL: {"reason": "False alarm."},
+        Action.PAUSE: {"reason": "Waiting for the replacement disk.", "waiting_on": "Dell"},
+        Action.RESUME: {},
     }[action]
     return {"version": incident.version, **data}
 

@@ -12,6 +12,7 @@ from tests.factories import (
     in_progress_incident,
     incident_in_state,
     incident_snapshot,
+    ready_for,
     verifying_incident,
 )
 from tests.incidents.test_rules import DENIED, EXPECTED, GRANTED, ids
@@ -40,7 +41,7 @@ def make_incident(lead, onduty, owner, helper):
 def test_it_shows_a_form_exactly_for_the_actions_the_user_may_take(
     request, signed_in, make_incident, role, action
 ):
-    incident = make_incident(STATE_FOR_ACTION[action])
+    incident = ready_for(action, make_incident(STATE_FOR_ACTION[action]))
     response = signed_in(request.getfixturevalue(role)).get(url(incident))
 
     if role.startswith("pay_"):
@@ -89,7 +90,7 @@ def test_it_applies_each_allowed_action(
     request, clock, signed_in, make_incident, owner, role, action
 ):
     actor = request.getfixturevalue(role)
-    incident = make_incident(STATE_FOR_ACTION[action])
+    incident = ready_for(action, make_incident(STATE_FOR_ACTION[action]))
     before = incident_snapshot(incident)
 
     response = signed_in(actor).post(
@@ -108,7 +109,7 @@ def test_it_refuses_each_forbidden_action_and_writes_nothing(
     request, clock, signed_in, make_incident, owner, role, action
 ):
     actor = request.getfixturevalue(role)
-    incident = make_incident(STATE_FOR_ACTION[action])
+    incident = ready_for(action, make_incident(STATE_FOR_ACTION[action]))
     before = incident_snapshot(incident)
 
     response = signed_in(actor).post(
@@ -150,6 +151,7 @@ def test_it_ignores_a_next_pointing_elsewhere(signed_in, lead, make_incident):
         (Action.LOG, {"kind": "progress", "text": ""}, "This field is required"),
         (Action.RESOLVE, {"fix": "", "workaround": ""}, "Describe the temporary workaround"),
         (Action.CANCEL, {"reason": ""}, "This field is required"),
+        (Action.PAUSE, {"reason": "", "waiting_on": "Dell"}, "This field is required"),
     ],
 )
 def test_it_rerenders_a_bad_form_with_messages_and_writes_nothing(
