@@ -32,6 +32,9 @@ def columns():
     def minutes(a, b):
         return round((b - a).total_seconds() / 60, 1) if a and b else ""
 
+    def duration(value):
+        return round(value.total_seconds() / 60, 1) if value is not None else ""
+
     def postmortem(incident):
         # A missing reverse one-to-one raises an AttributeError subclass.
         return getattr(incident, "postmortem", None)
@@ -56,8 +59,15 @@ def columns():
         (_("Restored at"), lambda i: at(i.restored_at)),
         (_("Resolved at"), lambda i: at(i.resolved_at)),
         (_("Archived at"), lambda i: at(i.archived_at)),
-        (_("Minutes to acknowledge"), lambda i: minutes(i.received_at, i.acknowledged_at)),
-        (_("Minutes to restore"), lambda i: minutes(i.received_at, i.restored_at)),
+        (
+            _("Minutes to acknowledge (wall time)"),
+            lambda i: minutes(i.received_at, i.acknowledged_at),
+        ),
+        (_("Minutes to restore (wall time)"), lambda i: minutes(i.received_at, i.restored_at)),
+        # SLA time: working time of a business-hours level, paused time left out.
+        (_("Minutes to acknowledge (SLA time)"), lambda i: duration(i.respond_sla)),
+        (_("Minutes to restore (SLA time)"), lambda i: duration(i.resolve_sla)),
+        (_("Minutes paused"), lambda i: duration(i.paused_for) if i.paused_for else 0),
         (_("Respond deadline met"), lambda i: _met(i.acknowledged_at, i.respond_by)),
         (_("Resolve deadline met"), lambda i: _met(i.restored_at, i.resolve_by)),
         (_("Owner"), lambda i: i.owner.username if i.owner else ""),

@@ -37,8 +37,11 @@ HEADER = [
     "Restored at",
     "Resolved at",
     "Archived at",
-    "Minutes to acknowledge",
-    "Minutes to restore",
+    "Minutes to acknowledge (wall time)",
+    "Minutes to restore (wall time)",
+    "Minutes to acknowledge (SLA time)",
+    "Minutes to restore (SLA time)",
+    "Minutes paused",
     "Respond deadline met",
     "Resolve deadline met",
     "Owner",
@@ -51,7 +54,15 @@ HEADER = [
 
 NUMERIC = {
     HEADER.index(name)
-    for name in ("Affected users", "Minutes to acknowledge", "Minutes to restore", "Times reopened")
+    for name in (
+        "Affected users",
+        "Minutes to acknowledge (wall time)",
+        "Minutes to restore (wall time)",
+        "Minutes to acknowledge (SLA time)",
+        "Minutes to restore (SLA time)",
+        "Minutes paused",
+        "Times reopened",
+    )
 }
 
 FORMULAS = ['=HYPERLINK("http://evil")', "+1+1", "@SUM(A1)", "-2+3"]
@@ -200,6 +211,9 @@ def test_it_writes_a_header_and_a_row_per_resolved_or_archived_incident(
             "2026-11-21 16:10",
             "10.0",
             "60.0",
+            "10.0",  # SLA time: 24×7, never paused
+            "60.0",
+            "0",  # minutes paused
             "yes",  # 10 ≤ 15
             "yes",  # 60 ≤ 240
             "owner",
@@ -227,6 +241,9 @@ def test_it_writes_a_header_and_a_row_per_resolved_or_archived_incident(
             "",
             "4.0",
             "270.0",
+            "4.0",
+            "270.0",
+            "0",
             "yes",  # 4 ≤ 30
             "yes",  # 270 ≤ 480
             "owner",
@@ -263,7 +280,7 @@ def test_it_writes_the_same_cells_to_the_workbook(clock, client, manager, archiv
         ] == [float(text) if i in NUMERIC else text for i, text in enumerate(want)]
     z = dict(zip(HEADER, rows[1], strict=True))
     assert (z["Title"], z["Impact scope"]) == ("支付网关超时", "华东区全部用户")
-    assert (z["Affected users"], z["Minutes to restore"]) == (3500, 60)
+    assert (z["Affected users"], z["Minutes to restore (wall time)"]) == (3500, 60)
 
 
 def test_it_writes_levels_filed_and_graded_and_missed_deadlines(
@@ -292,7 +309,15 @@ def test_it_writes_levels_filed_and_graded_and_missed_deadlines(
 
     columns = dict(zip(HEADER, row, strict=True))
     assert (columns["Level"], columns["Level filed"]) == ("P1", "P2")
-    assert (columns["Minutes to acknowledge"], columns["Minutes to restore"]) == ("20.0", "270.0")
+    wall = (
+        columns["Minutes to acknowledge (wall time)"],
+        columns["Minutes to restore (wall time)"],
+    )
+    assert wall == ("20.0", "270.0")
+    # 24×7 and never paused: the SLA time is the wall time.
+    sla = (columns["Minutes to acknowledge (SLA time)"], columns["Minutes to restore (SLA time)"])
+    assert sla == ("20.0", "270.0")
+    assert columns["Minutes paused"] == "0"
     assert columns["Respond deadline met"] == "no"  # 20 > 15
     assert columns["Resolve deadline met"] == "no"  # 270 > 240
 
