@@ -60,6 +60,13 @@ def windows_for(severity: str) -> Windows:
     )
 
 
+def business_hours_levels() -> frozenset[str]:
+    """The levels whose clocks run on a business calendar (one query)."""
+    return frozenset(
+        SlaPolicy.objects.exclude(calendar=None).values_list("severity", flat=True)
+    )
+
+
 def working_time(calendar_id: int | None, time_zone: str = ""):
     """The clock of a level: ALWAYS (24×7) or the calendar's working time in `time_zone`
     (empty: the site's zone). Three small queries for a calendar, none for 24×7."""

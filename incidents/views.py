@@ -30,7 +30,7 @@ from rest_framework.authtoken.models import Token
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation.models import Delivery
-from escalation.sla import windows_for
+from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
 from incidents.models import (
     OPEN_STATES,
@@ -238,6 +238,7 @@ def dashboard(request):
     params.pop("fragment", None)
     query = params.urlencode()
     back = reverse("dashboard") + (f"?{query}" if query else "")
+    business = business_hours_levels()
     context = {
         "rows": rows,
         "more": more,
@@ -245,11 +246,12 @@ def dashboard(request):
         "now": now,
         "query": query,
         "back": back,
+        "business_levels": business,
     }
     if request.headers.get("HX-Request") and request.GET.get("fragment") == "rows":
         # The 30-second refresh: the rows only, without the counts and panels; 304
         # when they would come out as last time (the browser's cache answers htmx).
-        tag = _rows_etag(request, rows, more)
+        tag = _rows_etag(request, rows, more, business)
         unchanged = get_conditional_response(request, etag=tag)
         response = unchanged or render(request, "incidents/_dashboard_rows.html", context)
         response["ETag"] = tag
@@ -276,7 +278,7 @@ def dashboard(request):
     return render(request, "incidents/dashboard.html", context)
 
 
-def _rows_etag(request, rows, more) -> str:
+def _rows_etag(request, rows, more, business=frozenset()) -> str:
     """A validator of the dashboard's rows as this user would see them now.
 
     The rows change only through their incidents (every write bumps `version`)
@@ -289,6 +291,7 @@ def _rows_etag(request, rows, more) -> str:
         timezone.get_current_timezone_name(),
         request.GET.urlencode(),  # the filters (and the refresh's marker)
         more,
+        sorted(business),  # an administrator moved a level to or from business hours
         *((i.pk, i.version, *i.late, *i.quick) for i in rows),
     ]
     digest = hashlib.blake2b(repr(seen).encode(), digest_size=16).hexdigest()

@@ -295,3 +295,40 @@ def test_its_refresh_asks_for_the_same_url_every_time(clock, signed_in, lead, on
     again = re.search(r'<div id="dashboard-rows"\s+hx-get="([^"]+)"', fragment).group(1)
     assert again == first
     assert 'name="next" value="/dashboard/?severity=P2"' in fragment
+
+
+def _row(body: str, incident) -> str:
+    return body.split(f'id="row-{incident.pk}"')[1].split("</tr>")[0]
+
+
+def test_it_shows_a_paused_incident_as_paused_instead_of_a_countdown(clock, signed_in, lead, owner):
+    from incidents import services
+    from tests.factories import in_progress_incident
+
+    incident = in_progress_incident(lead=lead, owner=owner, severity="P1")
+    services.incident_pause(
+        incident=incident, actor=owner, reason="Replacement disk", waiting_on="Dell support"
+    )
+    clock.shift(timedelta(hours=5))  # past the resolve deadline it would have had
+
+    row = _row(signed_in(lead).get("/dashboard/").content.decode(), incident)
+
+    assert "paused since" in row
+    assert "waiting on Dell support" in row
+    assert row.count("data-deadline") == 0  # respond stopped, resolve and update held
+    assert "overdue" not in row
+
+
+def test_it_says_which_levels_count_business_hours(clock, signed_in, lead):
+    from escalation.models import BusinessCalendar, SlaPolicy
+
+    SlaPolicy.objects.filter(severity="P3").update(
+        calendar=BusinessCalendar.objects.get(name="Mainland China working days")
+    )
+    p3 = new_incident(reporter=lead, severity="P3")
+    p1 = new_incident(reporter=lead, severity="P1")
+
+    body = signed_in(lead).get("/dashboard/").content.decode()
+
+    assert "business hours" in _row(body, p3)
+    assert "business hours" not in _row(body, p1)
