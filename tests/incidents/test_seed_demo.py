@@ -64,3 +64,11 @@ def test_it_numbers_incidents_in_the_order_they_were_received(db):
     seed()
     numbers = list(Incident.objects.order_by("received_at").values_list("number", flat=True))
     assert numbers == sorted(numbers)
+
+
+def test_it_shows_an_incident_paused_while_it_waits_on_a_vendor(db):
+    seed()
+    paused = Incident.objects.get(title__startswith="第三方短信接口无响应")
+    assert paused.paused_at is not None
+    assert paused.pause_waiting_on == "某短信服务商 SMS vendor"
+    assert paused.overdue_clocks(clock.now()) == []  # its resolve and update clocks are held

@@ -233,6 +233,16 @@ SCENARIOS = [
                 LogEntry.Kind.PROGRESS,
                 "已切换备用通道 30% 流量 / 30% on backup channel",
             ),
+            # Waiting on the vendor: the resolve and update clocks are held.
+            Step(
+                120,
+                "engineer",
+                "pause",
+                {
+                    "reason": "等待供应商修复接口 / waiting for the vendor to fix its API",
+                    "waiting_on": "某短信服务商 SMS vendor",
+                },
+            ),
         ],
     ),
     Scenario(
@@ -574,6 +584,8 @@ class Command(BaseCommand):
             "feedback": services.incident_record_feedback,
             "archive": services.incident_archive,
             "cancel": services.incident_cancel,
+            "pause": services.incident_pause,
+            "resume": services.incident_resume,
         }[step.action]
         if step.action == "assign":
             kwargs["owner"] = users[kwargs["owner"]]
