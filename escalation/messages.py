@@ -20,6 +20,7 @@ WHAT = {
     Clock.PAGE: gettext_lazy("urgent P0: tech lead paged"),
     Clock.BLOCKER: gettext_lazy("blocker reported: the tech lead is needed"),
     Clock.ACTION: gettext_lazy("improvement action overdue"),
+    Clock.PAUSE: gettext_lazy("SLA paused for a long time"),
 }
 
 
@@ -82,6 +83,15 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
             lines.append(_("Blocker: %(text)s") % {"text": entry.text})
     elif notice.clock == Clock.WARNING:
         lines.append(_("Resolve by %(at)s.") % {"at": _at(incident.resolve_by, zone)})
+    elif notice.clock == Clock.PAUSE:
+        lines.append(
+            _("Paused since %(at)s, waiting on %(party)s: %(reason)s")
+            % {
+                "at": _at(incident.paused_at or notice.deadline, zone),
+                "party": incident.pause_waiting_on or "—",
+                "reason": incident.pause_reason or "—",
+            }
+        )
     if notice.late:
         lines.append(_("Sent late, after an interruption of the escalation service."))
     lines.append(link)

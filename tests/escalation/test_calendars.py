@@ -249,3 +249,17 @@ def test_an_administrators_holiday_moves_new_deadlines(clock, working_days, ondu
     clock.move_to(at(2026, 11, 6, 17, 30))
     incident = IncidentFactory(actor=onduty, severity="P2")
     assert incident.resolve_by == at(2026, 11, 10, 16, 30)
+
+
+def test_after_an_outage_a_business_hours_level_catches_up_with_one_late_notice(
+    clock, working_days, onduty, lead, manager
+):
+    clock.move_to(at(2026, 11, 6, 17, 50))  # Friday: respond due Monday 09:20
+    incident = IncidentFactory(actor=onduty, severity="P2")
+    # Nothing swept until Monday noon (beat was down over the weekend).
+    clock.move_to(at(2026, 11, 9, 12, 0))
+    sweep_due_deadlines()
+    sweep_due_deadlines()
+    notices = list(Notice.objects.filter(incident=incident, clock="respond"))
+    assert [(n.level, n.late) for n in notices] == [(2, True)]  # jumped, once
+    assert notices[0].deadline == at(2026, 11, 9, 9, 20)

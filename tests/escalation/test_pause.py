@@ -225,3 +225,20 @@ def test_cancelling_a_paused_incident_ends_its_pause(clock, lead, owner):
     assert Pause.objects.get(incident=incident).ended_at == NOW + HOUR
     sweep_at(clock, NOW + 80 * HOUR)
     assert sent(incident) == []
+
+
+def test_the_long_pause_notice_says_since_when_and_on_whom(clock, lead, owner):
+    from escalation import messages
+
+    incident = in_progress_incident(lead=lead, owner=owner)
+    pause(incident, owner, reason="Replacement disk", waiting_on="Dell support")
+    sweep_at(clock, NOW + 72 * HOUR)
+    notice = Notice.objects.get(incident=incident, clock="pause")
+    assert notice.late is False
+
+    subject, body = messages.render(notice, language="en", zone="Asia/Shanghai")
+
+    assert "SLA paused for a long time" in subject
+    assert "Paused since 2026-11-26 10:00 CST, waiting on Dell support: Replacement disk" in body
+    zh_subject, _body = messages.render(notice, language="zh-hans", zone="Asia/Shanghai")
+    assert "SLA 暂停过久" in zh_subject
