@@ -714,8 +714,7 @@ def incident_resolve(
 # ---------------------------------------------------------------- pause (step 4)
 
 
-def _pause_spans(incident: Incident) -> list[tuple[datetime, datetime]]:
-    return _ended_pauses(incident)
+PAUSE_FIELDS = ("paused_at", "pause_reason", "pause_waiting_on", "paused_for")
 
 
 def _end_pause(incident: Incident, actor, now: datetime) -> list[str]:
@@ -731,9 +730,6 @@ def _end_pause(incident: Incident, actor, now: datetime) -> list[str]:
     incident.pause_reason = ""
     incident.pause_waiting_on = ""
     return list(PAUSE_FIELDS)
-
-
-PAUSE_FIELDS = ("paused_at", "pause_reason", "pause_waiting_on", "paused_for")
 
 
 @transaction.atomic
@@ -884,7 +880,7 @@ def incident_verify(
         ended = _end_pause(incident, actor, now)
         incident.restored_at = resolution.submitted_at
         incident.resolve_sla = _sla_taken(
-            incident, incident.received_at, incident.restored_at, _pause_spans(incident)
+            incident, incident.received_at, incident.restored_at, _ended_pauses(incident)
         )
         incident.resolved_at = now
         incident.update_clock_from = None
