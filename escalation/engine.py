@@ -29,8 +29,8 @@ from escalation.models import (
     Notice,
     TeamChannel,
 )
-from escalation.sla import windows_for, working_time
-from incidents.models import Incident, Severity, Team, UserProfile
+from escalation.sla import all_windows, working_time
+from incidents.models import Incident, Team, UserProfile
 
 SWEEP_LIMIT = 500
 
@@ -160,7 +160,7 @@ class _Context:
 
     def __init__(self, rows: list[Deadline]):
         self.steps = ladder()
-        self.windows = {sev: windows_for(sev) for sev in Severity.values}
+        self.windows = all_windows()
         team_ids = {row.incident.team_id for row in rows}
         self.leads: dict[int, list] = {t: [] for t in team_ids}
         through = Team.tech_leads.through.objects.filter(team_id__in=team_ids)

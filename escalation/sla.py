@@ -60,11 +60,31 @@ def windows_for(severity: str) -> Windows:
     )
 
 
+def all_windows() -> dict[str, Windows]:
+    """Every level's windows, in one query."""
+    policies = {p.severity: p for p in SlaPolicy.objects.all()}
+    found = {}
+    for severity, (respond, resolve, update) in DEFAULT_MINUTES.items():
+        policy = policies.get(severity)
+        if policy is not None:
+            respond, resolve, update = (
+                policy.respond_minutes,
+                policy.resolve_minutes,
+                policy.update_minutes,
+            )
+        found[severity] = Windows(
+            respond=timedelta(minutes=respond),
+            resolve=timedelta(minutes=resolve),
+            update=timedelta(minutes=update),
+            warning_percent=policy.warning_percent if policy else 80,
+            calendar_id=policy.calendar_id if policy else None,
+        )
+    return found
+
+
 def business_hours_levels() -> frozenset[str]:
     """The levels whose clocks run on a business calendar (one query)."""
-    return frozenset(
-        SlaPolicy.objects.exclude(calendar=None).values_list("severity", flat=True)
-    )
+    return frozenset(SlaPolicy.objects.exclude(calendar=None).values_list("severity", flat=True))
 
 
 def working_time(calendar_id: int | None, time_zone: str = ""):

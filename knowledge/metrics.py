@@ -37,7 +37,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from escalation.models import Clock, Notice
-from escalation.sla import windows_for
+from escalation.sla import all_windows
 from incidents import selectors
 from incidents.models import Severity, State
 from knowledge.models import ActionItem, PostMortem, RootCause
@@ -206,7 +206,7 @@ def _figures_in_python(population, ids, now) -> dict:
         .distinct()
     )
     tz = timezone.get_current_timezone()
-    windows = {s: windows_for(s) for s in Severity.values}
+    windows = all_windows()
     cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
     by_level: dict[str, Cell] = defaultdict(Cell)
     total = Cell()
@@ -329,7 +329,7 @@ GROUP BY GROUPING SETS ((month, severity), (severity), ())
 
 def _figures_in_sql(population, now) -> dict:
     pop_sql, pop_params = population.order_by().values(*FIELDS).query.sql_with_params()
-    windows = [(s, windows_for(s)) for s in Severity.values]
+    windows = list(all_windows().items())
     sql = _SQL.format(
         population=pop_sql,
         windows=", ".join(["(%s, %s::interval, %s::interval)"] * len(windows)),

@@ -5,7 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from escalation.models import SlaPolicy
-from escalation.sla import DEFAULT_MINUTES, Deadlines, Windows, compute_deadlines, windows_for
+from escalation.sla import (
+    DEFAULT_MINUTES,
+    Deadlines,
+    Windows,
+    all_windows,
+    compute_deadlines,
+    windows_for,
+)
 from tests.factories import IncidentFactory, SlaPolicyFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +110,11 @@ def test_it_files_an_incident_on_the_defaults_when_its_policy_was_deleted(clock,
 
     assert incident.respond_by == RECEIVED + timedelta(minutes=5)
     assert incident.resolve_by == RECEIVED + timedelta(minutes=120)
+
+
+def test_all_windows_reads_every_level_in_one_query(django_assert_num_queries):
+    SlaPolicy.objects.filter(severity="P3").delete()  # falls back to PROCESS.md's table
+    with django_assert_num_queries(1):
+        found = all_windows()
+    assert found == {s: windows_for(s) for s in ("P0", "P1", "P2", "P3")}
+    assert found["P3"].resolve == timedelta(minutes=1440)
