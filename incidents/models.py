@@ -126,6 +126,7 @@ class Team(models.Model):
         _("time zone"),
         max_length=64,
         blank=True,
+        db_default="",
         validators=[validate_time_zone],
         help_text=_(
             "Where the team works, e.g. Asia/Shanghai or Europe/Berlin: business-hours "
@@ -293,10 +294,15 @@ class Incident(models.Model):
     )
     # -- pause (waiting on someone outside the team; history in Pause) --
     paused_at = models.DateTimeField(_("paused since"), null=True, blank=True)
-    pause_reason = models.TextField(_("pause reason"), blank=True)
-    pause_waiting_on = models.CharField(_("waiting on"), max_length=200, blank=True)
+    # Database defaults too: web workers of the release before still insert
+    # incidents while a rolling deploy runs this migration.
+    pause_reason = models.TextField(_("pause reason"), blank=True, db_default="")
+    pause_waiting_on = models.CharField(_("waiting on"), max_length=200, blank=True, db_default="")
     paused_for = models.DurationField(
-        _("paused in all"), default=timedelta(0), help_text=_("Wall time of ended pauses.")
+        _("paused in all"),
+        default=timedelta(0),
+        db_default=timedelta(0),
+        help_text=_("Wall time of ended pauses."),
     )
     # SLA time taken (non-working and paused time left out), kept when the clock
     # stops so the metrics need not replay calendars.

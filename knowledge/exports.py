@@ -65,8 +65,23 @@ def columns():
         ),
         (_("Minutes to restore (wall time)"), lambda i: minutes(i.received_at, i.restored_at)),
         # SLA time: working time of a business-hours level, paused time left out.
-        (_("Minutes to acknowledge (SLA time)"), lambda i: duration(i.respond_sla)),
-        (_("Minutes to restore (SLA time)"), lambda i: duration(i.resolve_sla)),
+        # Kept since SLA time existed; before, it was the wall time.
+        (
+            _("Minutes to acknowledge (SLA time)"),
+            lambda i: (
+                duration(i.respond_sla)
+                if i.respond_sla is not None
+                else minutes(i.received_at, i.acknowledged_at)
+            ),
+        ),
+        (
+            _("Minutes to restore (SLA time)"),
+            lambda i: (
+                duration(i.resolve_sla)
+                if i.resolve_sla is not None
+                else minutes(i.received_at, i.restored_at)
+            ),
+        ),
         (_("Minutes paused"), lambda i: duration(i.paused_for) if i.paused_for else 0),
         (_("Respond deadline met"), lambda i: _met(i.acknowledged_at, i.respond_by)),
         (_("Resolve deadline met"), lambda i: _met(i.restored_at, i.resolve_by)),

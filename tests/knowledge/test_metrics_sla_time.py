@@ -135,3 +135,43 @@ def clock_now(clock):
     from common import clock as wall
 
     return wall.now()
+
+
+def test_incidents_from_before_sla_time_read_their_wall_time(
+    clock, onduty, lead, owner, manager, client
+):
+    """The migration rewrites no incident: an empty respond_sla / resolve_sla /
+    resolve_warn_by reads as the wall-time value it would have had."""
+    from escalation.deadlines import desired
+    from escalation.models import Clock
+    from incidents.models import Incident
+
+    at(clock, "2026-11-09 10:00")
+    incident = IncidentFactory(actor=onduty, severity="P2", title="old")
+    work_through(
+        clock,
+        incident,
+        lead=lead,
+        owner=owner,
+        acked="2026-11-09 10:20",
+        restored="2026-11-09 12:00",
+    )
+    Incident.objects.filter(pk=incident.pk).update(
+        respond_sla=None, resolve_sla=None, resolve_warn_by=None
+    )
+    total = metrics.compute(
+        user=manager, start=date(2026, 11, 1), end=date(2026, 11, 30), now=clock_now(clock)
+    )["total"]
+    assert (total["mtta_sla_median_min"], total["mttr_sla_median_min"]) == (20.0, 120.0)
+
+    client.force_login(manager)
+    csv_text = b"".join(client.get("/archive/export.csv").streaming_content).decode("utf-8-sig")
+    header, row = [line.split(",") for line in csv_text.strip().splitlines()][:2]
+    assert row[header.index("Minutes to restore (SLA time)")] == "120.0"
+
+    at(clock, "2026-11-10 09:00")
+    running = IncidentFactory(actor=onduty, severity="P2", title="running")
+    Incident.objects.filter(pk=running.pk).update(resolve_warn_by=None)
+    running.refresh_from_db()
+    warn_at, _cycle = desired(running)[Clock.WARNING]
+    assert warn_at == running.received_at + (running.resolve_by - running.received_at) * 0.8
