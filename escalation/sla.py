@@ -39,8 +39,8 @@ class Windows:
         return self.calendar_id is not None
 
 
-def windows_for(severity: str) -> Windows:
-    policy = SlaPolicy.objects.filter(severity=severity).first()
+def _windows(severity: str, policy: SlaPolicy | None) -> Windows:
+    """A level's windows from its policy, or PROCESS.md's table without one."""
     if policy is None:
         respond, resolve, update = DEFAULT_MINUTES[severity]
         warning, calendar_id = 80, None
@@ -60,26 +60,14 @@ def windows_for(severity: str) -> Windows:
     )
 
 
+def windows_for(severity: str) -> Windows:
+    return _windows(severity, SlaPolicy.objects.filter(severity=severity).first())
+
+
 def all_windows() -> dict[str, Windows]:
     """Every level's windows, in one query."""
     policies = {p.severity: p for p in SlaPolicy.objects.all()}
-    found = {}
-    for severity, (respond, resolve, update) in DEFAULT_MINUTES.items():
-        policy = policies.get(severity)
-        if policy is not None:
-            respond, resolve, update = (
-                policy.respond_minutes,
-                policy.resolve_minutes,
-                policy.update_minutes,
-            )
-        found[severity] = Windows(
-            respond=timedelta(minutes=respond),
-            resolve=timedelta(minutes=resolve),
-            update=timedelta(minutes=update),
-            warning_percent=policy.warning_percent if policy else 80,
-            calendar_id=policy.calendar_id if policy else None,
-        )
-    return found
+    return {severity: _windows(severity, policies.get(severity)) for severity in DEFAULT_MINUTES}
 
 
 def business_hours_levels() -> frozenset[str]:
