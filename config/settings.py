@@ -20,6 +20,7 @@ env = environ.Env(
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]", "testserver"]),
     CSRF_TRUSTED_ORIGINS=(list, []),
     ESCALATION_SWEEP_SECONDS=(float, 10.0),
+    ROSTER_SWEEP_SECONDS=(float, 60.0),
     HEARTBEAT_SECONDS=(float, 10.0),
     DELIVERY_STALL_SECONDS=(float, 60.0),
     SLA_PAUSE_LIMIT_HOURS=(float, 72.0),
@@ -320,6 +321,7 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # forever (the default, 100, gives 
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env("HEARTBEAT_SECONDS")
 ESCALATION_SWEEP_SECONDS = env("ESCALATION_SWEEP_SECONDS")
+ROSTER_SWEEP_SECONDS = env("ROSTER_SWEEP_SECONDS")
 # A pending delivery untouched this long (its task lost with a killed worker or
 # a flushed broker) is handed to the worker again by the sweep.
 DELIVERY_STALL_SECONDS = env("DELIVERY_STALL_SECONDS")
@@ -336,6 +338,12 @@ CELERY_BEAT_SCHEDULE = {
         # Sweeps queued while the worker was down are dropped once stale (one
         # sweep catches up on everything); the margin covers broker latency.
         "options": {"expires": max(30.0, 3 * ESCALATION_SWEEP_SECONDS)},
+    },
+    # Duty rosters: a handover notice at each handoff, a coverage-gap notice once.
+    "sweep-rosters": {
+        "task": "escalation.tasks.sweep_rosters",
+        "schedule": ROSTER_SWEEP_SECONDS,
+        "options": {"expires": max(30.0, 3 * ROSTER_SWEEP_SECONDS)},
     },
 }
 

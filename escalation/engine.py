@@ -17,15 +17,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from common import clock as wall
-from escalation import jobs
+from escalation import jobs, oncall
 from escalation.calendars import ALWAYS
 from escalation.deadlines import desired, ladder, level_due, step_time
 from escalation.models import (
+    ROSTER_CLOCKS,
     Clock,
     Deadline,
     Delivery,
     Heartbeat,
     LadderStep,
+    Layer,
     Notice,
     TeamChannel,
 )
@@ -71,7 +73,7 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         created += _overdue_actions(now, limit)
         if created:
             result.notices = [n.pk for n in created]
-            result.deliveries = _deliveries(created, now)
+            result.deliveries = write_deliveries(created, now)
         touch_heartbeat("sweep", now)
         # One probe of the next_at index: when the next level falls due, so the
         # worker can wake for it instead of waiting for beat's next tick.
@@ -156,9 +158,11 @@ def touch_heartbeat(name: str, now: datetime) -> None:
 
 
 class _Context:
-    """What a sweep looks up once for all its rows: ladder, SLA windows, team people."""
+    """What a sweep looks up once for all its rows: ladder, SLA windows, team people,
+    and (only when a step asks for them) the teams' duty rosters."""
 
-    def __init__(self, rows: list[Deadline]):
+    def __init__(self, rows: list[Deadline], now: datetime):
+        self.now = now
         self.steps = ladder()
         self.windows = all_windows()
         team_ids = {row.incident.team_id for row in rows}
@@ -166,10 +170,10 @@ class _Context:
         through = Team.tech_leads.through.objects.filter(team_id__in=team_ids)
         for link in through.select_related("user"):
             self.leads[link.team_id].append(link.user)
-        self.managers = {
-            t.pk: t.manager for t in Team.objects.filter(pk__in=team_ids).select_related("manager")
-        }
+        self.teams = list(Team.objects.filter(pk__in=team_ids).select_related("manager"))
+        self.managers = {t.pk: t.manager for t in self.teams}
         self._clocks: dict[tuple, object] = {}
+        self._on_call: dict[int, dict] | None = None
 
     def sla(self, incident: Incident, clock: str):
         """The clock a level's ladder runs on: its calendar in the team's zone (the
@@ -189,26 +193,63 @@ class _Context:
             return incident.is_open
         return clock in desired(incident, self.windows[incident.severity])
 
-    def recipients(self, step: LadderStep, incident: Incident) -> list:
-        """Who this step tells; nobody named → the team's tech leads, then its manager."""
+    def on_call(self, team_id: int) -> dict:
+        """Layer → the Shift on call now in the team (None: nobody), every team of
+        the sweep worked out at the first step that asks."""
+        if self._on_call is None:
+            rosters = oncall.load(self.teams, since=self.now)
+            self._on_call = {t: r.on_call(self.now) for t, r in rosters.items()}
+        return self._on_call.get(team_id, {})
+
+    def recipients(self, step: LadderStep, incident: Incident) -> tuple[list, dict | None]:
+        """Who this step tells, and for an on-call step who was on call (`details`).
+
+        An on-call layer nobody covers now falls back to the team's tech leads,
+        and the details say so; nobody named at all → the tech leads, then the
+        manager.
+        """
         leads = self.leads.get(incident.team_id, [])
         manager = self.managers.get(incident.team_id)
         people = []
+        details = None
         if step.to_owner and incident.owner is not None:
             people.append(incident.owner)
+        layers = [
+            layer
+            for layer, wanted in (
+                (Layer.PRIMARY, step.to_oncall_primary),
+                (Layer.SECONDARY, step.to_oncall_secondary),
+            )
+            if wanted
+        ]
+        if layers:
+            found = self.on_call(incident.team_id)
+            details = {"oncall": []}
+            for layer in layers:
+                shift = found.get(layer)
+                user = shift.user if shift is not None else None
+                details["oncall"].append(
+                    {"layer": layer, "user": user.username if user is not None else None}
+                )
+                if user is not None:
+                    people.append(user)
+                else:
+                    details["fallback"] = True
+            if details.get("fallback"):
+                people += leads
         if step.to_tech_leads:
             people += leads
         if step.to_manager and manager is not None:
             people.append(manager)
         if not people:
             people = list(leads) or ([manager] if manager else [])
-        return list({u.pk: u for u in people if u.is_active}.values())
+        return list({u.pk: u for u in people if u.is_active}.values()), details
 
 
 def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
     """Notices for the claimed rows (the highest level due, marked late after an outage),
     each row moved to its next level; returns the notices written now."""
-    ctx = _Context(rows)
+    ctx = _Context(rows, now)
     wanted: list[Notice] = []
     for row in rows:
         incident = row.incident
@@ -229,6 +270,7 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
         step_due = level_due(row.due_at, step, sla)
         late_by = now - step_due
         late = late_by > late_grace()
+        people, details = ctx.recipients(step, incident)
         wanted.append(
             Notice(
                 incident=incident,
@@ -240,7 +282,8 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
                 created_at=now,
                 late=late,
                 late_seconds=int(late_by.total_seconds()) if late else 0,
-                recipients=[u.username for u in ctx.recipients(step, incident)],
+                recipients=[u.username for u in people],
+                details=details,
             )
         )
         row.next_level = step.level + 1
@@ -258,7 +301,7 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
     return [n for n in written if (n.incident_id, n.clock, n.cycle, n.level) in keys]
 
 
-def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
+def write_deliveries(notices: list[Notice], now: datetime) -> list[int]:
     """One Delivery per recipient and chosen channel, plus the team channels; returns
     the ids still to send (the in-app one is delivered by being written)."""
     from django.contrib.auth import get_user_model
@@ -267,7 +310,7 @@ def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
     users = {u.username: u for u in get_user_model().objects.filter(username__in=names)}
     profiles = {p.user_id: p for p in UserProfile.objects.filter(user__in=users.values())}
     channels: dict[int, list[TeamChannel]] = {}
-    team_ids = {n.incident.team_id for n in notices}
+    team_ids = {_team_id(n) for n in notices}
     for channel in TeamChannel.objects.filter(team_id__in=team_ids, active=True):
         channels.setdefault(channel.team_id, []).append(channel)
     rows = []
@@ -298,10 +341,10 @@ def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
                         next_attempt_at=now,
                     )
                 )
-        # An overdue improvement action is its owner's business, not the team room's.
-        team_channels = (
-            [] if notice.clock == Clock.ACTION else channels.get(notice.incident.team_id, [])
-        )
+        # An overdue improvement action is its owner's business, not the team room's;
+        # a handover or a coverage gap is the roster's people's.
+        personal = notice.clock == Clock.ACTION or notice.clock in ROSTER_CLOCKS
+        team_channels = [] if personal else channels.get(_team_id(notice), [])
         for channel in team_channels:
             rows.append(
                 Delivery(
@@ -314,3 +357,7 @@ def _deliveries(notices: list[Notice], now: datetime) -> list[int]:
             )
     created = Delivery.objects.bulk_create(rows, batch_size=1000)
     return [d.pk for d in created if d.status == Delivery.Status.PENDING]
+
+
+def _team_id(notice: Notice) -> int:
+    return notice.team_id if notice.incident_id is None else notice.incident.team_id

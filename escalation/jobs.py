@@ -18,6 +18,7 @@ from common.queue import enqueue
 RECORD_HEARTBEAT = "escalation.tasks.record_heartbeat"
 SWEEP = "escalation.tasks.sweep"
 DELIVER = "escalation.tasks.deliver"
+SWEEP_ROSTERS = "escalation.tasks.sweep_rosters"
 
 
 def sweep_soon() -> bool:

@@ -1,7 +1,7 @@
 """What a notice says: the incident, its level, what is overdue and by how long."""
 
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import translation
@@ -17,11 +17,14 @@ WHAT = {
     Clock.RESOLVE: gettext_lazy("resolution overdue"),
     Clock.UPDATE: gettext_lazy("progress update overdue"),
     Clock.WARNING: gettext_lazy("resolution deadline approaching"),
-    Clock.PAGE: gettext_lazy("urgent P0: tech lead paged"),
+    Clock.PAGE: gettext_lazy("urgent P0: on-call paged"),
     Clock.BLOCKER: gettext_lazy("blocker reported: the tech lead is needed"),
     Clock.ACTION: gettext_lazy("improvement action overdue"),
     Clock.PAUSE: gettext_lazy("SLA paused for a long time"),
+    Clock.HANDOVER: gettext_lazy("you are on call: handover"),
+    Clock.GAP: gettext_lazy("nobody on call in the next 24 hours"),
 }
+LAYER_NAMES = {"primary": gettext_lazy("primary"), "secondary": gettext_lazy("secondary")}
 
 
 def overdue_text(delta: timedelta) -> str:
@@ -55,6 +58,8 @@ def _at(value, zone) -> str:
 
 
 def _render(notice: Notice, zone) -> tuple[str, str]:
+    if notice.incident_id is None:
+        return _render_roster(notice, zone)
     incident = notice.incident
     what = str(WHAT.get(notice.clock, notice.clock))
     link = f"{settings.SITE_URL}/incidents/{incident.pk}/"
@@ -92,15 +97,108 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
                 "reason": incident.pause_reason or "—",
             }
         )
+    lines += oncall_lines(notice)
     if notice.late:
         lines.append(_("Sent late, after an interruption of the escalation service."))
     lines.append(link)
     return subject, "\n".join(lines)
 
 
+def oncall_lines(notice: Notice) -> list[str]:
+    """Who was on call for an on-call step, and whether it fell back to the leads."""
+    lines = []
+    for entry in (notice.details or {}).get("oncall", []):
+        layer = str(LAYER_NAMES.get(entry["layer"], entry["layer"]))
+        if entry["user"]:
+            lines.append(
+                _("On call (%(layer)s): %(user)s.") % {"layer": layer, "user": entry["user"]}
+            )
+        else:
+            lines.append(
+                _("Nobody is on call (%(layer)s) now: sent to the team's tech leads instead.")
+                % {"layer": layer}
+            )
+    return lines
+
+
+def _render_roster(notice: Notice, zone) -> tuple[str, str]:
+    """A handover to whoever comes on call, or a coverage gap for the tech leads."""
+    team = notice.team
+    what = str(WHAT.get(notice.clock, notice.clock))
+    details = notice.details or {}
+    layer = str(LAYER_NAMES.get(details.get("layer"), details.get("layer", "")))
+    link = f"{settings.SITE_URL}/oncall/{team.slug}/"
+    subject = f"[Responder] {team.name} {what} ({layer})"
+    span = {"from": _at(notice.deadline, zone), "until": _at(notice.due_at, zone)}
+    if notice.clock == Clock.GAP:
+        lines = [
+            f"{team.name} · {what}",
+            _("Nobody is on call (%(layer)s) from %(from)s until %(until)s.")
+            % {"layer": layer, **span},
+            _("Add an override or fix the rotation:"),
+        ]
+    else:
+        lines = [
+            f"{team.name} · {what}",
+            _("You are on call (%(layer)s) from %(from)s until %(until)s.")
+            % {"layer": layer, **span},
+            "",
+            _("Open incidents (%(count)s):") % {"count": details.get("open_incidents", 0)},
+        ]
+        lines += [
+            f"- {i['number']} {i['severity']} {i['state']}: {i['title']}"
+            for i in details.get("incidents", [])
+        ] or ["- " + _("none")]
+        lines += ["", _("Deadlines in your shift:")]
+        lines += [
+            f"- {d['number']} {WHAT_DUE.get(d['clock'], d['clock'])} {_at(_parse(d['at']), zone)}"
+            for d in details.get("deadlines", [])
+        ] or ["- " + _("none")]
+        lines += ["", _("Open blockers:")]
+        lines += [f"- {b['number']}: {b['text']}" for b in details.get("blockers", [])] or [
+            "- " + _("none")
+        ]
+        for note in details.get("notes", []):
+            lines += [
+                "",
+                _("Handover note from %(user)s:") % {"user": note["author"]},
+                note["text"],
+            ]
+        lines.append("")
+    if notice.late:
+        lines.append(_("Sent late, after an interruption of the escalation service."))
+    lines.append(link)
+    return subject, "\n".join(lines)
+
+
+WHAT_DUE = {
+    "respond": gettext_lazy("response due"),
+    "resolve": gettext_lazy("resolution due"),
+    "update": gettext_lazy("progress update due"),
+}
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
 def payload(notice: Notice) -> dict:
     """The notice as data, for the generic JSON webhook."""
     incident = notice.incident
+    if incident is None:
+        return {
+            "team": {"slug": notice.team.slug, "name": notice.team.name},
+            "notice": {
+                "clock": notice.clock,
+                "level": notice.level,
+                "from": notice.deadline.isoformat(),
+                "until": notice.due_at.isoformat(),
+                "created_at": notice.created_at.isoformat(),
+                "late": notice.late,
+                "recipients": notice.recipients,
+                "details": notice.details,
+            },
+        }
     return {
         "incident": {
             "id": incident.pk,
@@ -119,5 +217,6 @@ def payload(notice: Notice) -> dict:
             "late": notice.late,
             "late_seconds": notice.late_seconds,
             "recipients": notice.recipients,
+            "oncall": (notice.details or {}).get("oncall", []),
         },
     }

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import transaction
 
 from common import clock
-from escalation import jobs
+from escalation import jobs, roster
 from escalation.channels import CHANNELS
 from escalation.engine import sweep_due_deadlines, touch_heartbeat
 from escalation.messages import payload, recipient_language, render
@@ -31,6 +31,14 @@ def sweep() -> int:
     result = sweep_due_deadlines()
     jobs.sweep_at(result.next_due)
     return len(result.notices)
+
+
+@shared_task(name=jobs.SWEEP_ROSTERS, ignore_result=True)
+def sweep_rosters() -> int:
+    """Handover and coverage-gap notices of the duty rosters (each exactly once)."""
+    result = roster.sweep_rosters()
+    touch_heartbeat("rosters", clock.now())
+    return len(result.handovers) + len(result.gaps)
 
 
 @shared_task(

@@ -261,3 +261,42 @@ def require(user, action: Action, incident: Incident | None = None) -> None:
     if action == Action.VIEW:
         raise PermissionDenied(_("You cannot see this incident."))
     raise PermissionDenied(_LEAD_ONLY % {"action": action_label(action)})
+
+
+# ---------------------------------------------------------------- duty rosters
+
+
+def visible_teams(user) -> QuerySet:
+    """The teams whose roster `user` sees: their own (managers and admins: all)."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return Team.objects.none()
+    if ctx.sees_all:
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=ctx.team_ids)
+
+
+def sees_roster(user, team: Team) -> bool:
+    """Every member, tech lead and the manager of a team see its roster; managers
+    and admins see every team's."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return ctx.sees_all or team.pk in ctx.team_ids
+
+
+def edits_roster(user, team: Team) -> bool:
+    """A team's tech leads (and admins) set up its rotations."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return ctx.is_admin or team.pk in ctx.led_team_ids
+
+
+def manages_roster(user, team: Team) -> bool:
+    """Tech leads, the team's manager, managers and admins make or remove anyone's
+    override; everyone else only their own (escalation.roster)."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return edits_roster(user, team) or Role.MANAGER in ctx.roles or team.manager_id == user.pk

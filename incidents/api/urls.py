@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from escalation.api import OnCallView
 from incidents.api.alerts import AlertIntakeView
 from incidents.api.views import IncidentViewSet, ping
 from knowledge.api import KnowledgeSearchView, MetricsView
@@ -17,5 +18,6 @@ urlpatterns = [
     path("knowledge/", KnowledgeSearchView.as_view(), name="knowledge-search"),
     path("metrics/", MetricsView.as_view(), name="metrics-api"),
     path("ping/", ping, name="ping"),
+    path("teams/<str:slug>/oncall/", OnCallView.as_view(), name="team-oncall"),
     path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
 ]

@@ -26,10 +26,14 @@ class Clock(models.TextChoices):
     BLOCKER = "blocker", _("Blocker")
     ACTION = "action", _("Improvement action overdue")
     PAUSE = "pause", _("Paused too long")
+    HANDOVER = "handover", _("On-call handover")
+    GAP = "gap", _("On-call coverage gap")
 
 
 # Clocks that fire once, at once, when something happens (not when time runs out).
 ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION})
+# Clocks of a team's duty roster, not of an incident (escalation.roster).
+ROSTER_CLOCKS = frozenset({Clock.HANDOVER, Clock.GAP})
 
 
 class BusinessCalendar(models.Model):
@@ -183,6 +187,15 @@ class LadderStep(models.Model):
     to_owner = models.BooleanField(_("owner"), default=False)
     to_tech_leads = models.BooleanField(_("tech leads"), default=False)
     to_manager = models.BooleanField(_("manager"), default=False)
+    to_oncall_primary = models.BooleanField(
+        _("on-call primary"),
+        default=False,
+        db_default=False,
+        help_text=_("Whoever is on call in the team's primary layer when the step fires."),
+    )
+    to_oncall_secondary = models.BooleanField(
+        _("on-call secondary"), default=False, db_default=False
+    )
 
     class Meta:
         ordering = ["clock", "level"]
@@ -229,9 +242,20 @@ class Deadline(models.Model):
 
 
 class Notice(models.Model):
-    """One escalation: a clock of an incident reached a level of its ladder."""
+    """One escalation: a clock of an incident reached a level of its ladder; or a
+    team's roster needs someone (a handover, a coverage gap: no incident then)."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notices")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="notices", null=True, blank=True
+    )
+    team = models.ForeignKey(
+        "incidents.Team",
+        on_delete=models.CASCADE,
+        related_name="roster_notices",
+        null=True,
+        blank=True,
+        help_text=_("Set on a roster notice (handover, coverage gap), which has no incident."),
+    )
     clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices)
     cycle = models.BigIntegerField(_("cycle"), default=0)
     level = models.PositiveSmallIntegerField(_("level"))
@@ -243,19 +267,34 @@ class Notice(models.Model):
     )
     late_seconds = models.PositiveIntegerField(_("late by (seconds)"), default=0)
     recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    details = models.JSONField(
+        _("details"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Who was on call and whether the step fell back to the tech leads; what a "
+            "handover lists."
+        ),
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["incident", "clock", "cycle", "level"], name="notice_once_per_level"
-            )
+            ),
+            # A roster notice has no incident: once per team, handoff (or gap) and layer.
+            models.UniqueConstraint(
+                fields=["team", "clock", "cycle", "level"],
+                condition=models.Q(incident__isnull=True),
+                name="roster_notice_once",
+            ),
         ]
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
 
     def __str__(self):
-        return f"{self.incident_id} {self.clock} L{self.level}"
+        return f"{self.incident_id or self.team_id} {self.clock} L{self.level}"
 
 
 class TeamChannel(models.Model):
@@ -329,3 +368,35 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.notice_id} {self.channel} {self.status}"
+
+
+from escalation.models.roster import (  # noqa: E402  (the roster's models need Notice's module loaded)
+    CalendarFeed,
+    HandoverNote,
+    Layer,
+    Override,
+    RosterEvent,
+    Rotation,
+    RotationMember,
+)
+
+__all__ = [
+    "BusinessCalendar",
+    "CalendarDay",
+    "CalendarFeed",
+    "Clock",
+    "Deadline",
+    "Delivery",
+    "HandoverNote",
+    "Heartbeat",
+    "LadderStep",
+    "Layer",
+    "Notice",
+    "Override",
+    "RosterEvent",
+    "Rotation",
+    "RotationMember",
+    "SlaPolicy",
+    "TeamChannel",
+    "WorkingHours",
+]

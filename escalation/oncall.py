@@ -1,0 +1,318 @@
+"""Who is on call: a team's schedule worked out from its rotations and overrides.
+
+All arithmetic runs on UTC instants. A rotation's shift k begins at its handoff
+time, in the team's time zone, on `start_date + k × shift_days`: across a DST
+change the handoff stays at the same local time and that shift is an hour
+shorter or longer. A participant who has left the team (or whose account is
+inactive) is skipped: their shifts go to the next participant in order, and
+the roster warns about it.
+
+Layering, in each layer: rotations in the order they were defined, each later
+one painted over the earlier ones where they overlap; then overrides, in the
+order they were made, painted over everything (so an override inside an
+override wins where it lies).
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+
+from common import clock as wall
+from escalation.calendars import zone
+from escalation.models import Layer, Override, Rotation, RotationMember
+from escalation.models.roster import LAYER_ORDER
+from incidents.models import Team
+
+LAYERS = sorted(Layer.values, key=lambda v: LAYER_ORDER[v])
+# How far back the first shift of a window is looked for, and how far ahead
+# "next" is: a shift is at most 28 days long.
+REACH = timedelta(days=29)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Someone on call in one layer over [start, end)."""
+
+    layer: str
+    user: object
+    start: datetime
+    end: datetime
+    rotation: Rotation | None = None
+    override: Override | None = None
+    covers: tuple = ()  # overrides: who would have been on call (users)
+
+    @property
+    def is_override(self) -> bool:
+        return self.override is not None
+
+    @property
+    def source_key(self) -> tuple:
+        rotation = self.rotation.pk if self.rotation else None
+        return (rotation, self.override.pk if self.override else None)
+
+
+@dataclass
+class Warning:
+    rotation: Rotation
+    user: object  # the participant skipped
+    reason: str  # "left" (not in the team any more) or "inactive"
+
+    def __str__(self):
+        if self.reason == "inactive":
+            text = _(
+                "%(user)s in rotation “%(rotation)s” is inactive: their shifts go to "
+                "the next person."
+            )
+        else:
+            text = _(
+                "%(user)s in rotation “%(rotation)s” has left the team: their shifts go to "
+                "the next person."
+            )
+        return text % {"user": self.user.username, "rotation": self.rotation.name}
+
+
+@dataclass
+class Roster:
+    """One team's rotations and overrides, with everything the arithmetic needs loaded."""
+
+    team: Team
+    zone: object
+    rotations: list[Rotation]
+    overrides: list[Override]
+    people: set[int]  # ids of the team's active members, leads and manager
+    members: dict[int, list] = field(default_factory=dict)  # rotation id → users in order
+
+    # ------------------------------------------------------------ rotations
+
+    def eligible(self, user) -> bool:
+        return user.is_active and user.pk in self.people
+
+    def warnings(self) -> list[Warning]:
+        found = []
+        for rotation in self.rotations:
+            for user in self.members.get(rotation.pk, []):
+                if not self.eligible(user):
+                    reason = "inactive" if not user.is_active else "left"
+                    found.append(Warning(rotation, user, reason))
+        return found
+
+    def boundary(self, rotation: Rotation, k: int) -> datetime:
+        """When shift k of `rotation` begins (UTC)."""
+        day = rotation.start_date + timedelta(days=k * rotation.shift_days)
+        return _instant(day, rotation.handoff_time, self.zone)
+
+    def participant(self, rotation: Rotation, k: int):
+        """Who takes shift k: its participant in order, or the next one still in the team."""
+        people = self.members.get(rotation.pk, [])
+        for i in range(len(people)):
+            user = people[(k + i) % len(people)]
+            if self.eligible(user):
+                return user
+        return None
+
+    def rotation_shifts(self, rotation: Rotation, start: datetime, end: datetime) -> list[Shift]:
+        """The shifts of one rotation overlapping [start, end), clipped to it."""
+        if not self.members.get(rotation.pk):
+            return []
+        local_start = start.astimezone(self.zone).date()
+        k = max(0, (local_start - rotation.start_date).days // rotation.shift_days - 1)
+        shifts = []
+        while True:
+            s, e = self.boundary(rotation, k), self.boundary(rotation, k + 1)
+            if s >= end:
+                break
+            if e > start:
+                user = self.participant(rotation, k)
+                if user is not None:
+                    for a, b in self._covered(rotation, max(s, start), min(e, end)):
+                        shifts.append(Shift(rotation.layer, user, a, b, rotation=rotation))
+            k += 1
+        return shifts
+
+    def _covered(self, rotation: Rotation, start: datetime, end: datetime):
+        """The parts of [start, end) inside the rotation's weekdays and daily window."""
+        if rotation.whole_days:
+            return [(start, end)] if end > start else []
+        days = {int(d) for d in rotation.weekdays}
+        parts = []
+        day = start.astimezone(self.zone).date() - timedelta(days=1)
+        last = end.astimezone(self.zone).date()
+        while day <= last:
+            if day.weekday() in days:
+                if rotation.day_start is None:
+                    a = _instant(day, datetime.min.time(), self.zone)
+                    b = _instant(day + timedelta(days=1), datetime.min.time(), self.zone)
+                else:
+                    a = _instant(day, rotation.day_start, self.zone)
+                    overnight = rotation.day_end <= rotation.day_start
+                    b = _instant(day + timedelta(days=overnight), rotation.day_end, self.zone)
+                a, b = max(a, start), min(b, end)
+                if b > a:
+                    parts.append((a, b))
+            day += timedelta(days=1)
+        return parts
+
+    # ------------------------------------------------------------ the schedule
+
+    def shifts(self, start: datetime, end: datetime) -> dict[str, list[Shift]]:
+        """Layer → the schedule over [start, end), in time order, clipped to it."""
+        layers: dict[str, list[Shift]] = {layer: [] for layer in LAYERS}
+        for rotation in self.rotations:
+            for shift in self.rotation_shifts(rotation, start, end):
+                layers[rotation.layer] = _paint(layers[rotation.layer], shift)
+        for override in self.overrides:
+            if override.end <= start or override.start >= end:
+                continue
+            a, b = max(override.start, start), min(override.end, end)
+            under = layers[override.layer]
+            covers = tuple({s.user.pk: s.user for s in under if s.start < b and s.end > a}.values())
+            shift = Shift(override.layer, override.user, a, b, override=override, covers=covers)
+            layers[override.layer] = _paint(under, shift)
+        return {layer: _merge(items, by_source=True) for layer, items in layers.items()}
+
+    def stretches(self, start: datetime, end: datetime) -> dict[str, list[Shift]]:
+        """Like shifts(), with back-to-back shifts of the same person joined: when
+        someone really goes on and off call (what "now" and handovers mean)."""
+        return {
+            layer: _merge(items, by_source=False)
+            for layer, items in self.shifts(start, end).items()
+        }
+
+    def on_call(self, at: datetime) -> dict[str, Shift | None]:
+        """Layer → who is on call at `at` (their whole stretch), or None."""
+        found = {}
+        for layer, items in self.stretches(at - REACH, at + REACH).items():
+            found[layer] = next((s for s in items if s.start <= at < s.end), None)
+        return found
+
+    def now_and_next(self, at: datetime) -> tuple[list[Shift], list[Shift]]:
+        """Who is on call at `at` in each layer, and who comes next."""
+        now, upcoming = [], []
+        for items in self.stretches(at - REACH, at + REACH).values():
+            current = next((s for s in items if s.start <= at < s.end), None)
+            if current is not None:
+                now.append(current)
+            later = next((s for s in items if s.start > at), None)
+            if later is not None:
+                upcoming.append(later)
+        return now, upcoming
+
+    def first_gap(self, start: datetime, end: datetime, layer: str = Layer.PRIMARY):
+        """(from, until) of the first stretch of [start, end) with nobody on call in
+        `layer`, or None."""
+        cursor = start
+        for shift in self.stretches(start, end)[layer]:
+            if shift.start > cursor:
+                return cursor, shift.start
+            cursor = max(cursor, shift.end)
+        return (cursor, end) if cursor < end else None
+
+    def gap_began(self, at: datetime, anchor: datetime) -> datetime:
+        """When the uncovered stretch around `at` began: the end of the last primary
+        shift before it, or `anchor` (when the roster was set up) if none."""
+        cursor = at
+        while cursor > anchor:
+            since = max(anchor, cursor - REACH)
+            before = [s for s in self.stretches(since, cursor)[Layer.PRIMARY] if s.end <= at]
+            if before:
+                return before[-1].end
+            cursor = since
+        return anchor
+
+
+def _instant(day: date, at, zone) -> datetime:
+    """`day` at local time `at` in `zone`, as a UTC instant. A time that does not
+    exist (the hour skipped at the start of DST) means the moment just after it."""
+    # zoneinfo reads a skipped time with the offset before the change (fold=0),
+    # which lands just after the gap; a repeated time means its first occurrence.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _paint(items: list[Shift], new: Shift) -> list[Shift]:
+    """`items` with `new` laid over them: what it covers is cut out."""
+    kept = []
+    for s in items:
+        if s.end <= new.start or s.start >= new.end:
+            kept.append(s)
+            continue
+        if s.start < new.start:
+            kept.append(replace(s, end=new.start))
+        if s.end > new.end:
+            kept.append(replace(s, start=new.end))
+    kept.append(new)
+    kept.sort(key=lambda s: s.start)
+    return kept
+
+
+def _merge(items: list[Shift], *, by_source: bool) -> list[Shift]:
+    """Join back-to-back shifts of the same person (and, `by_source`, of the same
+    rotation or override)."""
+    merged: list[Shift] = []
+    for s in items:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.end == s.start
+            and last.user.pk == s.user.pk
+            and (not by_source or last.source_key == s.source_key)
+        ):
+            covers = {u.pk: u for u in (*last.covers, *s.covers)}
+            merged[-1] = replace(last, end=s.end, covers=tuple(covers.values()))
+        else:
+            merged.append(s)
+    return merged
+
+
+def load(teams, *, since: datetime | None = None) -> dict[int, Roster]:
+    """Team id → its Roster, for `teams` (Team objects); overrides ending before
+    `since` are left out. A constant number of queries for any number of teams."""
+    teams = list(teams)
+    ids = [t.pk for t in teams]
+    since = since or (wall.now() - REACH)
+    rotations = list(
+        Rotation.objects.filter(team_id__in=ids)
+        .order_by("id")
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=RotationMember.objects.select_related("user").order_by("position"),
+            )
+        )
+    )
+    overrides = list(
+        Override.objects.filter(team_id__in=ids, end__gt=since)
+        .select_related("user", "created_by")
+        .order_by("id")
+    )
+    people = _people(ids)
+    rosters = {}
+    for team in teams:
+        mine = [r for r in rotations if r.team_id == team.pk]
+        rosters[team.pk] = Roster(
+            team=team,
+            zone=zone(team.time_zone),
+            rotations=mine,
+            overrides=[o for o in overrides if o.team_id == team.pk],
+            people=people.get(team.pk, set()),
+            members={r.pk: [m.user for m in r.members.all()] for r in mine},
+        )
+    return rosters
+
+
+def roster_for(team: Team, *, since: datetime | None = None) -> Roster:
+    return load([team], since=since)[team.pk]
+
+
+def _people(team_ids) -> dict[int, set[int]]:
+    """Team id → ids of its active members, tech leads and manager."""
+    found: dict[int, set[int]] = {t: set() for t in team_ids}
+    for through in (Team.members.through, Team.tech_leads.through):
+        rows = through.objects.filter(team_id__in=team_ids, user__is_active=True)
+        for team_id, user_id in rows.values_list("team_id", "user_id"):
+            found[team_id].add(user_id)
+    managers = Team.objects.filter(pk__in=team_ids, manager__is_active=True)
+    for team_id, user_id in managers.values_list("pk", "manager_id"):
+        found[team_id].add(user_id)
+    return found

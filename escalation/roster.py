@@ -1,0 +1,494 @@
+"""Writes to a team's duty roster, and the roster's own sweep (handovers, gaps).
+
+Every change is checked against incidents.rules and written with a RosterEvent
+in the same transaction: the roster's timeline says who changed what, when.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from common import clock as wall
+from escalation import jobs, oncall
+from escalation.engine import late_grace, write_deliveries
+from escalation.models import (
+    CalendarFeed,
+    Clock,
+    HandoverNote,
+    Layer,
+    Notice,
+    Override,
+    RosterEvent,
+    Rotation,
+    RotationMember,
+)
+from escalation.models.roster import ALL_WEEKDAYS, LAYER_ORDER
+from incidents import rules
+from incidents.models import OPEN_STATES, Incident, LogEntry, Team
+
+# An override may reach this far ahead; a handover is sent up to this long after
+# the handoff (after an outage of the worker); a gap is looked for this far ahead.
+OVERRIDE_REACH = timedelta(days=366)
+HANDOVER_WINDOW = timedelta(hours=24)
+GAP_HORIZON = timedelta(hours=24)
+MAX_LISTED = 50
+
+
+def _event(team: Team, actor, kind: str, summary: str, **data) -> RosterEvent:
+    return RosterEvent.objects.create(
+        team=team, at=wall.now(), actor=actor, kind=kind, summary=summary[:500], data=data
+    )
+
+
+def _names(users) -> str:
+    return ", ".join(u.username for u in users)
+
+
+# ---------------------------------------------------------------- rotations
+
+
+def _not_lead(team: Team) -> str:
+    return _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
+
+
+@dataclass
+class RotationSpec:
+    """What a tech lead sets on a rotation (the form and the admin fill it)."""
+
+    name: str
+    layer: str
+    participants: list  # users, in order
+    shift_days: int = 7
+    handoff_time: time = time(9, 0)
+    start_date: date | None = None
+    weekdays: str = ALL_WEEKDAYS
+    day_start: time | None = None
+    day_end: time | None = None
+    errors: dict = field(default_factory=dict)
+
+
+def _check_rotation(team: Team, spec: RotationSpec) -> None:
+    errors = {}
+    if not spec.name.strip():
+        errors["name"] = _("Name the rotation.")
+    if spec.layer not in Layer.values:
+        errors["layer"] = _("Choose primary or secondary.")
+    if not spec.participants:
+        errors["participants"] = _("Name at least one participant.")
+    people = oncall.roster_for(team).people
+    strangers = [u.username for u in spec.participants if u.pk not in people]
+    if strangers:
+        errors["participants"] = _("Not active members of %(team)s: %(names)s.") % {
+            "team": team.name,
+            "names": ", ".join(strangers),
+        }
+    if not 1 <= spec.shift_days <= 28:
+        errors["shift_days"] = _("A shift lasts 1 to 28 days.")
+    if spec.start_date is None:
+        errors["start_date"] = _("Give the day the first shift begins.")
+    if not spec.weekdays or set(spec.weekdays) - set(ALL_WEEKDAYS):
+        errors["weekdays"] = _("Choose at least one weekday.")
+    if (spec.day_start is None) != (spec.day_end is None):
+        errors["day_end"] = _("Give both ends of the daily window, or neither.")
+    elif spec.day_start is not None and spec.day_start == spec.day_end:
+        errors["day_end"] = _("The daily window cannot end when it starts.")
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def rotation_save(
+    *, actor, team: Team, spec: RotationSpec, rotation: Rotation | None = None
+) -> Rotation:
+    """Create or change a rotation; only the team's tech leads (and admins) may."""
+    if not rules.edits_roster(actor, team):
+        raise PermissionDenied(
+            _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
+        )
+    if rotation is not None and rotation.team_id != team.pk:
+        raise PermissionDenied(_("This rotation belongs to another team."))
+    _check_rotation(team, spec)
+    now = wall.now()
+    before = None
+    if rotation is None:
+        rotation = Rotation(team=team, created_at=now)
+    else:
+        before = _describe(rotation, list(rotation.members.select_related("user")))
+    rotation.name = spec.name.strip()
+    rotation.layer = spec.layer
+    rotation.shift_days = spec.shift_days
+    rotation.handoff_time = spec.handoff_time
+    rotation.start_date = spec.start_date
+    rotation.weekdays = "".join(sorted(set(spec.weekdays)))
+    rotation.day_start, rotation.day_end = spec.day_start, spec.day_end
+    rotation.updated_at = now
+    rotation.save()
+    RotationMember.objects.filter(rotation=rotation).delete()
+    RotationMember.objects.bulk_create(
+        [
+            RotationMember(rotation=rotation, user=u, position=i)
+            for i, u in enumerate(spec.participants)
+        ]
+    )
+    after = _describe(rotation, None, spec.participants)
+    if before is None:
+        _event(team, actor, RosterEvent.Kind.ROTATION_CREATED, after, rotation=rotation.pk)
+    else:
+        _event(
+            team,
+            actor,
+            RosterEvent.Kind.ROTATION_CHANGED,
+            f"{before} → {after}" if before != after else after,
+            rotation=rotation.pk,
+        )
+    return rotation
+
+
+def _describe(rotation: Rotation, members, users=None) -> str:
+    users = users if users is not None else [m.user for m in members]
+    window = ""
+    if rotation.day_start is not None:
+        window = f" {rotation.day_start:%H:%M}–{rotation.day_end:%H:%M}"
+    days = "" if rotation.weekdays == ALL_WEEKDAYS else f" days {rotation.weekdays}"
+    return (
+        f"{rotation.name} ({rotation.layer}): {_names(users)}; {rotation.shift_days} d from "
+        f"{rotation.start_date} {rotation.handoff_time:%H:%M}{days}{window}"
+    )
+
+
+@transaction.atomic
+def rotation_delete(*, actor, rotation: Rotation) -> None:
+    team = rotation.team
+    if not rules.edits_roster(actor, team):
+        raise PermissionDenied(
+            _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
+        )
+    summary = _describe(rotation, list(rotation.members.select_related("user")))
+    _event(team, actor, RosterEvent.Kind.ROTATION_DELETED, summary, rotation=rotation.pk)
+    rotation.delete()
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def _may_override(actor, team: Team, user, covered: list) -> bool:
+    """The person covering, the person covered, a tech lead or a manager."""
+    if rules.manages_roster(actor, team):
+        return True
+    return rules.sees_roster(actor, team) and (
+        actor.pk == user.pk or any(u.pk == actor.pk for u in covered)
+    )
+
+
+@transaction.atomic
+def override_create(
+    *, actor, team: Team, layer: str, user, start: datetime, end: datetime, note: str = ""
+) -> Override:
+    """`user` is on call in `layer` over [start, end) instead of whoever the rotations say.
+
+    Made by `user`, by someone on call in that stretch (asking to be covered), by
+    a tech lead or a manager. Refused: a stretch that has ended, is empty or
+    reaches beyond a year, and someone outside the team.
+    """
+    errors = {}
+    now = wall.now()
+    if layer not in Layer.values:
+        errors["layer"] = _("Choose primary or secondary.")
+    if start is None or end is None:
+        errors["end"] = _("Give when the override starts and ends.")
+    elif end <= start:
+        errors["end"] = _("The override must end after it starts.")
+    elif end <= now:
+        errors["end"] = _("This stretch is over already.")
+    elif end - now > OVERRIDE_REACH:
+        errors["end"] = _("An override can reach at most a year ahead.")
+    roster = oncall.roster_for(team)
+    if user is None or not roster.eligible(user):
+        errors["user"] = _("Choose an active member of %(team)s.") % {"team": team.name}
+    if len(note) > 200:
+        errors["note"] = _("Keep the note under 200 characters.")
+    if errors:
+        raise ValidationError(errors)
+    covered = [s.user for s in roster.shifts(start, end).get(layer, []) if s.user.pk != user.pk]
+    if not _may_override(actor, team, user, covered):
+        raise PermissionDenied(
+            _(
+                "Only the person covering, the person covered, a tech lead or a manager "
+                "may add this override."
+            )
+        )
+    override = Override.objects.create(
+        team=team,
+        layer=layer,
+        user=user,
+        start=start,
+        end=end,
+        note=note.strip(),
+        created_by=actor,
+        created_at=now,
+    )
+    names = _names({u.pk: u for u in covered}.values()) or "—"
+    _event(
+        team,
+        actor,
+        RosterEvent.Kind.OVERRIDE_CREATED,
+        f"{user.username} covers {names} ({layer}) {start.isoformat()} – {end.isoformat()}",
+        override=override.pk,
+    )
+    return override
+
+
+@transaction.atomic
+def override_delete(*, actor, override: Override) -> None:
+    team = override.team
+    if not (
+        rules.manages_roster(actor, team) or actor.pk in (override.user_id, override.created_by_id)
+    ):
+        raise PermissionDenied(
+            _("Only who made it, who covers, a tech lead or a manager may remove this override.")
+        )
+    _event(
+        team,
+        actor,
+        RosterEvent.Kind.OVERRIDE_DELETED,
+        f"{override.user.username} ({override.layer}) {override.start.isoformat()} – "
+        f"{override.end.isoformat()}",
+        override=override.pk,
+    )
+    override.delete()
+
+
+# ---------------------------------------------------------------- handover notes
+
+
+@transaction.atomic
+def handover_note_add(*, actor, team: Team, layer: str, text: str) -> HandoverNote:
+    """Whoever is on call in `layer` (or a tech lead) leaves a note for the next person;
+    it goes out with the next handover notice of that layer."""
+    text = (text or "").strip()
+    if layer not in Layer.values:
+        raise ValidationError({"layer": _("Choose primary or secondary.")})
+    if not text:
+        raise ValidationError({"text": _("Write the note.")})
+    if len(text) > 2000:
+        raise ValidationError({"text": _("Keep the note under 2000 characters.")})
+    now = wall.now()
+    current = oncall.roster_for(team).on_call(now).get(layer)
+    on_call = current is not None and current.user.pk == actor.pk
+    if not (on_call or rules.edits_roster(actor, team)):
+        raise PermissionDenied(
+            _("Only who is on call now (or a tech lead) leaves the handover note.")
+        )
+    note = HandoverNote.objects.create(
+        team=team, layer=layer, author=actor, text=text, created_at=now
+    )
+    _event(team, actor, RosterEvent.Kind.NOTE_ADDED, f"{layer}: {text[:200]}", note=note.pk)
+    return note
+
+
+# ---------------------------------------------------------------- calendar feeds
+
+
+@transaction.atomic
+def feed_create(*, user, team: Team | None = None) -> CalendarFeed:
+    """A new private address for `user`'s shifts (no team) or `team`'s schedule; the
+    previous one of the same kind stops working (a reset)."""
+    if team is not None and not rules.sees_roster(user, team):
+        raise PermissionDenied(_("You do not see this team's roster."))
+    now = wall.now()
+    CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    return CalendarFeed.objects.create(
+        user=user, team=team, token=secrets.token_urlsafe(32), created_at=now
+    )
+
+
+@transaction.atomic
+def feed_revoke(*, user, feed: CalendarFeed) -> None:
+    if feed.user_id != user.pk:
+        raise PermissionDenied(_("This calendar address is someone else's."))
+    if feed.revoked_at is None:
+        feed.revoked_at = wall.now()
+        feed.save(update_fields=["revoked_at"])
+
+
+def feed_usable(feed: CalendarFeed | None) -> bool:
+    """An address works while it is not revoked and its owner may still see it."""
+    if feed is None or feed.revoked_at is not None or not feed.user.is_active:
+        return False
+    return feed.team is None or rules.sees_roster(feed.user, feed.team)
+
+
+# ---------------------------------------------------------------- the roster sweep
+
+
+@dataclass
+class RosterSweep:
+    handovers: list[int] = field(default_factory=list)
+    gaps: list[int] = field(default_factory=list)
+    deliveries: list[int] = field(default_factory=list)
+
+
+def sweep_rosters(*, now: datetime | None = None) -> RosterSweep:
+    """Handover notices (one per handoff, to whoever comes on call) and coverage-gap
+    notices (one per gap, to the tech leads), exactly once each: their unique key
+    is (team, clock, handoff or gap start, layer). After an outage only each
+    layer's current handoff is sent, marked late, never the ones in between."""
+    now = now or wall.now()
+    result = RosterSweep()
+    teams = list(
+        Team.objects.filter(Q(rotations__isnull=False) | Q(overrides__end__gt=now))
+        .distinct()
+        .select_related("manager")
+    )
+    if not teams:
+        return result
+    rosters = oncall.load(teams, since=now - oncall.REACH)
+    wanted: list[Notice] = []
+    for team in teams:
+        roster = rosters[team.pk]
+        wanted += _handovers(roster, now)
+        gap = _gap(roster, now)
+        if gap is not None:
+            wanted.append(gap)
+    if not wanted:
+        return result
+    with transaction.atomic():
+        Notice.objects.bulk_create(wanted, ignore_conflicts=True)
+        keys = {(n.team_id, n.clock, n.cycle, n.level) for n in wanted}
+        written = [
+            n
+            for n in Notice.objects.filter(
+                incident__isnull=True, team__in=teams, created_at=now
+            ).select_related("team")
+            if (n.team_id, n.clock, n.cycle, n.level) in keys
+        ]
+        for notice in written:
+            if notice.clock == Clock.HANDOVER:
+                result.handovers.append(notice.pk)
+                HandoverNote.objects.filter(
+                    pk__in=[n["id"] for n in notice.details.get("notes", [])]
+                ).update(notice=notice)
+            else:
+                result.gaps.append(notice.pk)
+        result.deliveries = write_deliveries(written, now)
+        if result.deliveries:
+            pending = list(result.deliveries)
+            transaction.on_commit(lambda: jobs.deliver(pending))
+    return result
+
+
+def _handovers(roster: oncall.Roster, now: datetime) -> list[Notice]:
+    wanted = []
+    for layer, current in roster.on_call(now).items():
+        if current is None or current.start < now - HANDOVER_WINDOW:
+            continue
+        # A rotation set up after this stretch began is not a handoff: nobody
+        # handed anything over. An override is one from its first minute.
+        source = current.override or current.rotation
+        if current.override is None and source.created_at > current.start:
+            continue
+        late_by = now - current.start
+        late = late_by > late_grace()
+        wanted.append(
+            Notice(
+                team=roster.team,
+                clock=Clock.HANDOVER,
+                cycle=int(current.start.timestamp()),
+                level=LAYER_ORDER[layer],
+                deadline=current.start,
+                due_at=current.end,
+                created_at=now,
+                late=late,
+                late_seconds=int(late_by.total_seconds()) if late else 0,
+                recipients=[current.user.username],
+                details=handover_details(roster, layer, current, now),
+            )
+        )
+    return wanted
+
+
+def handover_details(roster: oncall.Roster, layer: str, shift, now: datetime) -> dict:
+    """What the incoming person needs: the team's open incidents, the deadlines that
+    fall in their shift, open blockers, and the notes the outgoing person left."""
+    team = roster.team
+    incidents = list(
+        Incident.objects.filter(team=team, state__in=OPEN_STATES).order_by(
+            "severity", "received_at"
+        )[: MAX_LISTED * 4]
+    )
+    listed = [
+        {"id": i.pk, "number": i.number, "severity": i.severity, "state": i.state, "title": i.title}
+        for i in incidents[:MAX_LISTED]
+    ]
+    deadlines = []
+    for i in incidents:
+        for what, at, running in (
+            ("respond", i.respond_by, i.respond_clock_running),
+            ("resolve", i.resolve_by, i.resolve_clock_running and i.paused_at is None),
+            ("update", i.next_update_by, i.update_clock_running and i.paused_at is None),
+        ):
+            if running and at is not None and at < shift.end:
+                deadlines.append({"number": i.number, "clock": what, "at": at.isoformat()})
+    deadlines.sort(key=lambda d: d["at"])
+    blockers = []
+    entries = LogEntry.objects.filter(incident__in=incidents).order_by("incident_id", "created_at")
+    last_blocker: dict[int, LogEntry] = {}
+    for entry in entries.only("id", "incident_id", "kind", "text", "created_at"):
+        if entry.kind == LogEntry.Kind.BLOCKER:
+            last_blocker[entry.incident_id] = entry
+        elif entry.kind in (LogEntry.Kind.PROGRESS, LogEntry.Kind.WORKAROUND, LogEntry.Kind.FIX):
+            last_blocker.pop(entry.incident_id, None)  # handled since
+    numbers = {i.pk: i.number for i in incidents}
+    for incident_id, entry in sorted(last_blocker.items(), key=lambda kv: kv[1].created_at):
+        blockers.append({"number": numbers[incident_id], "text": entry.text[:300]})
+    notes = HandoverNote.objects.filter(
+        team=team, layer=layer, notice__isnull=True, created_at__lte=now
+    ).select_related("author")
+    return {
+        "layer": layer,
+        "from": shift.start.isoformat(),
+        "until": shift.end.isoformat(),
+        "incidents": listed,
+        "open_incidents": len(incidents),
+        "deadlines": deadlines[:MAX_LISTED],
+        "blockers": blockers[:MAX_LISTED],
+        "notes": [
+            {"id": n.pk, "author": n.author.username if n.author else "", "text": n.text}
+            for n in notes
+        ],
+    }
+
+
+def _gap(roster: oncall.Roster, now: datetime) -> Notice | None:
+    """A notice to the tech leads if nobody is on call in the primary layer at some
+    moment of the next 24 hours, once per gap (keyed by when the gap begins)."""
+    primary = [r for r in roster.rotations if r.layer == Layer.PRIMARY]
+    if not primary:
+        return None  # the team keeps no primary roster: nothing can lapse
+    gap = roster.first_gap(now, now + GAP_HORIZON)
+    if gap is None:
+        return None
+    start, end = gap
+    if start <= now:
+        start = roster.gap_began(now, anchor=min(r.created_at for r in primary))
+    leads = [u for u in roster.team.tech_leads.all() if u.is_active]
+    if not leads and roster.team.manager is not None:
+        leads = [roster.team.manager]
+    return Notice(
+        team=roster.team,
+        clock=Clock.GAP,
+        cycle=int(start.timestamp()),
+        level=1,
+        deadline=start,
+        due_at=end,
+        created_at=now,
+        recipients=[u.username for u in leads],
+        details={"layer": Layer.PRIMARY, "from": start.isoformat(), "until": end.isoformat()},
+    )
