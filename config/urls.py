@@ -35,6 +35,7 @@ urlpatterns = [
         escalation_views.preferences,
         name="notifications-preferences",
     ),
+    path("", include("escalation.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script.

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from escalation import oncall
 from escalation.messages import LAYER_NAMES
 from escalation.models import CalendarFeed
-from incidents import rules
+from incidents.selectors import visible_teams
 
 BACK = timedelta(days=30)
 AHEAD = timedelta(days=90)
@@ -29,10 +29,10 @@ def feed_shifts(feed: CalendarFeed, now: datetime) -> list[tuple]:
     if feed.team is not None:
         teams = [feed.team]
     else:
-        teams = list(rules.visible_teams(feed.user).filter(rotations__isnull=False).distinct())
+        teams = list(visible_teams(feed.user).filter(rotations__isnull=False).distinct())
         teams += [
             t
-            for t in rules.visible_teams(feed.user).filter(overrides__user=feed.user).distinct()
+            for t in visible_teams(feed.user).filter(overrides__user=feed.user).distinct()
             if t not in teams
         ]
     shifts = []

@@ -16,13 +16,14 @@ override wins where it lies).
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
 from common import clock as wall
 from escalation.calendars import zone
 from escalation.models import Layer, Override, Rotation, RotationMember
 from escalation.models.roster import LAYER_ORDER
+from incidents import rules
 from incidents.models import Team
 
 LAYERS = sorted(Layer.values, key=lambda v: LAYER_ORDER[v])
@@ -222,6 +223,11 @@ class Roster:
         return anchor
 
 
+def midnight(day: date, zone) -> datetime:
+    """The start of `day` in `zone`, as a UTC instant."""
+    return _instant(day, datetime.min.time(), zone)
+
+
 def _instant(day: date, at, zone) -> datetime:
     """`day` at local time `at` in `zone`, as a UTC instant. A time that does not
     exist (the hour skipped at the start of DST) means the moment just after it."""
@@ -316,3 +322,19 @@ def _people(team_ids) -> dict[int, set[int]]:
     for team_id, user_id in managers.values_list("pk", "manager_id"):
         found[team_id].add(user_id)
     return found
+
+
+def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[Shift]]]:
+    """(team, who is on call now by layer) for each team the user belongs to that
+    keeps a roster: the dashboard's header line."""
+    ids = rules.context(user).team_ids
+    if not ids:
+        return []
+    teams = Team.objects.filter(pk__in=ids).filter(
+        Q(rotations__isnull=False) | Q(overrides__end__gt=now)
+    )
+    teams = list(teams.distinct().order_by("name"))
+    if not teams:
+        return []
+    rosters = load(teams, since=now)
+    return [(team, [s for s in rosters[team.pk].on_call(now).values() if s]) for team in teams]

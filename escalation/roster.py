@@ -52,7 +52,7 @@ def _names(users) -> str:
 # ---------------------------------------------------------------- rotations
 
 
-def _not_lead(team: Team) -> str:
+def not_lead(team: Team) -> str:
     return _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
 
 

@@ -9,7 +9,7 @@ def inbox(*, user) -> QuerySet[Delivery]:
     """The user's in-app notices, newest first, with their incident."""
     return (
         Delivery.objects.filter(user=user, channel="inapp")
-        .select_related("notice__incident")
+        .select_related("notice__incident", "notice__team")
         .order_by("-notice__created_at", "-id")
     )
 

@@ -1,25 +1,50 @@
+from datetime import date, timedelta
+
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common import clock
-from escalation import selectors
-from escalation.messages import WHAT, overdue_text
-from escalation.models import Delivery
-from incidents.models import UserProfile
+from escalation import ical, oncall, roster, selectors
+from escalation.forms import HandoverNoteForm, OverrideForm, RotationForm
+from escalation.messages import WHAT, oncall_lines, overdue_text
+from escalation.messages import render as render_notice
+from escalation.models import (
+    CalendarFeed,
+    Delivery,
+    HandoverNote,
+    Layer,
+    Override,
+    RosterEvent,
+    Rotation,
+)
+from incidents import rules
+from incidents.models import Team, UserProfile
+from incidents.selectors import visible_teams as selectors_visible_teams
 
 
 @login_required
 def notifications(request):
     """The in-app inbox: escalation notices sent to this user."""
     items = list(selectors.inbox(user=request.user)[:200])
+    tz_name = timezone.get_current_timezone_name()
     for item in items:
         notice = item.notice
         item.what = WHAT.get(notice.clock, notice.clock)
         item.overdue = overdue_text(notice.created_at - notice.deadline)
+        item.oncall = oncall_lines(notice)
+        if notice.incident_id is None:  # a handover or a gap: its text is the content
+            item.body = render_notice(notice, language=get_language(), zone=tz_name)[1]
     profile, _created = UserProfile.objects.get_or_create(user=request.user)
     return render(request, "escalation/notifications.html", {"items": items, "profile": profile})
 
@@ -48,3 +73,334 @@ def mark_read(request):
         unread = unread.filter(pk=int(delivery))
     unread.update(read_at=clock.now())
     return redirect("notifications")
+
+
+# ---------------------------------------------------------------- duty rosters
+
+GRID_WEEKS = 4
+MAX_GRID_WEEKS = 8
+
+
+def _team_or_404(user, slug: str) -> Team:
+    team = Team.objects.filter(slug=slug).select_related("manager").first()
+    if team is None or not rules.sees_roster(user, team):
+        raise Http404(_("No such team."))
+    return team
+
+
+def _day_grid(roster: oncall.Roster, first: date, days: int, now) -> list[dict]:
+    """One row per day in the team's zone: each layer's shifts that day, clipped."""
+    zone = roster.zone
+    start = oncall.midnight(first, zone)
+    end = oncall.midnight(first + timedelta(days=days), zone)
+    layers = roster.shifts(start, end)
+    rows = []
+    for i in range(days):
+        day = first + timedelta(days=i)
+        a, b = oncall.midnight(day, zone), oncall.midnight(day + timedelta(days=1), zone)
+        cells = []
+        for layer in oncall.LAYERS:
+            parts = []
+            for shift in layers[layer]:
+                if shift.end <= a or shift.start >= b:
+                    continue
+                parts.append(
+                    {
+                        "shift": shift,
+                        "from": max(shift.start, a),
+                        "until": min(shift.end, b),
+                        "whole": shift.start <= a and shift.end >= b,
+                        "starts": shift.start >= a,
+                        "ends": shift.end <= b,
+                        "now": shift.start <= now < shift.end and a <= now < b,
+                    }
+                )
+            cells.append({"layer": layer, "parts": parts})
+        rows.append(
+            {"day": day, "cells": cells, "today": a <= now < b, "weekend": day.weekday() >= 5}
+        )
+    return rows
+
+
+def _people(team: Team) -> list:
+    people = oncall.roster_for(team).people
+    User = get_user_model()
+    return list(User.objects.filter(pk__in=people).order_by("username"))
+
+
+@login_required
+def oncall_index(request):
+    """Every team the user sees: who is on call now and next, and two weeks ahead."""
+    teams = list(selectors_visible_teams(request.user))
+    now = clock.now()
+    rosters = oncall.load(teams)
+    entries = []
+    for team in teams:
+        roster = rosters[team.pk]
+        current, upcoming = roster.now_and_next(now)
+        first = now.astimezone(roster.zone).date()
+        entries.append(
+            {
+                "team": team,
+                "roster": roster,
+                "now": current,
+                "next": upcoming,
+                "has_roster": bool(roster.rotations or roster.overrides),
+                "grid": _day_grid(roster, first, 14, now)
+                if roster.rotations or roster.overrides
+                else [],
+                "zone": roster.zone,
+                "editable": rules.edits_roster(request.user, team),
+            }
+        )
+    return render(request, "escalation/oncall.html", {"entries": entries, "now": now})
+
+
+def _team_page(request, team: Team, *, override_form=None, note_form=None, status=200):
+    now = clock.now()
+    roster = oncall.roster_for(team, since=now - timedelta(days=1))
+    try:
+        weeks = min(MAX_GRID_WEEKS, max(1, int(request.GET.get("weeks", GRID_WEEKS))))
+    except ValueError:
+        weeks = GRID_WEEKS
+    first = now.astimezone(roster.zone).date()
+    current, upcoming = roster.now_and_next(now)
+    people = _people(team)
+    user = request.user
+    on_call_layers = [s.layer for s in current if s.user.pk == user.pk]
+    may_note = bool(on_call_layers) or rules.edits_roster(user, team)
+    gap = (
+        roster.first_gap(now, now + timedelta(hours=24))
+        if any(r.layer == Layer.PRIMARY for r in roster.rotations)
+        else None
+    )
+    with timezone.override(roster.zone):
+        if override_form is None:
+            start = now.astimezone(roster.zone).replace(minute=0, second=0, microsecond=0)
+            override_form = OverrideForm(
+                people=people,
+                initial={
+                    "user": user.username,
+                    "start": start + timedelta(hours=1),
+                    "end": start + timedelta(hours=13),
+                },
+            )
+        if note_form is None:
+            note_form = HandoverNoteForm(
+                initial={"layer": on_call_layers[0] if on_call_layers else Layer.PRIMARY}
+            )
+        feeds = {
+            (f.team_id is not None): f
+            for f in CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).filter(
+                Q(team=team) | Q(team__isnull=True)
+            )
+        }
+        context = {
+            "team": team,
+            "roster": roster,
+            "zone": roster.zone,
+            "now": now,
+            "current": current,
+            "upcoming": upcoming,
+            "grid": _day_grid(roster, first, weeks * 7, now),
+            "weeks": weeks,
+            "week_choices": [1, 2, 4, 8],
+            "warnings": [str(w) for w in roster.warnings()],
+            "gap": gap,
+            "rotations": roster.rotations,
+            "members": roster.members,
+            "overrides": [o for o in roster.overrides if o.end > now],
+            "editable": rules.edits_roster(user, team),
+            "manages": rules.manages_roster(user, team),
+            "override_form": override_form,
+            "note_form": note_form,
+            "may_note": may_note,
+            "pending_notes": HandoverNote.objects.filter(team=team, notice__isnull=True)
+            .select_related("author")
+            .order_by("created_at"),
+            "events": RosterEvent.objects.filter(team=team).select_related("actor")[:50],
+            "team_feed": feeds.get(True),
+            "my_feed": feeds.get(False),
+            "site_url": request.build_absolute_uri("/").rstrip("/"),
+        }
+        return render(request, "escalation/oncall_team.html", context, status=status)
+
+
+@login_required
+def oncall_team(request, slug: str):
+    """A team's roster: the day-by-day grid, rotations, overrides, notes, timeline, feeds."""
+    return _team_page(request, _team_or_404(request.user, slug))
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@login_required
+def rotation_edit(request, slug: str, pk: int | None = None):
+    """A tech lead creates or changes a rotation (times in the team's zone)."""
+    team = _team_or_404(request.user, slug)
+    if not rules.edits_roster(request.user, team):
+        raise PermissionDenied(roster.not_lead(team))
+    rotation = None
+    if pk is not None:
+        rotation = get_object_or_404(Rotation, pk=pk, team=team)
+    if request.method == "POST":
+        form = RotationForm(request.POST, team=team)
+        if form.is_valid():
+            f = form.cleaned_data
+            spec = roster.RotationSpec(
+                name=f["name"],
+                layer=f["layer"],
+                participants=f["participants"],
+                shift_days=f["shift_days"],
+                handoff_time=f["handoff_time"],
+                start_date=f["start_date"],
+                weekdays="".join(f["weekdays"]),
+                day_start=f["day_start"],
+                day_end=f["day_end"],
+            )
+            try:
+                saved = roster.rotation_save(
+                    actor=request.user, team=team, spec=spec, rotation=rotation
+                )
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                messages.success(request, _("Rotation “%(name)s” saved.") % {"name": saved.name})
+                return redirect("oncall-team", slug=team.slug)
+        status = 400
+    else:
+        initial = (
+            RotationForm.initial_for(rotation)
+            if rotation
+            else {"start_date": clock.now().astimezone(oncall.roster_for(team).zone).date()}
+        )
+        form = RotationForm(team=team, initial=initial)
+        status = 200
+    context = {
+        "team": team,
+        "form": form,
+        "rotation": rotation,
+        "people": _people(team),
+        "zone": oncall.roster_for(team).zone,
+    }
+    return render(request, "escalation/rotation_form.html", context, status=status)
+
+
+@login_required
+@require_POST
+def rotation_delete(request, slug: str, pk: int):
+    team = _team_or_404(request.user, slug)
+    rotation = get_object_or_404(Rotation, pk=pk, team=team)
+    roster.rotation_delete(actor=request.user, rotation=rotation)
+    messages.success(request, _("Rotation “%(name)s” deleted.") % {"name": rotation.name})
+    return redirect("oncall-team", slug=team.slug)
+
+
+@login_required
+@require_POST
+def override_add(request, slug: str):
+    """Someone covers a stretch: the person, the one covered, a tech lead or a manager."""
+    team = _team_or_404(request.user, slug)
+    zone = oncall.roster_for(team).zone
+    with timezone.override(zone):
+        form = OverrideForm(request.POST, people=_people(team))
+        if form.is_valid():
+            f = form.cleaned_data
+            try:
+                roster.override_create(
+                    actor=request.user,
+                    team=team,
+                    layer=f["layer"],
+                    user=f["user"],
+                    start=f["start"],
+                    end=f["end"],
+                    note=f["note"],
+                )
+            except ValidationError as error:
+                _apply_errors(form, error)
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("Override added."))
+                return redirect("oncall-team", slug=team.slug)
+    return _team_page(request, team, override_form=form, status=400)
+
+
+@login_required
+@require_POST
+def override_delete(request, slug: str, pk: int):
+    team = _team_or_404(request.user, slug)
+    override = get_object_or_404(Override, pk=pk, team=team)
+    roster.override_delete(actor=request.user, override=override)
+    messages.success(request, _("Override removed."))
+    return redirect("oncall-team", slug=team.slug)
+
+
+@login_required
+@require_POST
+def handover_note(request, slug: str):
+    """Whoever is on call leaves a note for the next person."""
+    team = _team_or_404(request.user, slug)
+    form = HandoverNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            roster.handover_note_add(
+                actor=request.user,
+                team=team,
+                layer=form.cleaned_data["layer"],
+                text=form.cleaned_data["text"],
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Handover note saved: it goes out with the next handover."))
+            return redirect("oncall-team", slug=team.slug)
+    return _team_page(request, team, note_form=form, status=400)
+
+
+@login_required
+@require_POST
+def feed_create(request):
+    """A new private calendar address (the previous one of its kind stops working)."""
+    slug = request.POST.get("team", "")
+    team = _team_or_404(request.user, slug) if slug else None
+    roster.feed_create(user=request.user, team=team)
+    messages.success(request, _("New calendar address made; the previous one no longer works."))
+    return redirect(_feed_back(request, team))
+
+
+@login_required
+@require_POST
+def feed_revoke(request, pk: int):
+    feed = get_object_or_404(CalendarFeed, pk=pk, user=request.user)
+    roster.feed_revoke(user=request.user, feed=feed)
+    messages.success(request, _("Calendar address revoked: it answers “not found” from now on."))
+    return redirect(_feed_back(request, feed.team))
+
+
+def _feed_back(request, team):
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return back
+    return reverse("oncall-team", args=[team.slug]) if team else reverse("oncall")
+
+
+def feed_ics(request, token: str):
+    """The calendar feed itself: no sign-in (calendar programs cannot), the address is
+    the secret; a revoked or unknown one is 404."""
+    feed = CalendarFeed.objects.filter(token=token).select_related("user", "team").first()
+    if not roster.feed_usable(feed):
+        raise Http404(_("No such calendar."))
+    body = ical.render(feed, clock.now())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="oncall.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -266,16 +266,6 @@ def require(user, action: Action, incident: Incident | None = None) -> None:
 # ---------------------------------------------------------------- duty rosters
 
 
-def visible_teams(user) -> QuerySet:
-    """The teams whose roster `user` sees: their own (managers and admins: all)."""
-    ctx = context(user)
-    if not user.is_authenticated or not user.is_active:
-        return Team.objects.none()
-    if ctx.sees_all:
-        return Team.objects.all()
-    return Team.objects.filter(pk__in=ctx.team_ids)
-
-
 def sees_roster(user, team: Team) -> bool:
     """Every member, tech lead and the manager of a team see its roster; managers
     and admins see every team's."""

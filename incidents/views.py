@@ -29,6 +29,7 @@ from rest_framework.authtoken.models import Token
 
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
+from escalation import oncall
 from escalation.models import Delivery
 from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
@@ -274,6 +275,7 @@ def dashboard(request):
         ],
         total=sum(counts.values()),
         overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
+        on_call=oncall.viewer_on_call(user, now),
     )
     return render(request, "incidents/dashboard.html", context)
 

@@ -8,7 +8,7 @@ trails are exactly what the product would have written.
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from common import clock
+from escalation import oncall, roster
+from escalation.models import Layer, Override, Rotation
 from incidents import services
 from incidents.models import Category, Incident, LogEntry, Service, Source, Team, UserProfile
 from incidents.rules import Role
@@ -492,6 +494,8 @@ class Command(BaseCommand):
         password = settings.DEMO_PASSWORD
         with transaction.atomic():
             users = self._users(password)
+        with transaction.atomic():
+            self._roster(users)
         created = 0
         # Oldest first, so incident numbers follow the order of events.
         for scenario in sorted(SCENARIOS, key=lambda s: -s.minutes_ago):
@@ -540,6 +544,44 @@ class Command(BaseCommand):
                         t.save(update_fields=["manager"])
             users[username] = user
         return users
+
+    def _roster(self, users: dict) -> None:
+        """A weekly rotation for `platform` in both layers, handed over on Mondays at
+        09:00, and one override ahead (made again once the last one is over)."""
+        team = Team.objects.get(slug="platform")
+        lead = users["lead"]
+        roster_ = oncall.roster_for(team)
+        today = clock.now().astimezone(roster_.zone).date()
+        monday = today - timedelta(days=today.weekday())
+        if not Rotation.objects.filter(team=team).exists():
+            for name, layer, people in [
+                ("Weekly primary", Layer.PRIMARY, ["engineer", "onduty"]),
+                ("Weekly secondary", Layer.SECONDARY, ["lead", "engineer"]),
+            ]:
+                roster.rotation_save(
+                    actor=lead,
+                    team=team,
+                    spec=roster.RotationSpec(
+                        name=name,
+                        layer=layer,
+                        participants=[users[u] for u in people],
+                        shift_days=7,
+                        handoff_time=time(9, 0),
+                        start_date=monday - timedelta(days=7),
+                    ),
+                )
+        if not Override.objects.filter(team=team, end__gt=clock.now()).exists():
+            tomorrow = today + timedelta(days=1)
+            start = datetime.combine(tomorrow, time(9, 0), tzinfo=roster_.zone)
+            roster.override_create(
+                actor=lead,
+                team=team,
+                layer=Layer.PRIMARY,
+                user=users["tester"],
+                start=start,
+                end=start + timedelta(hours=9),
+                note="Covers the primary shift during the release rehearsal",
+            )
 
     def _play(self, s: Scenario, users: dict) -> None:
         now = clock.now()
