@@ -237,7 +237,8 @@ def override_create(
         team,
         actor,
         RosterEvent.Kind.OVERRIDE_CREATED,
-        f"{user.username} covers {names} ({layer}) {start.isoformat()} – {end.isoformat()}",
+        f"{user.username} covers {names} ({layer}) {start.isoformat()} – {end.isoformat()}"
+        + (f": {override.note}" if override.note else ""),
         override=override.pk,
     )
     return override

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common import clock
 from escalation import ical, oncall, roster, selectors
@@ -129,6 +129,7 @@ def _people(team: Team) -> list:
 
 
 @login_required
+@require_GET
 def oncall_index(request):
     """Every team the user sees: who is on call now and next, and two weeks ahead."""
     teams = list(selectors_visible_teams(request.user))
@@ -227,6 +228,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
 
 
 @login_required
+@require_GET
 def oncall_team(request, slug: str):
     """A team's roster: the day-by-day grid, rotations, overrides, notes, timeline, feeds."""
     return _team_page(request, _team_or_404(request.user, slug))
@@ -241,6 +243,7 @@ def _apply_errors(form, error: ValidationError) -> None:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def rotation_edit(request, slug: str, pk: int | None = None):
     """A tech lead creates or changes a rotation (times in the team's zone)."""
     team = _team_or_404(request.user, slug)
@@ -308,6 +311,7 @@ def override_add(request, slug: str):
     """Someone covers a stretch: the person, the one covered, a tech lead or a manager."""
     team = _team_or_404(request.user, slug)
     zone = oncall.roster_for(team).zone
+    status = 400
     with timezone.override(zone):
         form = OverrideForm(request.POST, people=_people(team))
         if form.is_valid():
@@ -326,10 +330,11 @@ def override_add(request, slug: str):
                 _apply_errors(form, error)
             except PermissionDenied as error:
                 form.add_error(None, str(error))
+                status = 403
             else:
                 messages.success(request, _("Override added."))
                 return redirect("oncall-team", slug=team.slug)
-    return _team_page(request, team, override_form=form, status=400)
+    return _team_page(request, team, override_form=form, status=status)
 
 
 @login_required
@@ -348,6 +353,7 @@ def handover_note(request, slug: str):
     """Whoever is on call leaves a note for the next person."""
     team = _team_or_404(request.user, slug)
     form = HandoverNoteForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
             roster.handover_note_add(
@@ -360,10 +366,11 @@ def handover_note(request, slug: str):
             _apply_errors(form, error)
         except PermissionDenied as error:
             form.add_error(None, str(error))
+            status = 403
         else:
             messages.success(request, _("Handover note saved: it goes out with the next handover."))
             return redirect("oncall-team", slug=team.slug)
-    return _team_page(request, team, note_form=form, status=400)
+    return _team_page(request, team, note_form=form, status=status)
 
 
 @login_required
@@ -393,6 +400,7 @@ def _feed_back(request, team):
     return reverse("oncall-team", args=[team.slug]) if team else reverse("oncall")
 
 
+@require_GET
 def feed_ics(request, token: str):
     """The calendar feed itself: no sign-in (calendar programs cannot), the address is
     the secret; a revoked or unknown one is 404."""

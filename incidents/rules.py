@@ -284,9 +284,11 @@ def edits_roster(user, team: Team) -> bool:
 
 
 def manages_roster(user, team: Team) -> bool:
-    """Tech leads, the team's manager, managers and admins make or remove anyone's
-    override; everyone else only their own (escalation.roster)."""
+    """The team's tech leads, its manager (or a manager in the team) and admins make
+    or remove anyone's override; everyone else only their own (escalation.roster).
+    A manager of another team sees the roster but does not change it."""
     ctx = context(user)
     if not user.is_authenticated or not user.is_active:
         return False
-    return edits_roster(user, team) or Role.MANAGER in ctx.roles or team.manager_id == user.pk
+    in_team_manager = Role.MANAGER in ctx.roles and team.pk in ctx.team_ids
+    return edits_roster(user, team) or in_team_manager or team.manager_id == user.pk

@@ -353,3 +353,36 @@ def incident_snapshot(incident: Incident) -> dict:
         "user_notifications": row.user_notifications.count(),
         "feedback": row.feedback.count(),
     }
+
+
+def make_rotation(
+    *,
+    actor,
+    team: Team,
+    people,
+    layer: str = "primary",
+    name: str = "",
+    shift_days: int = 7,
+    handoff_time=None,
+    start_date=None,
+    weekdays: str = "0123456",
+    day_start=None,
+    day_end=None,
+):
+    """A rotation written through escalation.roster.rotation_save (as a tech lead would)."""
+    from datetime import date, time
+
+    from escalation import roster
+
+    spec = roster.RotationSpec(
+        name=name or f"{layer} rotation",
+        layer=layer,
+        participants=list(people),
+        shift_days=shift_days,
+        handoff_time=handoff_time or time(9, 0),
+        start_date=start_date or date(2026, 11, 23),  # the Monday before NOW
+        weekdays=weekdays,
+        day_start=day_start,
+        day_end=day_end,
+    )
+    return roster.rotation_save(actor=actor, team=team, spec=spec)

@@ -60,6 +60,9 @@ EXCLUDED = (
     "if one exists when importing",
     "SLA policies, business calendars and the escalation ladder (configuration, seeded "
     "by the migrations and edited in the admin)",
+    "duty rosters (rotations, overrides, handover notes, the roster timeline, calendar "
+    "feeds) and their handover and coverage-gap notices: team set-up, not incident "
+    "history; set them up again on the /oncall/ pages",
     "derived data, rebuilt on import: incident tallies, search documents, number sequences",
     "bookkeeping: heartbeats, alert rate windows, replay signatures",
 )
@@ -183,7 +186,15 @@ ACTION_ITEM = Part(ActionItem, parent="postmortem", users=("owner", "done_by"))
 # A blocker's cycle is the id of its log entry, an overdue action's the id of
 # the item: written as the position of that row, so it survives new ids.
 DEADLINE = Part(Deadline, parent="incident", refs=("cycle", "cycle_ref"))
-NOTICE = Part(Notice, parent="incident", refs=("cycle", "cycle_ref"), children=("deliveries",))
+# `team` is set only on a roster notice (handover, coverage gap), which has no
+# incident and so is not in an incident dump.
+NOTICE = Part(
+    Notice,
+    parent="incident",
+    refs=("cycle", "cycle_ref"),
+    children=("deliveries",),
+    omit=frozenset({"team"}),
+)
 # A team channel's address is its webhook URL, a secret: only e-mail addresses are written.
 DELIVERY = Part(Delivery, parent="notice", users=("user",), refs=("team_channel", "address"))
 ARTICLE = Part(KnowledgeArticle, refs=("incident", "team"), users=("author",))

@@ -186,6 +186,7 @@ def test_no_notice_falls_due_over_the_holiday_and_the_ladder_runs_in_working_tim
     clock, working_days, onduty, lead, manager
 ):
     LadderStep.objects.filter(clock="respond", level=2).update(after_minutes=60)
+    LadderStep.objects.filter(clock="respond", level=3).update(after_minutes=120)
     clock.move_to(at(2026, 9, 30, 17, 50))
     incident = IncidentFactory(actor=onduty, severity="P2")  # respond: 10 min + 20 min
     assert incident.respond_by == at(2026, 10, 8, 9, 20)
@@ -214,6 +215,7 @@ def test_a_ladder_step_past_the_end_of_the_day_waits_for_the_next_working_mornin
     clock, working_days, onduty, lead, manager
 ):
     LadderStep.objects.filter(clock="respond", level=2).update(after_minutes=60)
+    LadderStep.objects.filter(clock="respond", level=3).update(after_minutes=120)
     clock.move_to(at(2026, 10, 9, 17, 0))  # Friday; Saturday 10 Oct is a make-up day
     incident = IncidentFactory(actor=onduty, severity="P2")
     assert incident.respond_by == at(2026, 10, 9, 17, 30)
@@ -261,5 +263,5 @@ def test_after_an_outage_a_business_hours_level_catches_up_with_one_late_notice(
     sweep_due_deadlines()
     sweep_due_deadlines()
     notices = list(Notice.objects.filter(incident=incident, clock="respond"))
-    assert [(n.level, n.late) for n in notices] == [(2, True)]  # jumped, once
+    assert [(n.level, n.late) for n in notices] == [(3, True)]  # jumped, once
     assert notices[0].deadline == at(2026, 11, 9, 9, 20)

@@ -15,10 +15,13 @@ SECOND = timedelta(seconds=1)
 
 # severity: respond, resolve, update (minutes) — PROCESS.md's table
 SLA = {"P0": (5, 120, 30), "P1": (15, 240, 30), "P2": (30, 480, 60), "P3": (120, 1440, 60)}
-# clock, level: minutes after the deadline, recipients (seeded ladder)
+# clock, level: minutes after the deadline, recipients (seeded ladder). The team
+# keeps no roster here, so the on-call primary of respond level 1 falls back to
+# the tech leads (tests/escalation/test_roster.py routes it to a rotation).
 LADDER = {
     ("respond", 1): (0, ["lead"]),
-    ("respond", 2): (15, ["manager"]),
+    ("respond", 2): (5, ["lead"]),
+    ("respond", 3): (15, ["manager"]),
     ("resolve", 1): (0, ["lead", "owner"]),
     ("resolve", 2): (60, ["manager"]),
     ("update", 1): (0, ["owner"]),

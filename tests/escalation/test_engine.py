@@ -29,6 +29,7 @@ def notices(incident, clock_name=None):
 
 
 def test_it_escalates_an_unanswered_p0_to_the_leads_then_the_manager(clock, onduty, lead, manager):
+    # No roster: level 1 (the on-call primary) falls back to the tech leads.
     incident = IncidentFactory(actor=onduty, severity="P0")
 
     sweep_at(clock, NOW + 4 * MIN)
@@ -37,8 +38,10 @@ def test_it_escalates_an_unanswered_p0_to_the_leads_then_the_manager(clock, ondu
     assert notices(incident) == [("respond", 1, ["lead"], False)]
     sweep_at(clock, NOW + 6 * MIN)  # nothing new until level 2 is due
     assert len(notices(incident)) == 1
+    sweep_at(clock, NOW + 10 * MIN)  # 5 min deadline + 5 min: the tech leads
+    assert notices(incident)[-1] == ("respond", 2, ["lead"], False)
     sweep_at(clock, NOW + 20 * MIN)  # 5 min deadline + 15 min
-    assert notices(incident)[-1] == ("respond", 2, ["manager"], False)
+    assert notices(incident)[-1] == ("respond", 3, ["manager"], False)
 
 
 def test_it_stops_the_respond_clock_on_acknowledge(clock, onduty, lead):
@@ -102,7 +105,7 @@ def test_it_catches_up_after_an_outage_with_one_late_notice_per_clock(clock, ond
     result = sweep_at(clock, NOW + 3 * 60 * MIN)  # no sweep for three hours
 
     rows = Notice.objects.filter(incident=incident)
-    assert [(n.clock, n.level, n.late) for n in rows] == [("respond", 2, True)]
+    assert [(n.clock, n.level, n.late) for n in rows] == [("respond", 3, True)]
     assert rows.get().late_seconds == (3 * 60 - 15 - 15) * 60
     assert len(result.notices) == 1
     sweep_at(clock, NOW + 3 * 60 * MIN + MIN)

@@ -13,6 +13,7 @@ from escalation import jobs, tasks
         (jobs.SWEEP, tasks.sweep),
         (jobs.DELIVER, tasks.deliver),
         (jobs.RECORD_HEARTBEAT, tasks.record_heartbeat),
+        (jobs.SWEEP_ROSTERS, tasks.sweep_rosters),
     ],
 )
 def test_it_names_registered_tasks(name, task):
@@ -21,7 +22,7 @@ def test_it_names_registered_tasks(name, task):
 
 def test_the_beat_schedule_runs_the_seams_jobs(settings):
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert scheduled == {jobs.SWEEP, jobs.RECORD_HEARTBEAT}
+    assert scheduled == {jobs.SWEEP, jobs.RECORD_HEARTBEAT, jobs.SWEEP_ROSTERS}
 
 
 def test_it_hands_each_delivery_on(monkeypatch):

@@ -78,6 +78,13 @@ NOT_IN_DUMP = {
     "IncidentTally",
     "IncidentSequence",
     "SearchDocument",
+    # Duty rosters: team set-up, not incident history (EXCLUDED says so).
+    "Rotation",
+    "RotationMember",
+    "Override",
+    "RosterEvent",
+    "HandoverNote",
+    "CalendarFeed",
 }
 
 

@@ -9,13 +9,14 @@ went into, so a page that shows the field can be found by its escaped form.
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
 
 from common import clock
+from escalation import roster
 from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, CalendarDay, Delivery, SlaPolicy, TeamChannel
 from incidents import alerts
@@ -376,6 +377,44 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
     from_alert, from_alertmanager = Incident.objects.filter(
         team=team, source="monitoring"
     ).order_by("id")
+
+    # ---- the duty roster, through its pages: a daily rotation handed over at
+    # midnight, an override, a handover note; the next midnight's handover lists
+    # the open incidents (their titles) and carries the note to the owner.
+    web = _api(lead)
+    today = timezone.localdate()
+    _post_form(
+        web,
+        f"/oncall/{team.slug}/rotations/new/",
+        {
+            "name": p("Rotation.name"),
+            "layer": "primary",
+            "participants": f"{lead.username}\n{owner.username}",
+            "shift_days": 1,
+            "handoff_time": "00:00",
+            "start_date": today.isoformat(),
+            "weekdays": list("0123456"),
+        },
+    )
+    start = timezone.localtime() + timedelta(days=3)
+    _post_form(
+        web,
+        f"/oncall/{team.slug}/overrides/",
+        {
+            "layer": "primary",
+            "user": tester.username,
+            "start": start.strftime("%Y-%m-%dT%H:%M"),
+            "end": (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"),
+            "note": p("Override.note"),
+        },
+    )
+    _post_form(
+        web,
+        f"/oncall/{team.slug}/handover-note/",
+        {"layer": "primary", "text": p("HandoverNote.text")},
+    )
+    midnight = timezone.make_aware(datetime.combine(today + timedelta(days=1), time(0, 5)))
+    assert roster.sweep_rosters(now=midnight).handovers
 
     # ---- escalation: every open clock overdue a day later; one delivery failed
     sweep_due_deadlines(now=clock.now() + timedelta(days=1))

@@ -51,6 +51,14 @@ ALLOWED = {
         "authenticated by the integration's secret token, not by a user or team "
         "membership (tests/incidents/test_alerts.py)"
     ),
+    "oncall/feeds/<str:token>.ics": (
+        "a calendar feed, read by its secret address, not by a user; revoked, unknown or "
+        "no longer visible to its owner answers 404 (tests/escalation/test_ical.py)"
+    ),
+    "oncall/feeds/<int:pk>/revoke/": (
+        "revokes the signed-in user's own calendar address; anyone else's answers 404, "
+        "managers and admins included (tests/escalation/test_ical.py)"
+    ),
 }
 
 
@@ -211,6 +219,97 @@ def _postmortem_incident(team):
     return team.postmortem.incident
 
 
+@dataclass(frozen=True)
+class Slug:
+    """A team, named in its roster's URLs by slug (in the `{pk}` place)."""
+
+    pk: str
+
+
+def _team_slug(team):
+    return Slug(team.team.slug)
+
+
+def rotation_data(team, record) -> dict:
+    return {
+        "name": "Nights",
+        "layer": "secondary",
+        "participants": f"{team.owner.username}\n{team.tester.username}",
+        "shift_days": 1,
+        "handoff_time": "18:00",
+        "start_date": timezone.localdate().isoformat(),
+        "weekdays": list("0123456"),
+    }
+
+
+def override_data(team, record) -> dict:
+    start = timezone.localtime() + timedelta(days=2)
+    return {
+        "layer": "primary",
+        "user": team.lead.username,
+        "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"),
+        "note": "Covering",
+    }
+
+
+ROSTER = "/oncall/platform"
+ROSTER_TARGETS = [
+    Target("oncall-team", "/oncall/{pk}/", _team_slug, ("GET",)),
+    Target(
+        "oncall-rotation-new",
+        "/oncall/{pk}/rotations/new/",
+        _team_slug,
+        ("GET", "POST"),
+        data=rotation_data,
+        manager_reads=403,  # a manager sees the roster; its tech leads set it up
+    ),
+    Target(
+        "oncall-rotation",
+        ROSTER + "/rotations/{pk}/",
+        lambda t: t.rotation,
+        ("GET", "POST"),
+        data=rotation_data,
+        manager_reads=403,
+    ),
+    Target(
+        "oncall-rotation-delete",
+        ROSTER + "/rotations/{pk}/delete/",
+        lambda t: t.rotation,
+        ("POST",),
+        data=lambda team, record: {},
+    ),
+    Target(
+        "oncall-override-add",
+        "/oncall/{pk}/overrides/",
+        lambda t: (t.rotation, _team_slug(t))[1],
+        ("POST",),
+        data=override_data,
+    ),
+    Target(
+        "oncall-override-delete",
+        ROSTER + "/overrides/{pk}/delete/",
+        lambda t: t.override,
+        ("POST",),
+        data=lambda team, record: {},
+    ),
+    Target(
+        "oncall-handover-note",
+        "/oncall/{pk}/handover-note/",
+        lambda t: (t.rotation, _team_slug(t))[1],
+        ("POST",),
+        data=lambda team, record: {"layer": "primary", "text": "All quiet."},
+    ),
+    Target(
+        "api-oncall",
+        "/api/v1/teams/{pk}/oncall/",
+        lambda t: (t.rotation, _team_slug(t))[1],
+        ("GET", "HEAD", "OPTIONS"),
+        api=True,
+    ),
+]
+
+
 TARGETS = [
     Target("workspace", "/incidents/{pk}/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
     Target("print", "/incidents/{pk}/print/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
@@ -281,6 +380,7 @@ TARGETS = [
         manager_reads=403,
     ),
     *_api_targets(),
+    *ROSTER_TARGETS,
 ]
 
 
@@ -503,6 +603,15 @@ LISTINGS = [
     ),
     Listing("api-metrics-team-a", "/api/v1/metrics/?team=platform", status=400, api=True),
     Listing("api-ping", "/api/v1/ping/", ("GET", "OPTIONS"), api=True),
+    Listing("oncall", "/oncall/", shows_a_to="pay_manager"),
+    # Another team's schedule feed is refused as an unknown team's (404, nothing made).
+    Listing(
+        "oncall-feed-create-team-a",
+        "/oncall/feeds/",
+        ("POST",),
+        status=404,
+        data={"team": "platform"},
+    ),
 ]
 
 

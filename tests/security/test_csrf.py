@@ -65,6 +65,9 @@ PAGES = [
     ("profile", "lead", lambda t: "/accounts/profile/"),
     ("api-token", "lead", lambda t: "/accounts/token/"),
     ("password", "lead", lambda t: "/accounts/password/"),
+    ("oncall-team", "lead", lambda t: (t.feed, f"/oncall/{t.team.slug}/")[1]),
+    ("oncall-rotation-new", "lead", lambda t: f"/oncall/{t.team.slug}/rotations/new/"),
+    ("oncall-rotation", "lead", lambda t: f"/oncall/{t.team.slug}/rotations/{t.rotation.pk}/"),
 ]
 
 

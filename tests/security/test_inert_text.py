@@ -94,6 +94,15 @@ PAGES = [
     ("incident-similar", "lead", lambda w: f"/incidents/{w.from_alert.pk}/similar/", {}),
     ("metrics", "lead", lambda w: "/metrics/", {}),
     ("notifications", "lead", lambda w: "/notifications/", {}),
+    ("notifications-handover", "owner", lambda w: "/notifications/", {}),
+    ("oncall", "lead", lambda w: "/oncall/", {}),
+    ("oncall-team", "lead", lambda w: f"/oncall/{w.team.slug}/", {}),
+    (
+        "oncall-rotation",
+        "lead",
+        lambda w: f"/oncall/{w.team.slug}/rotations/{w.team.rotations.get().pk}/",
+        {},
+    ),
     ("profile", "lead", lambda w: "/accounts/profile/", {}),
     ("api-detail", "lead", lambda w: f"/api/v1/incidents/{w.main.pk}/?format=api", {}),
     ("api-timeline", "lead", lambda w: f"/api/v1/incidents/{w.main.pk}/timeline/?format=api", {}),
@@ -188,6 +197,9 @@ NOT_USER_TEXT = {
     "escalation.Delivery.channel": "a channel code",
     "escalation.Notice.recipients": "usernames and addresses",
     "escalation.TeamChannel.secret": "a secret, never shown",
+    "escalation.Rotation.weekdays": "digits 0-6 (validated)",
+    "escalation.CalendarFeed.token": "made by the server",
+    "escalation.RosterEvent.data": "ids of the records changed",
 }
 
 

@@ -11,12 +11,13 @@ from datetime import timedelta
 from functools import cached_property
 
 from common import clock
+from escalation import roster
 from escalation.engine import sweep_due_deadlines
 from incidents import services
 from incidents.models import LogEntry, Severity, State
 from knowledge import services as knowledge
 from knowledge.models import PostMortem
-from tests.factories import incident_in_state
+from tests.factories import incident_in_state, make_rotation
 
 
 class TeamRecords:
@@ -92,6 +93,44 @@ class TeamRecords:
             tags="security",
         )
 
+    @cached_property
+    def rotation(self):
+        """A weekly primary rotation of the owner and the on-duty person."""
+        return make_rotation(
+            actor=self.lead,
+            team=self.team,
+            people=[self.owner, self.onduty],
+            name=self.text("rotation"),
+            start_date=clock.now().date() - timedelta(days=3),
+        )
+
+    @cached_property
+    def override(self):
+        """The tester covers a stretch of the primary layer, ten days ahead."""
+        self.rotation  # noqa: B018 (builds it)
+        start = clock.now() + timedelta(days=10)
+        return roster.override_create(
+            actor=self.lead,
+            team=self.team,
+            layer="primary",
+            user=self.tester,
+            start=start,
+            end=start + timedelta(hours=8),
+            note=self.text("override note"),
+        )
+
+    @cached_property
+    def handover_note(self):
+        self.rotation  # noqa: B018
+        return roster.handover_note_add(
+            actor=self.lead, team=self.team, layer="primary", text=self.text("handover note")
+        )
+
+    @cached_property
+    def feed(self):
+        """The lead's calendar address of the team's schedule."""
+        return roster.feed_create(user=self.lead, team=self.team)
+
     def everything(self, clock_):
         """Open, worked-on, resolved, archived incidents, a post-mortem with an
         overdue action, an article, and escalation notices sent to the team."""
@@ -106,6 +145,8 @@ class TeamRecords:
         self.incident(State.VERIFYING)
         self.postmortem  # noqa: B018 (builds it)
         self.article  # noqa: B018
+        self.override  # noqa: B018 (and the rotation)
+        self.handover_note  # noqa: B018
         # A week and a day later: the action is overdue, every open clock has
         # escalated (notices and in-app deliveries to the team's people).
         clock_.shift(timedelta(days=8))
