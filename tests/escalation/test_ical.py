@@ -1,0 +1,149 @@
+"""Calendar feeds: the .ics parsed back by the icalendar library equals the
+schedule; private, revocable, and gone when its owner may no longer see it."""
+
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from escalation import ical, oncall, roster
+from escalation.models import CalendarFeed
+from incidents.models import UserProfile
+from tests.conftest import NOW
+from tests.factories import make_rotation
+
+pytestmark = pytest.mark.django_db
+H = timedelta(hours=1)
+
+
+def parsed(response):
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    cal = icalendar.Calendar.from_ical(response.content)
+    return cal, [
+        (
+            str(event["summary"]),
+            event.decoded("dtstart").astimezone(UTC),
+            event.decoded("dtend").astimezone(UTC),
+        )
+        for event in cal.walk("VEVENT")
+    ]
+
+
+@pytest.fixture
+def schedule(clock, platform, lead, engineer, onduty, tester):
+    make_rotation(actor=lead, team=platform, people=[engineer, onduty])
+    make_rotation(actor=lead, team=platform, people=[tester], layer="secondary", shift_days=1)
+    roster.override_create(
+        actor=lead, team=platform, layer="primary", user=onduty, start=NOW + H, end=NOW + 5 * H
+    )
+    return platform
+
+
+def test_the_team_feed_parsed_back_equals_the_schedule(client, schedule, lead):
+    feed = roster.feed_create(user=lead, team=schedule)
+
+    cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
+
+    shifts = oncall.roster_for(schedule, since=NOW - ical.BACK).shifts(
+        NOW - ical.BACK, NOW + ical.AHEAD
+    )
+    expected = sorted(
+        (f"On call ({layer}): Platform — {s.user.username}", s.start, s.end)
+        for layer, items in shifts.items()
+        for s in items
+    )
+    assert sorted(events) == expected
+    # The one secondary's back-to-back daily shifts come as one stretch.
+    first_day = datetime(2026, 11, 23, 1, tzinfo=UTC)
+    assert ("On call (secondary): Platform — tester", first_day, NOW + ical.AHEAD) in events
+    assert str(cal["x-wr-calname"]) == "On call: Platform"
+    overridden = [e for e in cal.walk("VEVENT") if "Override" in str(e.get("description", ""))]
+    assert [(e.decoded("dtstart"), e.decoded("dtend")) for e in overridden] == [
+        (NOW + H, NOW + 5 * H)
+    ]
+    assert len({str(e["uid"]) for e in cal.walk("VEVENT")}) == len(events)  # stable, unique
+
+
+def test_a_users_feed_holds_only_their_shifts(client, schedule, onduty):
+    feed = roster.feed_create(user=onduty)
+
+    _cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
+
+    assert events
+    assert all(summary.endswith("— onduty") for summary, _s, _e in events)
+    assert ("On call (primary): Platform — onduty", NOW + H, NOW + 5 * H) in events
+    # onduty's first week: from Monday 30 November 09:00 Shanghai.
+    week = datetime(2026, 11, 30, 1, tzinfo=UTC)
+    assert ("On call (primary): Platform — onduty", week, week + 7 * 24 * H) in events
+
+
+def test_the_feed_speaks_its_owners_language(client, schedule, onduty):
+    UserProfile.objects.update_or_create(user=onduty, defaults={"language": "zh-hans"})
+    feed = roster.feed_create(user=onduty)
+
+    cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
+
+    assert str(cal["x-wr-calname"]) == "我的值班"
+    assert events[0][0].startswith("值班（主值班）")
+
+
+def test_a_revoked_feed_answers_404(client, schedule, lead):
+    feed = roster.feed_create(user=lead, team=schedule)
+    url = f"/oncall/feeds/{feed.token}.ics"
+    assert client.get(url).status_code == 200
+
+    roster.feed_revoke(user=lead, feed=feed)
+
+    assert client.get(url).status_code == 404
+    assert client.get("/oncall/feeds/no-such-token.ics").status_code == 404
+
+
+def test_a_new_address_replaces_the_old_one(client, schedule, lead):
+    old = roster.feed_create(user=lead)
+    new = roster.feed_create(user=lead)
+
+    assert client.get(f"/oncall/feeds/{old.token}.ics").status_code == 404
+    assert client.get(f"/oncall/feeds/{new.token}.ics").status_code == 200
+    assert new.token != old.token
+    assert len(new.token) >= 40
+
+
+def test_a_team_feed_stops_when_its_owner_leaves_the_team(client, schedule, engineer):
+    feed = roster.feed_create(user=engineer, team=schedule)
+    schedule.members.remove(engineer)
+
+    assert client.get(f"/oncall/feeds/{feed.token}.ics").status_code == 404
+
+
+def test_nobody_makes_a_feed_of_a_team_they_do_not_see(schedule, pay_engineer):
+    with pytest.raises(PermissionDenied):
+        roster.feed_create(user=pay_engineer, team=schedule)
+    assert not CalendarFeed.objects.exists()
+
+
+def test_only_its_owner_revokes_a_feed(client, schedule, lead, engineer):
+    feed = roster.feed_create(user=lead, team=schedule)
+    client.force_login(engineer)
+
+    response = client.post(f"/oncall/feeds/{feed.pk}/revoke/")
+
+    assert response.status_code == 404
+    feed.refresh_from_db()
+    assert feed.revoked_at is None
+    client.force_login(lead)
+    assert client.post(f"/oncall/feeds/{feed.pk}/revoke/").status_code == 302
+    feed.refresh_from_db()
+    assert feed.revoked_at is not None
+
+
+def test_the_roster_page_makes_and_shows_the_address(client, schedule, engineer):
+    client.force_login(engineer)
+
+    response = client.post("/oncall/feeds/", {"team": "platform"})
+
+    assert response.status_code == 302
+    feed = CalendarFeed.objects.get(user=engineer, team=schedule)
+    page = client.get("/oncall/platform/").content.decode()
+    assert f"/oncall/feeds/{feed.token}.ics" in page
