@@ -119,6 +119,7 @@ class OverrideForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
     def __init__(self, *args, people, **kwargs):
+        kwargs.setdefault("auto_id", "override_%s")  # shares the page with the note form
         super().__init__(*args, **kwargs)
         self.people = {u.username: u for u in people}
         self.fields["user"].choices = [
@@ -130,6 +131,10 @@ class OverrideForm(forms.Form):
 
 
 class HandoverNoteForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "note_%s")
+        super().__init__(*args, **kwargs)
+
     layer = forms.ChoiceField(label=_("Layer"), choices=Layer.choices, widget=forms.HiddenInput)
     text = forms.CharField(
         label=_("Handover note"),

@@ -45,6 +45,13 @@ def _event(team: Team, actor, kind: str, summary: str, **data) -> RosterEvent:
     )
 
 
+def _span(zone, start: datetime, end: datetime) -> str:
+    """A stretch in the team's zone, as the roster page shows it."""
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    until = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%Y-%m-%d %H:%M}"
+    return f"{a:%Y-%m-%d %H:%M}–{until} {a.tzname()}"
+
+
 def _names(users) -> str:
     return ", ".join(u.username for u in users)
 
@@ -237,7 +244,7 @@ def override_create(
         team,
         actor,
         RosterEvent.Kind.OVERRIDE_CREATED,
-        f"{user.username} covers {names} ({layer}) {start.isoformat()} – {end.isoformat()}"
+        f"{user.username} covers {names} ({layer}) {_span(roster.zone, start, end)}"
         + (f": {override.note}" if override.note else ""),
         override=override.pk,
     )
@@ -257,8 +264,8 @@ def override_delete(*, actor, override: Override) -> None:
         team,
         actor,
         RosterEvent.Kind.OVERRIDE_DELETED,
-        f"{override.user.username} ({override.layer}) {override.start.isoformat()} – "
-        f"{override.end.isoformat()}",
+        f"{override.user.username} ({override.layer}) "
+        f"{_span(oncall.roster_for(team).zone, override.start, override.end)}",
         override=override.pk,
     )
     override.delete()

@@ -93,7 +93,9 @@ def _day_grid(roster: oncall.Roster, first: date, days: int, now) -> list[dict]:
     zone = roster.zone
     start = oncall.midnight(first, zone)
     end = oncall.midnight(first + timedelta(days=days), zone)
-    layers = roster.shifts(start, end)
+    # Looked at beyond the grid's edges, so a shift that began before its first
+    # day (or ends after its last) shows as running on, not as starting there.
+    layers = roster.shifts(start - oncall.REACH, end + oncall.REACH)
     rows = []
     for i in range(days):
         day = first + timedelta(days=i)
