@@ -75,8 +75,24 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 @admin.register(LadderStep)
 class LadderStepAdmin(admin.ModelAdmin):
-    list_display = ["clock", "level", "after_minutes", "to_owner", "to_tech_leads", "to_manager"]
-    list_editable = ["after_minutes", "to_owner", "to_tech_leads", "to_manager"]
+    list_display = [
+        "clock",
+        "level",
+        "after_minutes",
+        "to_oncall_primary",
+        "to_oncall_secondary",
+        "to_owner",
+        "to_tech_leads",
+        "to_manager",
+    ]
+    list_editable = [
+        "after_minutes",
+        "to_oncall_primary",
+        "to_oncall_secondary",
+        "to_owner",
+        "to_tech_leads",
+        "to_manager",
+    ]
     list_filter = ["clock"]
 
 
