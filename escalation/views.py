@@ -236,6 +236,21 @@ def oncall_team(request, slug: str):
     return _team_page(request, _team_or_404(request.user, slug))
 
 
+def _submit(form, write) -> int | None:
+    """Run a roster service for a form of the team page: None when it wrote, else
+    the status to re-render the page with, the reason on the form (400 for bad
+    input, 403 for someone who may not)."""
+    try:
+        write()
+    except ValidationError as error:
+        _apply_errors(form, error)
+        return 400
+    except PermissionDenied as error:
+        form.add_error(None, str(error))
+        return 403
+    return None
+
+
 def _apply_errors(form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for name, errors in error.error_dict.items():
@@ -318,8 +333,9 @@ def override_add(request, slug: str):
         form = OverrideForm(request.POST, people=_people(team))
         if form.is_valid():
             f = form.cleaned_data
-            try:
-                roster.override_create(
+            status = _submit(
+                form,
+                lambda: roster.override_create(
                     actor=request.user,
                     team=team,
                     layer=f["layer"],
@@ -327,13 +343,9 @@ def override_add(request, slug: str):
                     start=f["start"],
                     end=f["end"],
                     note=f["note"],
-                )
-            except ValidationError as error:
-                _apply_errors(form, error)
-            except PermissionDenied as error:
-                form.add_error(None, str(error))
-                status = 403
-            else:
+                ),
+            )
+            if status is None:
                 messages.success(request, _("Override added."))
                 return redirect("oncall-team", slug=team.slug)
     return _team_page(request, team, override_form=form, status=status)
@@ -357,19 +369,14 @@ def handover_note(request, slug: str):
     form = HandoverNoteForm(request.POST)
     status = 400
     if form.is_valid():
-        try:
-            roster.handover_note_add(
-                actor=request.user,
-                team=team,
-                layer=form.cleaned_data["layer"],
-                text=form.cleaned_data["text"],
-            )
-        except ValidationError as error:
-            _apply_errors(form, error)
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-            status = 403
-        else:
+        f = form.cleaned_data
+        status = _submit(
+            form,
+            lambda: roster.handover_note_add(
+                actor=request.user, team=team, layer=f["layer"], text=f["text"]
+            ),
+        )
+        if status is None:
             messages.success(request, _("Handover note saved: it goes out with the next handover."))
             return redirect("oncall-team", slug=team.slug)
     return _team_page(request, team, note_form=form, status=status)
