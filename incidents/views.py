@@ -30,6 +30,7 @@ from rest_framework.authtoken.models import Token
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation import oncall
+from escalation.messages import oncall_lines
 from escalation.models import Delivery
 from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
@@ -388,6 +389,8 @@ def _workspace_context(request, incident, bound=None, everything=False):
         incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id"),
         limits["notices"],
     )
+    for notice in notices:
+        notice.oncall = oncall_lines(notice)  # who was on call, or the fallback
     log, older_log = _newest(
         incident.log_entries.select_related("author").order_by("happened_at", "id"),
         limits["log"],

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from escalation.engine import sweep_due_deadlines
 from escalation.models import HandoverNote, Override, RosterEvent, Rotation
 from tests.conftest import NOW
-from tests.factories import make_rotation
+from tests.factories import IncidentFactory, make_rotation
 
 pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
@@ -218,3 +219,13 @@ def test_another_teams_roster_is_not_found(client, rostered, pay_engineer):
     client.force_login(pay_engineer)
     assert client.get("/oncall/platform/").status_code == 404
     assert 'id="now-platform"' not in client.get("/oncall/").content.decode()
+
+
+def test_the_workspace_says_who_was_paged_or_that_it_fell_back(client, platform, lead, onduty):
+    incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="lead")
+    sweep_due_deadlines()
+    client.force_login(lead)
+
+    body = client.get(f"/incidents/{incident.pk}/").content.decode()
+
+    assert "Nobody is on call (primary) now: sent to the team&#x27;s tech leads instead." in body
