@@ -11,11 +11,15 @@ from datetime import date, datetime, time, timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import translation
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common import clock as wall
 from escalation import jobs, oncall
 from escalation.engine import late_grace, write_deliveries
+from escalation.messages import LAYER_NAMES
 from escalation.models import (
     CalendarFeed,
     Clock,
@@ -39,10 +43,90 @@ GAP_HORIZON = timedelta(hours=24)
 MAX_LISTED = 50
 
 
-def _event(team: Team, actor, kind: str, summary: str, **data) -> RosterEvent:
-    return RosterEvent.objects.create(
-        team=team, at=wall.now(), actor=actor, kind=kind, summary=summary[:500], data=data
-    )
+def _event(team: Team, actor, kind: str, **data) -> RosterEvent:
+    """The roster's timeline entry: the facts in `data`, shown in each reader's
+    language (describe); `summary` keeps them in English for the admin."""
+    event = RosterEvent(team=team, at=wall.now(), actor=actor, kind=kind, data=data)
+    with translation.override("en"):
+        event.summary = describe(event)[:500]
+    event.save()
+    return event
+
+
+def describe(event: RosterEvent) -> str:
+    """What changed, in the active language."""
+    d = event.data
+    if (
+        event.kind
+        in (
+            RosterEvent.Kind.ROTATION_CREATED,
+            RosterEvent.Kind.ROTATION_CHANGED,
+            RosterEvent.Kind.ROTATION_DELETED,
+        )
+        and "after" in d
+    ):
+        text = _rotation_text(d["after"])
+        if d.get("before") and d["before"] != d["after"]:
+            text = f"{_rotation_text(d['before'])} → {text}"
+        return text
+    if event.kind in (RosterEvent.Kind.OVERRIDE_CREATED, RosterEvent.Kind.OVERRIDE_DELETED) and (
+        "user" in d
+    ):
+        text = _("%(user)s covers %(covers)s (%(layer)s) %(span)s") % {
+            "user": d["user"],
+            "covers": ", ".join(d["covers"]) or "—",
+            "layer": _layer(d["layer"]),
+            "span": d["span"],
+        }
+        return f"{text}: {d['note']}" if d.get("note") else text
+    if event.kind == RosterEvent.Kind.NOTE_ADDED and "text" in d:
+        return f"{_layer(d['layer'])}: {d['text']}"
+    return event.summary  # a row written before the facts were kept
+
+
+def _layer(value: str) -> str:
+    return str(LAYER_NAMES.get(value, value))
+
+
+def _rotation_facts(rotation: Rotation, users) -> dict:
+    return {
+        "name": rotation.name,
+        "layer": rotation.layer,
+        "people": [u.username for u in users],
+        "shift_days": rotation.shift_days,
+        "start": rotation.start_date.isoformat(),
+        "at": f"{rotation.handoff_time:%H:%M}",
+        "weekdays": rotation.weekdays,
+        "window": (
+            f"{rotation.day_start:%H:%M}–{rotation.day_end:%H:%M}"
+            if rotation.day_start is not None
+            else ""
+        ),
+    }
+
+
+def _participants(rotation: Rotation) -> list:
+    return [m.user for m in rotation.members.select_related("user").order_by("position")]
+
+
+def _rotation_text(f: dict) -> str:
+    text = ngettext(
+        "%(name)s (%(layer)s): %(people)s; shifts of %(days)s day from %(start)s %(at)s",
+        "%(name)s (%(layer)s): %(people)s; shifts of %(days)s days from %(start)s %(at)s",
+        f["shift_days"],
+    ) % {
+        "name": f["name"],
+        "layer": _layer(f["layer"]),
+        "people": " → ".join(f["people"]),
+        "days": f["shift_days"],
+        "start": f["start"],
+        "at": f["at"],
+    }
+    if f["weekdays"] != ALL_WEEKDAYS:
+        text += "; " + ", ".join(str(WEEKDAYS_ABBR[int(d)]) for d in f["weekdays"])
+    if f["window"]:
+        text += "; " + _("daily %(window)s") % {"window": f["window"]}
+    return text
 
 
 def _span(zone, start: datetime, end: datetime) -> str:
@@ -50,10 +134,6 @@ def _span(zone, start: datetime, end: datetime) -> str:
     a, b = start.astimezone(zone), end.astimezone(zone)
     until = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%Y-%m-%d %H:%M}"
     return f"{a:%Y-%m-%d %H:%M}–{until} {a.tzname()}"
-
-
-def _names(users) -> str:
-    return ", ".join(u.username for u in users)
 
 
 # ---------------------------------------------------------------- rotations
@@ -125,7 +205,9 @@ def rotation_save(
     if rotation is None:
         rotation = Rotation(team=team, created_at=now)
     else:
-        before = _describe(rotation, list(rotation.members.select_related("user")))
+        before = _rotation_facts(
+            rotation, [m.user for m in rotation.members.select_related("user")]
+        )
     rotation.name = spec.name.strip()
     rotation.layer = spec.layer
     rotation.shift_days = spec.shift_days
@@ -142,30 +224,19 @@ def rotation_save(
             for i, u in enumerate(spec.participants)
         ]
     )
-    after = _describe(rotation, None, spec.participants)
+    after = _rotation_facts(rotation, spec.participants)
     if before is None:
-        _event(team, actor, RosterEvent.Kind.ROTATION_CREATED, after, rotation=rotation.pk)
+        _event(team, actor, RosterEvent.Kind.ROTATION_CREATED, rotation=rotation.pk, after=after)
     else:
         _event(
             team,
             actor,
             RosterEvent.Kind.ROTATION_CHANGED,
-            f"{before} → {after}" if before != after else after,
             rotation=rotation.pk,
+            before=before,
+            after=after,
         )
     return rotation
-
-
-def _describe(rotation: Rotation, members, users=None) -> str:
-    users = users if users is not None else [m.user for m in members]
-    window = ""
-    if rotation.day_start is not None:
-        window = f" {rotation.day_start:%H:%M}–{rotation.day_end:%H:%M}"
-    days = "" if rotation.weekdays == ALL_WEEKDAYS else f" days {rotation.weekdays}"
-    return (
-        f"{rotation.name} ({rotation.layer}): {_names(users)}; {rotation.shift_days} d from "
-        f"{rotation.start_date} {rotation.handoff_time:%H:%M}{days}{window}"
-    )
 
 
 @transaction.atomic
@@ -175,8 +246,8 @@ def rotation_delete(*, actor, rotation: Rotation) -> None:
         raise PermissionDenied(
             _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
         )
-    summary = _describe(rotation, list(rotation.members.select_related("user")))
-    _event(team, actor, RosterEvent.Kind.ROTATION_DELETED, summary, rotation=rotation.pk)
+    facts = _rotation_facts(rotation, _participants(rotation))
+    _event(team, actor, RosterEvent.Kind.ROTATION_DELETED, rotation=rotation.pk, after=facts)
     rotation.delete()
 
 
@@ -239,14 +310,16 @@ def override_create(
         created_by=actor,
         created_at=now,
     )
-    names = _names({u.pk: u for u in covered}.values()) or "—"
     _event(
         team,
         actor,
         RosterEvent.Kind.OVERRIDE_CREATED,
-        f"{user.username} covers {names} ({layer}) {_span(roster.zone, start, end)}"
-        + (f": {override.note}" if override.note else ""),
         override=override.pk,
+        user=user.username,
+        covers=[u.username for u in {u.pk: u for u in covered}.values()],
+        layer=layer,
+        span=_span(roster.zone, start, end),
+        note=override.note,
     )
     return override
 
@@ -260,13 +333,18 @@ def override_delete(*, actor, override: Override) -> None:
         raise PermissionDenied(
             _("Only who made it, who covers, a tech lead or a manager may remove this override.")
         )
+    roster = oncall.roster_for(team)
+    covered = roster.shifts(override.start, override.end).get(override.layer, [])
     _event(
         team,
         actor,
         RosterEvent.Kind.OVERRIDE_DELETED,
-        f"{override.user.username} ({override.layer}) "
-        f"{_span(oncall.roster_for(team).zone, override.start, override.end)}",
         override=override.pk,
+        user=override.user.username,
+        covers=sorted({s.user.username for s in covered} - {override.user.username}),
+        layer=override.layer,
+        span=_span(roster.zone, override.start, override.end),
+        note=override.note,
     )
     override.delete()
 
@@ -295,7 +373,7 @@ def handover_note_add(*, actor, team: Team, layer: str, text: str) -> HandoverNo
     note = HandoverNote.objects.create(
         team=team, layer=layer, author=actor, text=text, created_at=now
     )
-    _event(team, actor, RosterEvent.Kind.NOTE_ADDED, f"{layer}: {text[:200]}", note=note.pk)
+    _event(team, actor, RosterEvent.Kind.NOTE_ADDED, note=note.pk, layer=layer, text=text[:200])
     return note
 
 

@@ -28,6 +28,7 @@ from escalation.models import (
     RosterEvent,
     Rotation,
 )
+from escalation.roster import describe as describe_event
 from incidents import rules
 from incidents.models import Team, UserProfile
 from incidents.selectors import visible_teams as selectors_visible_teams
@@ -177,6 +178,9 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
         if any(r.layer == Layer.PRIMARY for r in roster.rotations)
         else None
     )
+    events = list(RosterEvent.objects.filter(team=team).select_related("actor")[:50])
+    for event in events:
+        event.text = describe_event(event)
     with timezone.override(roster.zone):
         if override_form is None:
             start = now.astimezone(roster.zone).replace(minute=0, second=0, microsecond=0)
@@ -221,7 +225,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             "pending_notes": HandoverNote.objects.filter(team=team, notice__isnull=True)
             .select_related("author")
             .order_by("created_at"),
-            "events": RosterEvent.objects.filter(team=team).select_related("actor")[:50],
+            "events": events,
             "team_feed": feeds.get(True),
             "my_feed": feeds.get(False),
             "site_url": request.build_absolute_uri("/").rstrip("/"),

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from escalation import messages, roster
 from escalation.engine import sweep_due_deadlines
@@ -40,12 +41,18 @@ def test_only_a_tech_lead_sets_up_rotations(clock, platform, lead, engineer):
     rotation = make_rotation(actor=lead, team=platform, people=[engineer])
 
     event = RosterEvent.objects.get()
-    assert (event.kind, event.actor, event.data) == (
+    assert (event.kind, event.actor, event.data["rotation"]) == (
         "rotation_created",
         lead,
-        {"rotation": rotation.pk},
+        rotation.pk,
     )
-    assert "engineer" in event.summary
+    assert event.summary == (
+        "primary rotation (primary): engineer; shifts of 7 days from 2026-11-23 09:00"
+    )
+    with translation.override("zh-hans"):
+        assert roster.describe(event) == (
+            "primary rotation（主值班）：engineer；每班 7 天，自 2026-11-23 09:00 起"
+        )
 
 
 def test_it_refuses_a_participant_from_another_team(clock, platform, lead, pay_engineer):
@@ -68,11 +75,10 @@ def test_a_change_is_on_the_timeline_with_before_and_after(clock, platform, lead
     roster.rotation_save(actor=lead, team=platform, spec=spec, rotation=rotation)
 
     changed = RosterEvent.objects.filter(kind="rotation_changed").get()
-    before, after = changed.summary.split(" → ")
-    assert "engineer;" in before
-    assert "7 d" in before
-    assert "onduty, engineer;" in after
-    assert "1 d" in after
+    assert changed.summary == (
+        "primary rotation (primary): engineer; shifts of 7 days from 2026-11-23 09:00"
+        " → Weekly (primary): onduty → engineer; shifts of 1 day from 2026-11-23 09:00"
+    )
 
 
 def test_anyone_may_cover_themselves_or_ask_to_be_covered(

@@ -9,14 +9,18 @@ import pytest
 from django.test import Client, RequestFactory
 from django.utils import timezone, translation
 
+from common.clock import now as clock_now
 from common.responses import unavailable
+from escalation import roster
 from escalation.engine import sweep_due_deadlines
+from escalation.models import Rotation
 from incidents import services
-from incidents.models import UserProfile
+from incidents.models import Team, UserProfile
 from knowledge import services as knowledge
 from tests.factories import (
     archived_incident,
     in_progress_incident,
+    make_rotation,
     new_incident,
     resolved_incident,
     verifying_incident,
@@ -67,6 +71,9 @@ KEEP = {
     "ok",
     "english",
     "cpu",
+    "cst",  # China Standard Time, as zoneinfo abbreviates Asia/Shanghai (like UTC)
+    "outlook",  # the calendar programs a feed is for
+    "apple",
 }
 CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -172,6 +179,20 @@ def world(request, clock, onduty, engineer, owner, helper, tester, lead, manager
     for item in made["archived"].postmortem.action_items.all():
         item.text = t("加连接池告警", "Alert on the pool")
         item.save(update_fields=["text"])
+    # A duty roster: a weekly rotation and an override, named in the run's language.
+    team = Team.objects.get(slug="platform")
+    make_rotation(
+        actor=lead, team=team, people=[engineer, onduty], name=t("每周主值班", "Weekly primary")
+    )
+    roster.override_create(
+        actor=lead,
+        team=team,
+        layer="primary",
+        user=tester,
+        start=clock_now() + timedelta(days=1),
+        end=clock_now() + timedelta(days=1, hours=8),
+        note=t("发布演练", "Release rehearsal"),
+    )
     clock.shift(timedelta(hours=1))
     sweep_due_deadlines()
     for user in (onduty, engineer, owner, helper, tester, lead, manager, admin):
@@ -197,6 +218,8 @@ def pages(made):
         urls += [f"/incidents/{incident.pk}/", f"/incidents/{incident.pk}/print/"]
     urls += [f"/incidents/{made['archived'].pk}/postmortem/"]
     urls += [f"/knowledge/articles/{made['archived'].articles.get().pk}/"]
+    urls += ["/oncall/", "/oncall/platform/", "/oncall/platform/rotations/new/"]
+    urls += [f"/oncall/platform/rotations/{Rotation.objects.get().pk}/"]
     return urls
 
 
@@ -204,7 +227,7 @@ def data_strings() -> list[str]:
     """Every text the users typed or the system stored: the data, not the UI."""
     from django.contrib.auth import get_user_model
 
-    from escalation.models import Delivery
+    from escalation.models import Delivery, Override
     from incidents.models import (
         Grading,
         Incident,
@@ -241,6 +264,8 @@ def data_strings() -> list[str]:
         SearchDocument: ["title", "excerpt"],
         Team: ["name", "slug"],
         Delivery: ["address", "last_error"],
+        Rotation: ["name"],
+        Override: ["note"],
         get_user_model(): ["username", "first_name", "last_name", "email"],
     }
     found = set()
