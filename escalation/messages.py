@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from common import clock
 from escalation.models import Clock, Notice
-from incidents.models import LogEntry
+from incidents.models import LogEntry, State
 
 WHAT = {
     Clock.RESPOND: gettext_lazy("response overdue"),
@@ -146,12 +146,12 @@ def _render_roster(notice: Notice, zone) -> tuple[str, str]:
             _("Open incidents (%(count)s):") % {"count": details.get("open_incidents", 0)},
         ]
         lines += [
-            f"- {i['number']} {i['severity']} {i['state']}: {i['title']}"
+            f"- {i['number']} {i['severity']} {_state(i['state'])}: {i['title']}"
             for i in details.get("incidents", [])
         ] or ["- " + _("none")]
-        lines += ["", _("Deadlines in your shift:")]
+        lines += ["", _("Deadlines in your shift (and already missed):")]
         lines += [
-            f"- {d['number']} {WHAT_DUE.get(d['clock'], d['clock'])} {_at(_parse(d['at']), zone)}"
+            f"- {d['number']} {_due(d, notice.deadline, zone)}"
             for d in details.get("deadlines", [])
         ] or ["- " + _("none")]
         lines += ["", _("Open blockers:")]
@@ -176,6 +176,19 @@ WHAT_DUE = {
     "resolve": gettext_lazy("resolution due"),
     "update": gettext_lazy("progress update due"),
 }
+
+
+def _state(value: str) -> str:
+    return str(State(value).label) if value in State.values else value
+
+
+def _due(deadline: dict, shift_start, zone) -> str:
+    """'resolution due <time>', or 'overdue since' for one already missed at the handoff."""
+    at = _parse(deadline["at"])
+    what = str(WHAT_DUE.get(deadline["clock"], deadline["clock"]))
+    if at < shift_start:
+        return _("%(what)s, overdue since %(at)s") % {"what": what, "at": _at(at, zone)}
+    return f"{what} {_at(at, zone)}"
 
 
 def _parse(value: str) -> datetime:

@@ -200,6 +200,9 @@ def test_the_handover_lists_incidents_deadlines_blockers_and_the_outgoing_note(
     assert "Disk full on db-3" in body
     assert "Waiting for the storage team" in body
     assert "Handover note from engineer:" in body
+    assert f"- {busy.number} P2 In progress: Disk full on db-3" in body
+    # Missed before the handoff (the update, due an hour after NOW): said so.
+    assert f"- {busy.number} progress update due, overdue since 2026-11-26 11:00 CST" in body
     zh_subject, zh_body = messages.render(notice, language="zh-hans")
     assert "交接" in zh_subject
     assert "db-3 needs a look" in zh_body
