@@ -143,8 +143,9 @@ def test_it_keeps_filing_and_catches_up_when_redis_returns(
         time.sleep(2 * SWEEP_SECONDS)  # a sweep already handed to the worker finishes
         swept = sweeps()
 
-        # An urgent P0, received 10 minutes ago: it pages at once and its 5-minute
-        # respond deadline has passed. Filing it tries to queue a sweep.
+        # An urgent P0, received 12 minutes ago: it pages at once, its 5-minute
+        # respond deadline has passed and so has the ladder's level 2 (5 minutes
+        # after it). Filing it tries to queue a sweep.
         started = time.monotonic()
         status, body = call(
             f"{base}/api/v1/incidents/",
@@ -158,7 +159,7 @@ def test_it_keeps_filing_and_catches_up_when_redis_returns(
                 "affected_users": 5000,
                 "urgent": True,
                 "phone_call_to": "lead",
-                "received_at": (timezone.now() - timedelta(minutes=10)).isoformat(),
+                "received_at": (timezone.now() - timedelta(minutes=12)).isoformat(),
             },
         )
         took = time.monotonic() - started
@@ -187,11 +188,12 @@ def test_it_keeps_filing_and_catches_up_when_redis_returns(
         wait_for(delivered, 90, "the missed notices' webhook deliveries to be sent")
         recovered = time.monotonic() - back
         notices = Notice.objects.filter(incident_id=incident_id)
-        # The respond deadline passed 5 minutes ago: late. The page fell due at filing,
-        # only seconds ago (the outage was shorter than the late grace).
+        # The respond clock's level 2 fell due 2 minutes before filing: one notice at
+        # that level, late. The page fell due at filing, only seconds ago (the outage
+        # was shorter than the late grace). No roster: both went to the tech leads.
         assert sorted((n.clock, n.level, n.late) for n in notices) == [
             ("page", 1, False),
-            ("respond", 1, True),
+            ("respond", 2, True),
         ]
         assert all(n.recipients == ["lead"] for n in notices)
         assert sorted(r["notice"]["clock"] for r in receiver.requests) == ["page", "respond"]
