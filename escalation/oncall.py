@@ -55,7 +55,9 @@ class Shift:
 
 
 @dataclass
-class Warning:
+class Skipped:
+    """A participant the rotation skips, and why: the roster's warning."""
+
     rotation: Rotation
     user: object  # the participant skipped
     reason: str  # "left" (not in the team any more) or "inactive"
@@ -90,13 +92,13 @@ class Roster:
     def eligible(self, user) -> bool:
         return user.is_active and user.pk in self.people
 
-    def warnings(self) -> list[Warning]:
+    def warnings(self) -> list[Skipped]:
         found = []
         for rotation in self.rotations:
             for user in self.members.get(rotation.pk, []):
                 if not self.eligible(user):
                     reason = "inactive" if not user.is_active else "left"
-                    found.append(Warning(rotation, user, reason))
+                    found.append(Skipped(rotation, user, reason))
         return found
 
     def boundary(self, rotation: Rotation, k: int) -> datetime:

@@ -156,7 +156,6 @@ class RotationSpec:
     weekdays: str = ALL_WEEKDAYS
     day_start: time | None = None
     day_end: time | None = None
-    errors: dict = field(default_factory=dict)
 
 
 def _check_rotation(team: Team, spec: RotationSpec) -> None:
