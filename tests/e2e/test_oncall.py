@@ -93,6 +93,11 @@ def test_a_lead_edits_a_rotation_and_adds_an_override(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1280, width
     screenshot(page, f"oncall-team-{language}")
+    # And none at phone width (375 px): the grid wraps its cells.
+    page.set_viewport_size({"width": 375, "height": 800})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, width
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto("/oncall/")
     expect(page.locator("#now-platform")).to_be_visible()
     screenshot(page, f"oncall-overview-{language}")
