@@ -173,7 +173,8 @@ class _Context:
         self.teams = list(Team.objects.filter(pk__in=team_ids).select_related("manager"))
         self.managers = {t.pk: t.manager for t in self.teams}
         self._clocks: dict[tuple, object] = {}
-        self._on_call: dict[int, dict] | None = None
+        self._rosters: dict | None = None
+        self._on_call: dict[int, dict] = {}
 
     def sla(self, incident: Incident, clock: str):
         """The clock a level's ladder runs on: its calendar in the team's zone (the
@@ -194,12 +195,14 @@ class _Context:
         return clock in desired(incident, self.windows[incident.severity])
 
     def on_call(self, team_id: int) -> dict:
-        """Layer → the Shift on call now in the team (None: nobody), every team of
-        the sweep worked out at the first step that asks."""
-        if self._on_call is None:
-            rosters = oncall.load(self.teams, since=self.now)
-            self._on_call = {t: r.on_call(self.now) for t, r in rosters.items()}
-        return self._on_call.get(team_id, {})
+        """Layer → the user on call now in the team (None: nobody). The sweep's teams'
+        rosters are loaded at the first step that asks; each team worked out once."""
+        if self._rosters is None:
+            self._rosters = oncall.load(self.teams, since=self.now)
+        if team_id not in self._on_call:
+            roster = self._rosters.get(team_id)
+            self._on_call[team_id] = roster.who(self.now) if roster else {}
+        return self._on_call[team_id]
 
     def recipients(self, step: LadderStep, incident: Incident) -> tuple[list, dict | None]:
         """Who this step tells, and for an on-call step who was on call (`details`).
@@ -226,8 +229,7 @@ class _Context:
             found = self.on_call(incident.team_id)
             details = {"oncall": []}
             for layer in layers:
-                shift = found.get(layer)
-                user = shift.user if shift is not None else None
+                user = found.get(layer)
                 details["oncall"].append(
                     {"layer": layer, "user": user.username if user is not None else None}
                 )

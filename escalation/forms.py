@@ -76,10 +76,6 @@ class RotationForm(forms.Form):
         help_text=_("Before “daily from”: an overnight shift (e.g. 18:00 until 09:00)."),
     )
 
-    def __init__(self, *args, team, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.team = team
-
     def clean_participants(self):
         names = [n for n in re.split(r"[\s,，、]+", self.cleaned_data["participants"]) if n]
         if not names:

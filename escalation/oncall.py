@@ -183,6 +183,12 @@ class Roster:
             for layer, items in self.shifts(start, end).items()
         }
 
+    def who(self, at: datetime) -> dict[str, object]:
+        """Layer → the user on call at `at`, or None. Only the shifts around `at` are
+        worked out (the sweep and the dashboard ask this; on_call gives bounds)."""
+        around = self.shifts(at, at + timedelta(seconds=1))
+        return {layer: items[0].user if items else None for layer, items in around.items()}
+
     def on_call(self, at: datetime) -> dict[str, Shift | None]:
         """Layer → who is on call at `at` (their whole stretch), or None."""
         found = {}
@@ -294,7 +300,7 @@ def load(teams, *, since: datetime | None = None) -> dict[int, Roster]:
         .select_related("user", "created_by")
         .order_by("id")
     )
-    people = _people(ids)
+    people = people_ids(ids)
     rosters = {}
     for team in teams:
         mine = [r for r in rotations if r.team_id == team.pk]
@@ -313,8 +319,9 @@ def roster_for(team: Team, *, since: datetime | None = None) -> Roster:
     return load([team], since=since)[team.pk]
 
 
-def _people(team_ids) -> dict[int, set[int]]:
-    """Team id → ids of its active members, tech leads and manager."""
+def people_ids(team_ids) -> dict[int, set[int]]:
+    """Team id → ids of its active members, tech leads and manager: who may be on
+    call for it."""
     found: dict[int, set[int]] = {t: set() for t in team_ids}
     for through in (Team.members.through, Team.tech_leads.through):
         rows = through.objects.filter(team_id__in=team_ids, user__is_active=True)
@@ -326,7 +333,7 @@ def _people(team_ids) -> dict[int, set[int]]:
     return found
 
 
-def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[Shift]]]:
+def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[tuple[str, object]]]]:
     """(team, who is on call now by layer) for each team the user belongs to that
     keeps a roster: the dashboard's header line."""
     ids = rules.context(user).team_ids
@@ -339,4 +346,8 @@ def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[Shift]]]:
     if not teams:
         return []
     rosters = load(teams, since=now)
-    return [(team, [s for s in rosters[team.pk].on_call(now).values() if s]) for team in teams]
+    found = []
+    for team in teams:
+        who = rosters[team.pk].who(now)
+        found.append((team, [(layer, u) for layer, u in who.items() if u is not None]))
+    return found

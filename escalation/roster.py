@@ -145,7 +145,7 @@ def not_lead(team: Team) -> str:
 
 @dataclass
 class RotationSpec:
-    """What a tech lead sets on a rotation (the form and the admin fill it)."""
+    """What a tech lead sets on a rotation (the rotation form fills it)."""
 
     name: str
     layer: str
@@ -166,7 +166,7 @@ def _check_rotation(team: Team, spec: RotationSpec) -> None:
         errors["layer"] = _("Choose primary or secondary.")
     if not spec.participants:
         errors["participants"] = _("Name at least one participant.")
-    people = oncall.roster_for(team).people
+    people = oncall.people_ids([team.pk])[team.pk]
     strangers = [u.username for u in spec.participants if u.pk not in people]
     if strangers:
         errors["participants"] = _("Not active members of %(team)s: %(names)s.") % {
@@ -193,9 +193,7 @@ def rotation_save(
 ) -> Rotation:
     """Create or change a rotation; only the team's tech leads (and admins) may."""
     if not rules.edits_roster(actor, team):
-        raise PermissionDenied(
-            _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
-        )
+        raise PermissionDenied(not_lead(team))
     if rotation is not None and rotation.team_id != team.pk:
         raise PermissionDenied(_("This rotation belongs to another team."))
     _check_rotation(team, spec)
@@ -204,9 +202,7 @@ def rotation_save(
     if rotation is None:
         rotation = Rotation(team=team, created_at=now)
     else:
-        before = _rotation_facts(
-            rotation, [m.user for m in rotation.members.select_related("user")]
-        )
+        before = _rotation_facts(rotation, _participants(rotation))
     rotation.name = spec.name.strip()
     rotation.layer = spec.layer
     rotation.shift_days = spec.shift_days
@@ -242,9 +238,7 @@ def rotation_save(
 def rotation_delete(*, actor, rotation: Rotation) -> None:
     team = rotation.team
     if not rules.edits_roster(actor, team):
-        raise PermissionDenied(
-            _("Only a tech lead of %(team)s may change its rotations.") % {"team": team.name}
-        )
+        raise PermissionDenied(not_lead(team))
     facts = _rotation_facts(rotation, _participants(rotation))
     _event(team, actor, RosterEvent.Kind.ROTATION_DELETED, rotation=rotation.pk, after=facts)
     rotation.delete()
@@ -333,14 +327,16 @@ def override_delete(*, actor, override: Override) -> None:
             _("Only who made it, who covers, a tech lead or a manager may remove this override.")
         )
     roster = oncall.roster_for(team)
-    covered = roster.shifts(override.start, override.end).get(override.layer, [])
+    # Whom it covered: what its own shifts lay over (the schedule with it in place).
+    shifts = roster.shifts(override.start, override.end).get(override.layer, [])
+    covered = {u.username for s in shifts if s.override == override for u in s.covers}
     _event(
         team,
         actor,
         RosterEvent.Kind.OVERRIDE_DELETED,
         override=override.pk,
         user=override.user.username,
-        covers=sorted({s.user.username for s in covered} - {override.user.username}),
+        covers=sorted(covered - {override.user.username}),
         layer=override.layer,
         span=_span(roster.zone, override.start, override.end),
         note=override.note,

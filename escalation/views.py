@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common import clock
 from escalation import ical, oncall, roster, selectors
+from escalation.calendars import zone as team_zone
 from escalation.forms import HandoverNoteForm, OverrideForm, RotationForm
 from escalation.messages import WHAT, oncall_lines, overdue_text
 from escalation.messages import render as render_notice
@@ -125,10 +126,11 @@ def _day_grid(roster: oncall.Roster, first: date, days: int, now) -> list[dict]:
     return rows
 
 
-def _people(team: Team) -> list:
-    people = oncall.roster_for(team).people
-    User = get_user_model()
-    return list(User.objects.filter(pk__in=people).order_by("username"))
+def _people(team: Team, ids: set[int] | None = None) -> list:
+    """Who may be on call for the team (override and rotation choices), by username."""
+    if ids is None:
+        ids = oncall.people_ids([team.pk])[team.pk]
+    return list(get_user_model().objects.filter(pk__in=ids).order_by("username"))
 
 
 @login_required
@@ -169,7 +171,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
         weeks = GRID_WEEKS
     first = now.astimezone(roster.zone).date()
     current, upcoming = roster.now_and_next(now)
-    people = _people(team)
+    people = _people(team, roster.people)
     user = request.user
     on_call_layers = [s.layer for s in current if s.user.pk == user.pk]
     may_note = bool(on_call_layers) or rules.edits_roster(user, team)
@@ -273,8 +275,11 @@ def rotation_edit(request, slug: str, pk: int | None = None):
     rotation = None
     if pk is not None:
         rotation = get_object_or_404(Rotation, pk=pk, team=team)
+    zone = team_zone(team.time_zone)
+    status = 200
     if request.method == "POST":
-        form = RotationForm(request.POST, team=team)
+        form = RotationForm(request.POST)
+        status = 400
         if form.is_valid():
             f = form.cleaned_data
             spec = roster.RotationSpec(
@@ -288,30 +293,30 @@ def rotation_edit(request, slug: str, pk: int | None = None):
                 day_start=f["day_start"],
                 day_end=f["day_end"],
             )
-            try:
-                saved = roster.rotation_save(
+            status = _submit(
+                form,
+                lambda: roster.rotation_save(
                     actor=request.user, team=team, spec=spec, rotation=rotation
+                ),
+            )
+            if status is None:
+                messages.success(
+                    request, _("Rotation “%(name)s” saved.") % {"name": spec.name.strip()}
                 )
-            except ValidationError as error:
-                _apply_errors(form, error)
-            else:
-                messages.success(request, _("Rotation “%(name)s” saved.") % {"name": saved.name})
                 return redirect("oncall-team", slug=team.slug)
-        status = 400
     else:
         initial = (
             RotationForm.initial_for(rotation)
             if rotation
-            else {"start_date": clock.now().astimezone(oncall.roster_for(team).zone).date()}
+            else {"start_date": clock.now().astimezone(zone).date()}
         )
-        form = RotationForm(team=team, initial=initial)
-        status = 200
+        form = RotationForm(initial=initial)
     context = {
         "team": team,
         "form": form,
         "rotation": rotation,
         "people": _people(team),
-        "zone": oncall.roster_for(team).zone,
+        "zone": zone,
     }
     return render(request, "escalation/rotation_form.html", context, status=status)
 
@@ -331,9 +336,8 @@ def rotation_delete(request, slug: str, pk: int):
 def override_add(request, slug: str):
     """Someone covers a stretch: the person, the one covered, a tech lead or a manager."""
     team = _team_or_404(request.user, slug)
-    zone = oncall.roster_for(team).zone
     status = 400
-    with timezone.override(zone):
+    with timezone.override(team_zone(team.time_zone)):
         form = OverrideForm(request.POST, people=_people(team))
         if form.is_valid():
             f = form.cleaned_data
