@@ -352,3 +352,16 @@ def test_the_handoff_time_matters_to_who_is_paged(clock, platform, lead, onduty,
         incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="x")
         sweep_due_deadlines()
         assert pages(incident)[0][1] == [expected]
+
+
+def test_a_removed_override_names_whom_it_covered(clock, platform, lead, engineer, onduty):
+    make_rotation(actor=lead, team=platform, people=[engineer])
+    made = roster.override_create(
+        actor=lead, team=platform, layer="primary", user=onduty, start=NOW, end=NOW + H
+    )
+
+    roster.override_delete(actor=lead, override=made)
+
+    event = RosterEvent.objects.get(kind="override_deleted")
+    assert event.data["covers"] == ["engineer"]
+    assert event.summary == "onduty covers engineer (primary) 2026-11-26 10:00–11:00 CST"
