@@ -9,7 +9,7 @@ clock with time-machine, which this respects.
 import contextlib
 import contextvars
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -56,3 +56,37 @@ def zone_named(name: str) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def local_instant(day, at, zone) -> datetime:
+    """`day` at wall-clock time `at` in `zone`, as a UTC instant.
+
+    A time the clocks skip (the hour lost when summer time begins) means the
+    first instant after the gap: 02:30 on a night that jumps from 02:00 to
+    03:00 is 03:00. A time that happens twice (the hour repeated when summer
+    time ends) means its first occurrence.
+    """
+    return resolve_local(datetime.combine(day, at), zone)[0]
+
+
+def resolve_local(naive: datetime, zone) -> tuple[datetime, str]:
+    """A wall-clock time in `zone` as a UTC instant, and what was made of it:
+    "" (it exists once), "repeated" (its first occurrence was taken) or
+    "skipped" (the first instant after the gap was taken)."""
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC), ""
+    early, late = sorted((first.astimezone(UTC), second.astimezone(UTC)))
+    if early.astimezone(zone).replace(tzinfo=None) == naive:
+        return early, "repeated"
+    # In a gap, fold=0 reads the time with the offset before the change and
+    # fold=1 with the one after: the change itself lies between the two.
+    after = late.astimezone(zone).utcoffset()
+    while late - early > timedelta(seconds=1):
+        middle = early + (late - early) / 2
+        if middle.astimezone(zone).utcoffset() == after:
+            late = middle
+        else:
+            early = middle
+    return late.replace(microsecond=0), "skipped"

@@ -65,7 +65,7 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         claimed = list(due.values_list("pk", flat=True)[:limit])
         rows = list(
             Deadline.objects.filter(pk__in=claimed)
-            .select_related("incident__team", "incident__owner")
+            .select_related("incident__team", "incident__owner", "incident__reporter")
             .order_by("next_at")
         )
         result.claimed = len(rows)
@@ -204,48 +204,54 @@ class _Context:
             self._on_call[team_id] = roster.who(self.now) if roster else {}
         return self._on_call[team_id]
 
-    def recipients(self, step: LadderStep, incident: Incident) -> tuple[list, dict | None]:
-        """Who this step tells, and for an on-call step who was on call (`details`).
+    def recipients(
+        self, steps: list[LadderStep], incident: Incident, clock: str
+    ) -> tuple[list, dict | None]:
+        """Who `steps` tell (a catch-up notice: every level it jumps over, each person
+        once), and for on-call steps who was on call (`details`).
 
         An on-call layer nobody covers now falls back to the team's tech leads,
         and the details say so; nobody named at all → the tech leads, then the
-        manager.
+        manager. A page never goes to whoever filed the incident: they know, and
+        the notice names them.
         """
         leads = self.leads.get(incident.team_id, [])
         manager = self.managers.get(incident.team_id)
         people = []
-        details = None
-        if step.to_owner and incident.owner is not None:
-            people.append(incident.owner)
-        layers = [
-            layer
+        details: dict = {}
+        oncall_seen: set = set()
+        for step in steps:
+            if step.to_owner and incident.owner is not None:
+                people.append(incident.owner)
             for layer, wanted in (
                 (Layer.PRIMARY, step.to_oncall_primary),
                 (Layer.SECONDARY, step.to_oncall_secondary),
-            )
-            if wanted
-        ]
-        if layers:
-            found = self.on_call(incident.team_id)
-            details = {"oncall": []}
-            for layer in layers:
-                user = found.get(layer)
-                details["oncall"].append(
+            ):
+                if not wanted or layer in oncall_seen:
+                    continue
+                oncall_seen.add(layer)
+                user = self.on_call(incident.team_id).get(layer)
+                details.setdefault("oncall", []).append(
                     {"layer": layer, "user": user.username if user is not None else None}
                 )
                 if user is not None:
                     people.append(user)
                 else:
                     details["fallback"] = True
-            if details.get("fallback"):
+                    people += leads
+            if step.to_tech_leads:
                 people += leads
-        if step.to_tech_leads:
-            people += leads
-        if step.to_manager and manager is not None:
-            people.append(manager)
+            if step.to_manager and manager is not None:
+                people.append(manager)
         if not people:
             people = list(leads) or ([manager] if manager else [])
-        return list({u.pk: u for u in people if u.is_active}.values()), details
+        if clock == Clock.PAGE and incident.reporter_id is not None:
+            details["filed_by"] = incident.reporter.username
+            people = [u for u in people if u.pk != incident.reporter_id]
+            if not people and manager is not None and manager.pk != incident.reporter_id:
+                people = [manager]
+        found = list({u.pk: u for u in people if u.is_active}.values())
+        return found, details or None
 
 
 def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
@@ -268,11 +274,16 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
         if not reached:
             row.next_at = step_time(row.due_at, clock_steps, row.next_level, sla)
             continue
-        step = reached[-1]  # after an outage, jump to the level that should have been reached
+        # After an outage (or for an incident filed after its deadline) jump to the
+        # level that should have been reached: one notice, to everyone of the levels
+        # it jumps over too, late by the time since the first of them fell due.
+        step = reached[-1]
         step_due = level_due(row.due_at, step, sla)
-        late_by = now - step_due
+        late_by = now - level_due(row.due_at, reached[0], sla)
         late = late_by > late_grace()
-        people, details = ctx.recipients(step, incident)
+        people, details = ctx.recipients(reached, incident, row.clock)
+        if len(reached) > 1:
+            details = {**(details or {}), "levels": [s.level for s in reached]}
         wanted.append(
             Notice(
                 incident=incident,

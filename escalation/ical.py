@@ -5,7 +5,6 @@ team's feed holds its whole schedule, every layer. Both reach from 30 days
 back to 90 days ahead, which is what calendar programs fetch and keep.
 """
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -20,11 +19,15 @@ from incidents.selectors import visible_teams
 
 BACK = timedelta(days=30)
 AHEAD = timedelta(days=90)
+# An override that began longer ago than this is listed from here on.
+OVERRIDE_LOOKBACK = timedelta(days=400)
 
 
 def feed_shifts(feed: CalendarFeed, now: datetime) -> list[tuple]:
-    """(team, shift) of every shift a feed lists: the team's (every layer) or the
-    user's own, in time order."""
+    """(team, shift, uid) of every piece a feed lists: the team's (every layer) or
+    the user's own, in time order. Each piece is one stretch of one shift (or of an
+    override) and is listed whole, never cut at the feed's first day, so its UID
+    (see _uid) is the same on every fetch."""
     start, end = now - BACK, now + AHEAD
     if feed.team is not None:
         teams = [feed.team]
@@ -35,21 +38,41 @@ def feed_shifts(feed: CalendarFeed, now: datetime) -> list[tuple]:
             for t in visible_teams(feed.user).filter(overrides__user=feed.user).distinct()
             if t not in teams
         ]
-    shifts = []
-    for roster in oncall.load(teams, since=start).values():
-        for items in roster.shifts(start, end).values():
-            shifts += [
-                (roster.team, s)
-                for s in items
-                if feed.team is not None or s.user.pk == feed.user_id
-            ]
-    shifts.sort(key=lambda pair: (pair[1].start, pair[1].layer, pair[0].slug))
-    return shifts
+    listed = []
+    # Overrides that ended before the feed's first day are loaded too: one may have
+    # cut a piece that reaches into it, and the pieces must be numbered the same.
+    for roster in oncall.load(teams, since=start - OVERRIDE_LOOKBACK).values():
+        # Back far enough that every piece reaching into the feed starts inside what
+        # is worked out: a shift lasts at most 28 days, an override as long as it says.
+        since = min([start - oncall.REACH] + [o.start for o in roster.overrides])
+        since = max(since, start - OVERRIDE_LOOKBACK)
+        for items in roster.shifts(since, end, merge=False).values():
+            ordinal: dict[tuple, int] = {}
+            for shift in items:
+                key = _source(shift)
+                ordinal[key] = ordinal.get(key, -1) + 1
+                if shift.end <= start:
+                    continue
+                if feed.team is None and shift.user.pk != feed.user_id:
+                    continue
+                listed.append((roster.team, shift, _uid(roster.team, key, ordinal[key])))
+    listed.sort(key=lambda item: (item[1].start, item[1].layer, item[0].slug))
+    return listed
 
 
-def _uid(shift: oncall.Shift, team_slug: str) -> str:
-    key = f"{team_slug}|{shift.layer}|{shift.user.username}|{shift.start.isoformat()}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32] + "@responder"
+def _source(shift: oncall.Shift) -> tuple:
+    """What a piece belongs to: (layer, "o", override) or (layer, "r", rotation, shift)."""
+    if shift.override is not None:
+        return (shift.layer, "o", shift.override.pk)
+    return (shift.layer, "r", shift.rotation.pk, shift.index)
+
+
+def _uid(team, key: tuple, ordinal: int) -> str:
+    """Names the shift (rotation, shift number, layer) or the override, and which of
+    its pieces this is; never the instant a window cut it at."""
+    layer, kind, *ids = key
+    name = f"override-{ids[0]}" if kind == "o" else f"rotation-{ids[0]}-shift-{ids[1]}-{layer}"
+    return f"{team.slug}-{name}-{ordinal}@responder"
 
 
 def render(feed: CalendarFeed, now: datetime, language: str | None = None) -> bytes:
@@ -67,10 +90,10 @@ def render(feed: CalendarFeed, now: datetime, language: str | None = None) -> by
         )
         cal.add("x-wr-calname", name)
         cal.add("x-published-ttl", "PT1H")
-        for team, shift in feed_shifts(feed, now):
+        for team, shift, uid in feed_shifts(feed, now):
             layer = str(LAYER_NAMES.get(shift.layer, shift.layer))
             event = icalendar.Event()
-            event.add("uid", _uid(shift, team.slug))
+            event.add("uid", uid)
             event.add("dtstamp", now.astimezone(UTC))
             event.add("dtstart", shift.start.astimezone(UTC))
             event.add("dtend", shift.end.astimezone(UTC))

@@ -98,8 +98,24 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
             }
         )
     lines += oncall_lines(notice)
+    details = notice.details or {}
+    if details.get("filed_by"):
+        lines.append(
+            _("Filed by %(user)s, who is not paged about it.") % {"user": details["filed_by"]}
+        )
+    if len(details.get("levels", [])) > 1:
+        lines.append(
+            _("Catching up: this notice also stands for %(levels)s.")
+            % {"levels": ", ".join(f"L{n}" for n in details["levels"][:-1])}
+        )
     if notice.late:
-        lines.append(_("Sent late, after an interruption of the escalation service."))
+        lines.append(
+            _(
+                "Sent %(by)s late: the escalation service was interrupted, or the incident "
+                "was filed after its deadline."
+            )
+            % {"by": clock.duration_text(timedelta(seconds=notice.late_seconds))}
+        )
     lines.append(link)
     return subject, "\n".join(lines)
 

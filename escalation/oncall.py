@@ -14,7 +14,9 @@ override wins where it lies).
 """
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from math import gcd
 
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
@@ -43,6 +45,8 @@ class Shift:
     rotation: Rotation | None = None
     override: Override | None = None
     covers: tuple = ()  # overrides: who would have been on call (users)
+    index: int | None = None  # a rotation's shift number (0: the first from start_date)
+    part: int = 0  # which stretch of that shift (a shift may cover several)
 
     @property
     def is_override(self) -> bool:
@@ -106,61 +110,127 @@ class Roster:
         day = rotation.start_date + timedelta(days=k * rotation.shift_days)
         return _instant(day, rotation.handoff_time, self.zone)
 
-    def participant(self, rotation: Rotation, k: int):
-        """Who takes shift k: its participant in order, or the next one still in the team."""
+    def shift_at(self, rotation: Rotation, at: datetime) -> int:
+        """The index of the shift of `rotation` that `at` falls in (negative: before
+        the first)."""
+        days = (at.astimezone(self.zone).date() - rotation.start_date).days
+        k = days // rotation.shift_days
+        while k > -2 and self.boundary(rotation, k) > at:
+            k -= 1
+        while self.boundary(rotation, k + 1) <= at:
+            k += 1
+        return k
+
+    def turn(self, rotation: Rotation, k: int) -> int:
+        """How many turns shifts 0 … k-1 took: a shift that covers no time takes none."""
+        pattern = turn_pattern(rotation)
+        whole, rest = divmod(k, len(pattern))
+        return whole * sum(pattern) + sum(pattern[:rest])
+
+    def takes_turn(self, rotation: Rotation, k: int) -> bool:
+        pattern = turn_pattern(rotation)
+        return pattern[k % len(pattern)]
+
+    def current_turn(self, rotation: Rotation, at: datetime) -> int | None:
+        """The turn that holds `at`: the shift's around it, or if that shift covers no
+        time, the last one before that did; None before the first turn."""
+        k = self.shift_at(rotation, at)
+        if k < 0:
+            return None
+        turn = self.turn(rotation, k)
+        if self.takes_turn(rotation, k):
+            return turn
+        return turn - 1 if turn > 0 else None
+
+    def cycle(self, rotation: Rotation) -> list:
+        """The participants the turns go round, in order (see Rotation.anchor_people)."""
         people = self.members.get(rotation.pk, [])
-        for i in range(len(people)):
-            user = people[(k + i) % len(people)]
+        kept = set(rotation.anchor_people or [])
+        cycle = [u for u in people if u.pk in kept] if kept else list(people)
+        return cycle or list(people)
+
+    def participant(self, rotation: Rotation, turn: int):
+        """Who takes `turn`: its participant by the anchor, or, if they have left the
+        team or are inactive, the next one who has not (they take over at once)."""
+        cycle = self.cycle(rotation)
+        if not cycle:
+            return None
+        ids = [u.pk for u in cycle]
+        first = ids.index(rotation.anchor_user_id) if rotation.anchor_user_id in ids else 0
+        nominal = (first + turn - rotation.anchor_turn) % len(cycle)
+        for i in range(len(cycle)):
+            user = cycle[(nominal + i) % len(cycle)]
             if self.eligible(user):
                 return user
-        return None
+        # Everyone the turns went round has gone: anyone of the rotation still here.
+        return next((u for u in self.members.get(rotation.pk, []) if self.eligible(u)), None)
 
-    def rotation_shifts(self, rotation: Rotation, start: datetime, end: datetime) -> list[Shift]:
-        """The shifts of one rotation overlapping [start, end), clipped to it."""
+    def holder(self, rotation: Rotation, at: datetime):
+        """(turn, user) holding the rotation at `at` (see current_turn), or (None, None)."""
+        turn = self.current_turn(rotation, at)
+        if turn is None:
+            return None, None
+        return turn, self.participant(rotation, turn)
+
+    def rotation_shifts(
+        self, rotation: Rotation, start: datetime, end: datetime, *, clip: bool = True
+    ) -> list[Shift]:
+        """The shifts of one rotation overlapping [start, end): for each shift that takes
+        a turn, the time of its stretches, clipped to the window (or, `clip` off, whole)."""
         if not self.members.get(rotation.pk):
             return []
-        local_start = start.astimezone(self.zone).date()
-        k = max(0, (local_start - rotation.start_date).days // rotation.shift_days - 1)
+        k = max(0, self.shift_at(rotation, start))
         shifts = []
         while True:
             s, e = self.boundary(rotation, k), self.boundary(rotation, k + 1)
             if s >= end:
                 break
-            if e > start:
-                user = self.participant(rotation, k)
-                if user is not None:
-                    for a, b in self._covered(rotation, max(s, start), min(e, end)):
-                        shifts.append(Shift(rotation.layer, user, a, b, rotation=rotation))
+            if e > start and self.takes_turn(rotation, k):
+                user = self.participant(rotation, self.turn(rotation, k))
+                parts = self._covered(rotation, s, e) if user is not None else []
+                for part, (a, b) in enumerate(parts):
+                    if b <= start or a >= end:
+                        continue
+                    if clip:
+                        a, b = max(a, start), min(b, end)
+                    shifts.append(
+                        Shift(rotation.layer, user, a, b, rotation=rotation, index=k, part=part)
+                    )
             k += 1
         return shifts
 
     def _covered(self, rotation: Rotation, start: datetime, end: datetime):
-        """The parts of [start, end) inside the rotation's weekdays and daily window."""
+        """The time of [start, end) inside the rotation's kept stretches, joined where
+        back to back."""
         if rotation.whole_days:
             return [(start, end)] if end > start else []
         days = {int(d) for d in rotation.weekdays}
-        parts = []
+        parts: list[tuple[datetime, datetime]] = []
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         last = end.astimezone(self.zone).date()
         while day <= last:
             if day.weekday() in days:
-                if rotation.day_start is None:
-                    a = _instant(day, datetime.min.time(), self.zone)
-                    b = _instant(day + timedelta(days=1), datetime.min.time(), self.zone)
-                else:
-                    a = _instant(day, rotation.day_start, self.zone)
-                    overnight = rotation.day_end <= rotation.day_start
-                    b = _instant(day + timedelta(days=overnight), rotation.day_end, self.zone)
+                a, b = (_instant(d, t, self.zone) for d, t in stretch(rotation, day))
                 a, b = max(a, start), min(b, end)
                 if b > a:
-                    parts.append((a, b))
+                    if parts and parts[-1][1] >= a:
+                        parts[-1] = (parts[-1][0], max(parts[-1][1], b))
+                    else:
+                        parts.append((a, b))
             day += timedelta(days=1)
         return parts
 
     # ------------------------------------------------------------ the schedule
 
-    def shifts(self, start: datetime, end: datetime) -> dict[str, list[Shift]]:
-        """Layer → the schedule over [start, end), in time order, clipped to it."""
+    def shifts(
+        self, start: datetime, end: datetime, *, merge: bool = True
+    ) -> dict[str, list[Shift]]:
+        """Layer → the schedule over [start, end), in time order, clipped to it.
+
+        `merge` joins back-to-back pieces of the same person from the same rotation
+        or override; without it each piece is one stretch of one shift (or of one
+        override), as the calendar feeds list them.
+        """
         layers: dict[str, list[Shift]] = {layer: [] for layer in LAYERS}
         for rotation in self.rotations:
             for shift in self.rotation_shifts(rotation, start, end):
@@ -173,6 +243,8 @@ class Roster:
             covers = tuple({s.user.pk: s.user for s in under if s.start < b and s.end > a}.values())
             shift = Shift(override.layer, override.user, a, b, override=override, covers=covers)
             layers[override.layer] = _paint(under, shift)
+        if not merge:
+            return layers
         return {layer: _merge(items, by_source=True) for layer, items in layers.items()}
 
     def stretches(self, start: datetime, end: datetime) -> dict[str, list[Shift]]:
@@ -231,17 +303,71 @@ class Roster:
         return anchor
 
 
+def stretch(rotation: Rotation, day: date) -> tuple[tuple[date, time], tuple[date, time]]:
+    """The stretch of `day` as ((day, local time), (day, local time)): from the hand-off
+    to the next day's hand-off, or the day's window (overnight when it ends before it
+    starts, 24 hours when it ends when it starts)."""
+    if rotation.day_start is None:
+        return (day, rotation.handoff_time), (day + timedelta(days=1), rotation.handoff_time)
+    overnight = rotation.day_end <= rotation.day_start
+    return (day, rotation.day_start), (day + timedelta(days=overnight), rotation.day_end)
+
+
+def turn_pattern(rotation: Rotation) -> tuple[bool, ...]:
+    """Whether shift k takes a turn, for k = 0 … P-1; the pattern repeats every P
+    shifts (P × shift_days is a whole number of weeks). Worked out on wall-clock
+    times, so a DST change never adds or drops a turn."""
+    key = (
+        rotation.start_date,
+        rotation.shift_days,
+        rotation.handoff_time,
+        rotation.weekdays,
+        rotation.day_start,
+        rotation.day_end,
+    )
+    return _turn_pattern(key)
+
+
+@lru_cache(maxsize=1024)
+def _turn_pattern(key) -> tuple[bool, ...]:
+    start_date, shift_days, handoff, weekdays, day_start, day_end = key
+    probe = Rotation(
+        start_date=start_date,
+        shift_days=shift_days,
+        handoff_time=handoff,
+        weekdays=weekdays,
+        day_start=day_start,
+        day_end=day_end,
+    )
+    days = {int(d) for d in weekdays}
+    period = 7 // gcd(7, shift_days)
+    pattern = []
+    for k in range(period):
+        first = start_date + timedelta(days=k * shift_days)
+        a = datetime.combine(first, handoff)
+        b = datetime.combine(first + timedelta(days=shift_days), handoff)
+        covered = False
+        for offset in range(-1, shift_days + 1):
+            day = first + timedelta(days=offset)
+            if day.weekday() not in days:
+                continue
+            (d1, t1), (d2, t2) = stretch(probe, day)
+            if min(b, datetime.combine(d2, t2)) > max(a, datetime.combine(d1, t1)):
+                covered = True
+                break
+        pattern.append(covered)
+    return tuple(pattern)
+
+
 def midnight(day: date, zone) -> datetime:
     """The start of `day` in `zone`, as a UTC instant."""
     return _instant(day, datetime.min.time(), zone)
 
 
 def _instant(day: date, at, zone) -> datetime:
-    """`day` at local time `at` in `zone`, as a UTC instant. A time that does not
-    exist (the hour skipped at the start of DST) means the moment just after it."""
-    # zoneinfo reads a skipped time with the offset before the change (fold=0),
-    # which lands just after the gap; a repeated time means its first occurrence.
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    """`day` at local time `at` in `zone`, as a UTC instant: a skipped time is the
+    first instant after the gap, a repeated one its first occurrence."""
+    return wall.local_instant(day, at, zone)
 
 
 def _paint(items: list[Shift], new: Shift) -> list[Shift]:

@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 
 from common import clock as wall
 from escalation import jobs, oncall
+from escalation.calendars import zone
 from escalation.engine import late_grace, write_deliveries
 from escalation.messages import LAYER_NAMES
 from escalation.models import (
@@ -79,6 +80,21 @@ def describe(event: RosterEvent) -> str:
             "span": d["span"],
         }
         return f"{text}: {d['note']}" if d.get("note") else text
+    if event.kind == RosterEvent.Kind.TURNS_MOVED and "people" in d:
+        changes = []
+        if d["left"]:
+            changes.append(_("%(users)s left") % {"users": ", ".join(d["left"])})
+        if d["back"]:
+            changes.append(_("%(users)s back") % {"users": ", ".join(d["back"])})
+        return _(
+            "%(name)s follows a team change (%(changes)s): turns go round %(people)s, "
+            "from %(user)s now"
+        ) % {
+            "name": d["name"],
+            "changes": "; ".join(changes),
+            "people": " → ".join(d["people"]),
+            "user": d["holder"],
+        }
     if event.kind == RosterEvent.Kind.NOTE_ADDED and "text" in d:
         return f"{_layer(d['layer'])}: {d['text']}"
     return event.summary  # a row written before the facts were kept
@@ -181,8 +197,6 @@ def _check_rotation(team: Team, spec: RotationSpec) -> None:
         errors["weekdays"] = _("Choose at least one weekday.")
     if (spec.day_start is None) != (spec.day_end is None):
         errors["day_end"] = _("Give both ends of the daily window, or neither.")
-    elif spec.day_start is not None and spec.day_start == spec.day_end:
-        errors["day_end"] = _("The daily window cannot end when it starts.")
     if errors:
         raise ValidationError(errors)
 
@@ -201,8 +215,12 @@ def rotation_save(
     before = None
     if rotation is None:
         rotation = Rotation(team=team, created_at=now)
+        held = (None, None, [])
     else:
         before = _rotation_facts(rotation, _participants(rotation))
+        current = oncall.roster_for(team)
+        loaded = next(r for r in current.rotations if r.pk == rotation.pk)
+        held = (*current.holder(loaded, now), current.members.get(rotation.pk, []))
     rotation.name = spec.name.strip()
     rotation.layer = spec.layer
     rotation.shift_days = spec.shift_days
@@ -211,6 +229,7 @@ def rotation_save(
     rotation.weekdays = "".join(sorted(set(spec.weekdays)))
     rotation.day_start, rotation.day_end = spec.day_start, spec.day_end
     rotation.updated_at = now
+    _anchor(rotation, team, now, *held, people=spec.participants)
     rotation.save()
     RotationMember.objects.filter(rotation=rotation).delete()
     RotationMember.objects.bulk_create(
@@ -232,6 +251,66 @@ def rotation_save(
             after=after,
         )
     return rotation
+
+
+def _anchor(rotation: Rotation, team: Team, now: datetime, turn, holder, order, *, people):
+    """Set where `rotation`'s turns stand so that the change being made does not change
+    who holds it now: `holder` (who held turn `turn` before it, in the old `order`)
+    keeps the turn that holds `now` under the new settings, and the turns go on from
+    the person after them in the new order. If `holder` is no longer a participant,
+    the next one of the old order who still is takes over at once. A rotation that
+    has not begun (before or after the change) starts from its first participant.
+    """
+    rotation.anchor_people = [u.pk for u in people]
+    probe = oncall.Roster(
+        team=team, zone=zone(team.time_zone), rotations=[], overrides=[], people=set()
+    )
+    new_turn = probe.current_turn(rotation, now)
+    if new_turn is None or holder is None:
+        rotation.anchor_turn, rotation.anchor_user = 0, people[0]
+        return
+    kept = {u.pk for u in people}
+    if holder.pk not in kept:
+        at = next((i for i, u in enumerate(order) if u.pk == holder.pk), -1)
+        after = order[at + 1 :] + order[: at + 1]
+        holder = next((u for u in after if u.pk in kept), people[0])
+    rotation.anchor_turn, rotation.anchor_user = new_turn, holder
+
+
+def follow_team_changes(roster: oncall.Roster, now: datetime) -> list[RosterEvent]:
+    """Rotations whose participants left the team (or came back) since their turns
+    were last set go round the people who may be on call now, from whoever holds the
+    turn now: someone who left is replaced at once by the next person, who goes on
+    from there. Each change is on the roster's timeline. Run by the roster sweep."""
+    events = []
+    for rotation in roster.rotations:
+        members = roster.members.get(rotation.pk, [])
+        here = [u for u in members if roster.eligible(u)]
+        going_round = roster.cycle(rotation)
+        if not here or {u.pk for u in here} == {u.pk for u in going_round}:
+            continue
+        turn, holder = roster.holder(rotation, now)
+        if turn is None or holder is None:
+            rotation.anchor_turn, rotation.anchor_user = 0, here[0]
+        else:
+            rotation.anchor_turn, rotation.anchor_user = turn, holder
+        rotation.anchor_people = [u.pk for u in here]
+        rotation.save(update_fields=["anchor_turn", "anchor_user", "anchor_people"])
+        was = {u.pk for u in going_round}
+        events.append(
+            _event(
+                roster.team,
+                None,
+                RosterEvent.Kind.TURNS_MOVED,
+                rotation=rotation.pk,
+                name=rotation.name,
+                left=[u.username for u in going_round if not roster.eligible(u)],
+                back=[u.username for u in here if u.pk not in was],
+                people=[u.username for u in here],
+                holder=rotation.anchor_user.username,
+            )
+        )
+    return events
 
 
 @transaction.atomic
@@ -391,6 +470,24 @@ def feed_create(*, user, team: Team | None = None) -> CalendarFeed:
 
 
 @transaction.atomic
+def feed_for(*, user, team: Team) -> CalendarFeed:
+    """The user's private address of `team`'s schedule: the one they have (not
+    revoked), or a new one. Unlike feed_create it never resets an address."""
+    if not rules.sees_roster(user, team):
+        raise PermissionDenied(_("You do not see this team's roster."))
+    # Two first calls at once make one address: they queue on the user's row.
+    users = CalendarFeed._meta.get_field("user").related_model
+    users.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    mine = CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True)
+    feed = mine.order_by("-created_at", "-id").first()
+    if feed is not None:
+        return feed
+    return CalendarFeed.objects.create(
+        user=user, team=team, token=secrets.token_urlsafe(32), created_at=wall.now()
+    )
+
+
+@transaction.atomic
 def feed_revoke(*, user, feed: CalendarFeed) -> None:
     if feed.user_id != user.pk:
         raise PermissionDenied(_("This calendar address is someone else's."))
@@ -434,6 +531,8 @@ def sweep_rosters(*, now: datetime | None = None) -> RosterSweep:
     wanted: list[Notice] = []
     for team in teams:
         roster = rosters[team.pk]
+        with transaction.atomic():
+            follow_team_changes(roster, now)
         wanted += _handovers(roster, now)
         gap = _gap(roster, now)
         if gap is not None:

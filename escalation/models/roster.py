@@ -63,8 +63,26 @@ class Rotation(models.Model):
         _("daily until"),
         null=True,
         blank=True,
-        help_text=_("Empty with “daily from”: the whole day. Until before from: overnight."),
+        help_text=_(
+            "Empty with “daily from”: from hand-off to hand-off. Until before from: "
+            "overnight. Until equal to from: 24 hours."
+        ),
     )
+    # Where the turns stand: turn `anchor_turn` is `anchor_user`'s, and the turns
+    # go round `anchor_people` (user ids; empty: every participant) in the
+    # participants' order. Set when the rotation is made (turn 0, the first
+    # participant) and moved by every edit and every change of who may be on call,
+    # so that none of them changes who is on call at that moment.
+    anchor_turn = models.BigIntegerField(_("anchor turn"), default=0)
+    anchor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("anchor participant"),
+    )
+    anchor_people = models.JSONField(_("turn order"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"))
     updated_at = models.DateTimeField(_("changed at"))
 
@@ -158,6 +176,7 @@ class RosterEvent(models.Model):
         OVERRIDE_CREATED = "override_created", _("Override added")
         OVERRIDE_DELETED = "override_deleted", _("Override removed")
         NOTE_ADDED = "note_added", _("Handover note left")
+        TURNS_MOVED = "turns_moved", _("Turns follow a team change")
 
     team = models.ForeignKey(
         "incidents.Team", on_delete=models.CASCADE, related_name="roster_events"

@@ -46,24 +46,55 @@ def test_the_team_feed_parsed_back_equals_the_schedule(client, schedule, lead):
 
     cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
 
-    shifts = oncall.roster_for(schedule, since=NOW - ical.BACK).shifts(
-        NOW - ical.BACK, NOW + ical.AHEAD
+    # One event per shift (or per piece of one an override cuts), listed whole: the
+    # shift running 30 days back is not cut at the feed's first day.
+    since = NOW - ical.BACK - oncall.REACH
+    shifts = oncall.roster_for(schedule, since=since).shifts(
+        since, NOW + ical.AHEAD, merge=False
     )
     expected = sorted(
         (f"On call ({layer}): Platform — {s.user.username}", s.start, s.end)
         for layer, items in shifts.items()
         for s in items
+        if s.end > NOW - ical.BACK
     )
     assert sorted(events) == expected
-    # The one secondary's back-to-back daily shifts come as one stretch.
     first_day = datetime(2026, 11, 23, 1, tzinfo=UTC)
-    assert ("On call (secondary): Platform — tester", first_day, NOW + ical.AHEAD) in events
+    assert ("On call (secondary): Platform — tester", first_day, first_day + 24 * H) in events
     assert str(cal["x-wr-calname"]) == "On call: Platform"
     overridden = [e for e in cal.walk("VEVENT") if "Override" in str(e.get("description", ""))]
     assert [(e.decoded("dtstart"), e.decoded("dtend")) for e in overridden] == [
         (NOW + H, NOW + 5 * H)
     ]
-    assert len({str(e["uid"]) for e in cal.walk("VEVENT")}) == len(events)  # stable, unique
+    assert len({str(e["uid"]) for e in cal.walk("VEVENT")}) == len(events)  # unique
+
+
+def uids(client, feed):
+    cal, _events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
+    return {
+        str(e["uid"]): (e.decoded("dtstart").astimezone(UTC), e.decoded("dtend").astimezone(UTC))
+        for e in cal.walk("VEVENT")
+    }
+
+
+def test_a_shift_keeps_its_uid_on_every_fetch(client, clock, schedule, lead):
+    feed = roster.feed_create(user=lead, team=schedule)
+    clock.move_to(NOW + 40 * 24 * H)  # the first week now starts before the feed's window
+    first = uids(client, feed)
+
+    clock.move_to(NOW + 41 * 24 * H + 7 * H)
+    second = uids(client, feed)
+
+    horizon = NOW + 40 * 24 * H + ical.AHEAD  # the first fetch cut its last events here
+    shared = {uid for uid in set(first) & set(second) if first[uid][1] < horizon}
+    assert len(shared) > 100
+    # The same shift has the same UID and the same times, whenever it is fetched.
+    assert [uid for uid in shared if first[uid] != second[uid]] == []
+    # The feed's first event is the whole shift running at its first day, not a
+    # piece cut at that instant (whose UID would change with every fetch).
+    week_start = datetime(2026, 12, 28, 1, tzinfo=UTC)  # Monday 09:00, 30 days before
+    assert (week_start, week_start + 7 * 24 * H) in second.values()
+    assert all("-shift-" in uid or "-override-" in uid for uid in second)
 
 
 def test_a_users_feed_holds_only_their_shifts(client, schedule, onduty):

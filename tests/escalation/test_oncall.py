@@ -91,7 +91,9 @@ def test_it_keeps_the_local_handoff_time_across_dst(clock, platform, lead, engin
     ]
 
 
-def test_a_handoff_in_the_skipped_hour_happens_just_after_it(clock, platform, lead, engineer):
+def test_a_handoff_in_the_skipped_hour_happens_at_the_first_instant_after_it(
+    clock, platform, lead, engineer
+):
     platform.time_zone = "Europe/Berlin"
     platform.save()
     rotation = make_rotation(
@@ -103,8 +105,9 @@ def test_a_handoff_in_the_skipped_hour_happens_just_after_it(clock, platform, le
         start_date=date(2026, 3, 29),
     )
     r = oncall.roster_for(platform)
-    # 02:30 does not exist that night; the clock jumps from 02:00 CET (01:00 UTC).
-    assert r.boundary(rotation, 0) == utc(2026, 3, 29, 1, 30)
+    # 02:30 does not exist that night; the clock jumps from 02:00 CET to 03:00 CEST
+    # (01:00 UTC), and the hand-off happens then, not an hour late (it was 01:30 UTC).
+    assert r.boundary(rotation, 0) == utc(2026, 3, 29, 1, 0)
     assert r.boundary(rotation, 1) == utc(2026, 3, 30, 0, 30)  # 02:30 CEST
 
 
@@ -247,14 +250,16 @@ def test_it_finds_the_first_gap_and_when_it_began(clock, platform, lead, enginee
     make_rotation(actor=lead, team=platform, people=[engineer], weekdays="01234")
     r = oncall.roster_for(platform)
 
-    # Weekdays only: nobody from Saturday 00:00 until Monday 00:00 (Shanghai).
+    # Weekdays only: Friday's stretch runs to Saturday's 09:00 hand-off, so nobody is
+    # on call from Saturday 09:00 until Monday 09:00 (Shanghai). (Before stretches,
+    # Friday was cut at midnight.)
     gap = r.first_gap(NOW, NOW + 3 * D)
-    assert gap == (utc(2026, 11, 27, 16), NOW + 3 * D)
+    assert gap == (utc(2026, 11, 28, 1), NOW + 3 * D)
     assert r.first_gap(NOW, NOW + H) is None
-    # Seen from inside it, the gap still began on Saturday at midnight.
+    # Seen from inside it, the gap still began on Saturday at 09:00.
     inside = utc(2026, 11, 28, 6)
-    assert r.gap_began(inside, anchor=NOW - 30 * D) == utc(2026, 11, 27, 16)
-    assert r.gap_began(inside, anchor=utc(2026, 11, 28)) == utc(2026, 11, 28)
+    assert r.gap_began(inside, anchor=NOW - 30 * D) == utc(2026, 11, 28, 1)
+    assert r.gap_began(inside, anchor=utc(2026, 11, 28, 3)) == utc(2026, 11, 28, 3)
 
 
 def test_it_loads_any_number_of_teams_in_a_constant_number_of_queries(

@@ -233,7 +233,8 @@ def gaps():
 
 def test_it_tells_the_leads_once_of_a_gap_in_the_next_24_hours(clock, platform, lead, engineer):
     make_rotation(actor=lead, team=platform, people=[engineer], weekdays="01234")
-    saturday = datetime(2026, 11, 27, 16, tzinfo=UTC)  # 00:00 Saturday in Shanghai
+    # Friday's stretch runs to the hand-off: the gap begins on Saturday at 09:00.
+    saturday = datetime(2026, 11, 28, 1, tzinfo=UTC)  # 09:00 Saturday in Shanghai
 
     sweep(clock, NOW)  # Thursday 10:00: the gap is more than 24 h away
     assert gaps() == []
@@ -242,7 +243,7 @@ def test_it_tells_the_leads_once_of_a_gap_in_the_next_24_hours(clock, platform, 
 
     assert gaps() == [(["lead"], saturday)]
     subject, body = messages.render(Notice.objects.get(clock="gap"), language="en")
-    assert "Nobody is on call (primary) from 2026-11-28 00:00 CST" in body
+    assert "Nobody is on call (primary) from 2026-11-28 09:00 CST" in body
 
 
 def test_a_team_without_a_primary_rotation_has_no_gap(clock, platform, lead, engineer):
@@ -259,16 +260,22 @@ def pages(incident, clock_name="page"):
     return [(n.level, sorted(n.recipients), n.details) for n in qs]
 
 
-def test_an_urgent_p0_pages_primary_then_secondary_then_the_leads(
+def test_an_urgent_p0_pages_the_leads_and_primary_at_once_then_the_secondary(
     clock, platform, lead, onduty, engineer, tester
 ):
+    # Changed meaning: the tech leads are paged at level 1 with the primary, not at
+    # level 3 ten minutes later (DESIGN: "pages the tech leads at once").
     make_rotation(actor=lead, team=platform, people=[engineer])
     make_rotation(actor=lead, team=platform, people=[tester], layer="secondary")
     incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="lead")
 
     sweep_due_deadlines()
     assert pages(incident) == [
-        (1, ["engineer"], {"oncall": [{"layer": "primary", "user": "engineer"}]})
+        (
+            1,
+            ["engineer", "lead"],
+            {"oncall": [{"layer": "primary", "user": "engineer"}], "filed_by": "onduty"},
+        )
     ]
     clock.move_to(NOW + 5 * MIN)
     sweep_due_deadlines()
@@ -277,9 +284,8 @@ def test_an_urgent_p0_pages_primary_then_secondary_then_the_leads(
     sweep_due_deadlines()
 
     assert [(lvl, who) for lvl, who, _d in pages(incident)] == [
-        (1, ["engineer"]),
+        (1, ["engineer", "lead"]),
         (2, ["tester"]),
-        (3, ["lead"]),
     ]
     _s, body = messages.render(Notice.objects.get(incident=incident, clock="page", level=2))
     assert "On call (secondary): tester." in body
@@ -323,7 +329,11 @@ def test_with_nobody_on_call_the_step_falls_back_to_the_leads_and_says_so(
 
     [(level, who, details)] = pages(incident)
     assert (level, who) == (1, ["lead"])
-    assert details == {"oncall": [{"layer": "primary", "user": None}], "fallback": True}
+    assert details == {
+        "oncall": [{"layer": "primary", "user": None}],
+        "fallback": True,
+        "filed_by": "onduty",
+    }
     _s, body = messages.render(Notice.objects.get(incident=incident, clock="page"))
     assert "Nobody is on call (primary) now: sent to the team's tech leads instead." in body
     _s, zh = messages.render(
@@ -341,17 +351,19 @@ def test_an_override_decides_who_is_paged(clock, platform, lead, onduty, enginee
 
     sweep_due_deadlines()
 
-    assert pages(incident)[0][1] == ["tester"]
+    assert pages(incident)[0][1] == ["lead", "tester"]
 
 
-def test_the_handoff_time_matters_to_who_is_paged(clock, platform, lead, onduty, engineer):
+def test_the_handoff_time_matters_to_who_is_paged(
+    clock, platform, lead, onduty, engineer, tester
+):
     make_rotation(actor=lead, team=platform, people=[engineer, onduty], handoff_time=time(10, 30))
     # Monday 30th 10:29 Shanghai: still engineer's week; 10:31: onduty's.
     for minute, expected in ((29, "engineer"), (31, "onduty")):
         clock.move_to(datetime(2026, 11, 30, 2, minute, tzinfo=UTC))
-        incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="x")
+        incident = IncidentFactory(actor=tester, severity="P0", urgent=True, phone_call_to="x")
         sweep_due_deadlines()
-        assert pages(incident)[0][1] == [expected]
+        assert pages(incident)[0][1] == sorted([expected, "lead"])
 
 
 def test_a_removed_override_names_whom_it_covered(clock, platform, lead, engineer, onduty):
