@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from common import clock
 from common.responses import unavailable
+from escalation.calendars import holiday_data_warnings
 from escalation.models import Deadline, Delivery, Heartbeat
 
 
@@ -24,18 +25,24 @@ def healthz(request):
     503 when the database is unreachable, when beat's heartbeat or the last
     sweep is older than three intervals plus 30 s (beat or worker stopped), or
     when a due deadline has waited that long without its notice.
+
+    `warnings` lists what needs an administrator soon but leaves the status code
+    alone: a business calendar without holiday data for this year (or, from
+    1 November, for the next).
     """
     now = clock.now()
-    body: dict = {"time": now.isoformat()}
+    body: dict = {"time": now.isoformat(), "warnings": []}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         beats = {h.name: h for h in Heartbeat.objects.filter(name__in=["beat", "sweep"])}
         oldest_due = Deadline.objects.filter(next_at__lte=now).aggregate(m=Min("next_at"))["m"]
         failed = Delivery.objects.filter(status=Delivery.Status.FAILED).count()
+        warnings = holiday_data_warnings()
     except DatabaseError as exc:
         return JsonResponse({**body, "ok": False, "database": f"error: {exc}"}, status=503)
     body["database"] = "ok"
+    body["warnings"] = warnings
     problems = []
     heartbeat_limit = 3 * settings.HEARTBEAT_SECONDS + 30
     sweep_limit = 3 * settings.ESCALATION_SWEEP_SECONDS + 30

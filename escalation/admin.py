@@ -1,7 +1,15 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from escalation.calendars import china_years_known
+from escalation.calendar_import import MAX_BYTES, calendar_import
+from escalation.calendars import china_years_known, holiday_data_warnings
 from escalation.models import (
     BusinessCalendar,
     CalendarDay,
@@ -14,6 +22,7 @@ from escalation.models import (
     TeamChannel,
     WorkingHours,
 )
+from incidents import rules
 
 
 @admin.register(SlaPolicy)
@@ -46,6 +55,13 @@ class CalendarDayInline(admin.TabularInline):
     extra = 1
 
 
+class CalendarImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("A CSV file with the header date,kind,name, or an iCalendar (.ics) file."),
+    )
+
+
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
     """Working hours per weekday, plus the holidays and working days to add to (or
@@ -54,6 +70,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     list_display = ["name", "china_holidays", "library_years"]
     readonly_fields = ["library_years"]
     inlines = [WorkingHoursInline, CalendarDayInline]
+    import_template = "admin/escalation/businesscalendar/import_holidays.html"
 
     @admin.display(description=_("years the holiday library knows"))
     def library_years(self, obj=None):
@@ -62,6 +79,87 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             "first": first,
             "last": last,
         }
+
+    def may_import(self, request, obj=None) -> bool:
+        """Importing rewrites a calendar's days: administrators only."""
+        return rules.context(request.user).is_admin and self.has_change_permission(request, obj)
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name=f"{opts.app_label}_{opts.model_name}_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            for warning in holiday_data_warnings():
+                messages.warning(request, warning)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        if request.method == "GET" and object_id and str(object_id).isdigit():
+            for warning in holiday_data_warnings(calendar_id=int(object_id)):
+                messages.warning(request, warning)
+        extra_context["may_import"] = self.may_import(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def import_view(self, request, object_id):
+        """The "Import holidays" page: a CSV or .ics file into this calendar
+        (escalation.calendar_import)."""
+        calendar = self.get_object(request, unquote(object_id))
+        if calendar is None:
+            raise Http404
+        if not self.may_import(request, calendar):
+            raise PermissionDenied
+        form = CalendarImportForm(request.POST or None, request.FILES or None)
+        status = 200
+        if request.method == "POST":
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    result = calendar_import(
+                        calendar=calendar,
+                        data=upload.read(MAX_BYTES + 1),
+                        filename=upload.name,
+                    )
+                except ValidationError as exc:
+                    form.add_error("file", exc)
+                else:
+                    done = _(
+                        "Imported %(holidays)s holidays and %(workdays)s working days for "
+                        "%(years)s (%(created)s new, %(updated)s changed) from %(file)s."
+                    ) % {
+                        "holidays": result.holidays,
+                        "workdays": result.workdays,
+                        "years": ", ".join(str(y) for y in result.years),
+                        "created": result.created,
+                        "updated": result.updated,
+                        "file": upload.name,
+                    }
+                    self.log_change(request, calendar, str(done))
+                    messages.success(request, done)
+                    return redirect(
+                        reverse(
+                            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                            args=[calendar.pk],
+                        )
+                    )
+            status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": calendar,
+            "title": _("Import holidays into %(calendar)s") % {"calendar": calendar.name},
+            "form": form,
+            "max_kb": MAX_BYTES // 1000,
+        }
+        return TemplateResponse(request, self.import_template, context, status=status)
 
 
 @admin.register(Heartbeat)

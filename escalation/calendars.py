@@ -22,6 +22,11 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from django.conf import settings
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext
+
+from common import clock
+from escalation.models import BusinessCalendar, CalendarDay
 
 # Far enough for any real deadline; a calendar with no working time at all
 # (refused by its form) would otherwise loop for ever.
@@ -144,3 +149,57 @@ class WorkingTime:
 
 def zone(name: str | None) -> ZoneInfo:
     return ZoneInfo(name or settings.TIME_ZONE)
+
+
+# ---------------------------------------------------------------- holiday data check
+
+# From this day of the year on, next year's holidays are expected to be in: the
+# State Council publishes them in the autumn, and the first deadlines that count
+# next year's working days are set in December.
+NEXT_YEAR_FROM = (11, 1)
+
+
+@lru_cache(maxsize=1)
+def _library_years() -> frozenset[int]:
+    return frozenset(d.year for d in chinese_calendar.holidays)
+
+
+def holiday_data_gaps(today: date | None = None, *, calendar_id: int | None = None):
+    """(calendar, year) for each calendar with `china_holidays` on that has no
+    holiday data for a year it needs: the current year always, the next one from
+    1 November. A year has data when `chinese-calendar` knows it or the calendar
+    has at least one CalendarDay in it. One query, none while the library knows
+    both years. `today`: the site's local date by default."""
+    if today is None:
+        today = clock.now().astimezone(zone(None)).date()
+    years = [today.year]
+    if (today.month, today.day) >= NEXT_YEAR_FROM:
+        years.append(today.year + 1)
+    years = [y for y in years if y not in _library_years()]
+    if not years:
+        return []
+    calendars = BusinessCalendar.objects.filter(china_holidays=True)
+    if calendar_id is not None:
+        calendars = calendars.filter(pk=calendar_id)
+    calendars = calendars.annotate(
+        **{
+            f"has_{y}": Exists(CalendarDay.objects.filter(calendar=OuterRef("pk"), day__year=y))
+            for y in years
+        }
+    ).order_by("name")
+    return [(c, y) for c in calendars for y in years if not getattr(c, f"has_{y}")]
+
+
+def holiday_data_warnings(
+    today: date | None = None, *, calendar_id: int | None = None
+) -> list[str]:
+    """One sentence per calendar and year without holiday data (holiday_data_gaps),
+    in the active language."""
+    return [
+        gettext(
+            "Calendar “%(name)s” has no holiday data for %(year)s: import the year's "
+            "holidays and working weekend days."
+        )
+        % {"name": calendar.name, "year": year}
+        for calendar, year in holiday_data_gaps(today, calendar_id=calendar_id)
+    ]

@@ -3,12 +3,14 @@
 Times are read in the team's time zone (the roster views activate it)."""
 
 import re
-from datetime import time
+from datetime import UTC, datetime, time
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common import clock as wall
 from escalation.models import Layer
 from escalation.models.roster import ALL_WEEKDAYS
 from incidents.forms import datetime_field, textarea
@@ -107,11 +109,38 @@ class RotationForm(forms.Form):
         }
 
 
+class WallClockField(forms.DateTimeField):
+    """A local date and time in the active time zone (the team's), accepted even in
+    the hour a DST change repeats or skips: a repeated time means its first
+    occurrence, a skipped one the first instant after the gap. `resolved` says
+    which, so the form can tell the user what it did."""
+
+    resolved = ""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        with timezone.override(UTC):  # parse only: the wall time is read below
+            aware = super().to_python(value)
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            return value
+        zone = timezone.get_current_timezone()
+        instant, self.resolved = wall.resolve_local(aware.replace(tzinfo=None), zone)
+        return instant.astimezone(zone)
+
+
+def wall_clock_field(label):
+    field = datetime_field(label, required=True)
+    return WallClockField(
+        label=label, required=True, widget=field.widget, input_formats=field.input_formats
+    )
+
+
 class OverrideForm(forms.Form):
     layer = forms.ChoiceField(label=_("Layer"), choices=Layer.choices)
     user = forms.ChoiceField(label=_("Who is on call instead"))
-    start = datetime_field(_("From"), required=True)
-    end = datetime_field(_("Until"), required=True)
+    start = wall_clock_field(_("From"))
+    end = wall_clock_field(_("Until"))
     note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
     def __init__(self, *args, people, **kwargs):
@@ -124,6 +153,27 @@ class OverrideForm(forms.Form):
 
     def clean_user(self):
         return self.people[self.cleaned_data["user"]]
+
+    def adjustments(self) -> list[str]:
+        """What was made of a time in an hour a DST change repeats or skips."""
+        found = []
+        for name in ("start", "end"):
+            field, value = self.fields[name], self.cleaned_data.get(name)
+            if value is None or not field.resolved:
+                continue
+            local = f"{value:%Y-%m-%d %H:%M %Z}"
+            if field.resolved == "repeated":
+                text = _(
+                    "%(field)s falls in the hour the clocks repeat: taken as its first "
+                    "occurrence, %(at)s."
+                )
+            else:
+                text = _(
+                    "%(field)s does not exist (the clocks skip that hour): taken as "
+                    "%(at)s, the first instant after the gap."
+                )
+            found.append(text % {"field": field.label, "at": local})
+        return found
 
 
 class HandoverNoteForm(forms.Form):

@@ -355,6 +355,8 @@ def override_add(request, slug: str):
             )
             if status is None:
                 messages.success(request, _("Override added."))
+                for text in form.adjustments():
+                    messages.info(request, text)
                 return redirect("oncall-team", slug=team.slug)
     return _team_page(request, team, override_form=form, status=status)
 

@@ -30,6 +30,7 @@ from rest_framework.authtoken.models import Token
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation import oncall
+from escalation.calendars import holiday_data_warnings
 from escalation.messages import oncall_lines
 from escalation.models import Delivery
 from escalation.sla import business_hours_levels, windows_for
@@ -277,6 +278,8 @@ def dashboard(request):
         total=sum(counts.values()),
         overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
         on_call=oncall.viewer_on_call(user, now),
+        # Administrators only: the check is theirs to act on, and nobody else pays its query.
+        holiday_warnings=holiday_data_warnings() if rules.context(user).is_admin else [],
     )
     return render(request, "incidents/dashboard.html", context)
 

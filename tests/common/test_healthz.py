@@ -1,10 +1,11 @@
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import time_machine
 from django.utils import timezone
 
 from escalation.engine import sweep_due_deadlines
-from escalation.models import Delivery, Heartbeat
+from escalation.models import BusinessCalendar, CalendarDay, Delivery, Heartbeat
 from escalation.tasks import record_heartbeat
 from tests.factories import IncidentFactory
 
@@ -89,3 +90,33 @@ def test_it_counts_heartbeats_and_only_moves_forward(db):
 
 def test_it_needs_no_login_and_refuses_post(client, db):
     assert client.post("/healthz").status_code == 405
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NO_2027 = (
+    "Calendar “Mainland China working days” has no holiday data for 2027: import the "
+    "year's holidays and working weekend days."
+)
+
+
+def test_it_lists_a_year_without_holiday_data_as_a_warning_and_stays_healthy(client, db):
+    with time_machine.travel(datetime(2026, 10, 31, 12, tzinfo=SHANGHAI), tick=False):
+        alive()
+        body = client.get("/healthz").json()
+    assert body["warnings"] == []  # the library knows 2026; 2027 is not due yet
+    with time_machine.travel(datetime(2026, 12, 5, 12, tzinfo=SHANGHAI), tick=False):
+        alive()
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json()["ok"] is True
+        assert response.json()["warnings"] == [NO_2027]
+        calendar = BusinessCalendar.objects.get(name="Mainland China working days")
+        CalendarDay.objects.create(calendar=calendar, day=date(2027, 2, 6), kind="holiday")
+        assert client.get("/healthz").json()["warnings"] == []
+
+
+def test_it_keeps_its_warnings_when_unhealthy(client, db):
+    with time_machine.travel(datetime(2027, 3, 1, 12, tzinfo=SHANGHAI), tick=False):
+        response = client.get("/healthz")  # no heartbeat yet: 503, and the warning
+    assert response.status_code == 503
+    assert response.json()["warnings"] == [NO_2027]
