@@ -75,7 +75,10 @@ class RotationForm(forms.Form):
         label=_("Daily until"),
         required=False,
         widget=TimeInput(),
-        help_text=_("Before “daily from”: an overnight shift (e.g. 18:00 until 09:00)."),
+        help_text=_(
+            "Before “daily from”: an overnight shift (e.g. 18:00 until 09:00); equal to "
+            "it: 24 hours from then."
+        ),
     )
 
     def clean_participants(self):
