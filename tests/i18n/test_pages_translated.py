@@ -13,7 +13,7 @@ from common.clock import now as clock_now
 from common.responses import unavailable
 from escalation import roster
 from escalation.engine import sweep_due_deadlines
-from escalation.models import Rotation
+from escalation.models import BusinessCalendar, Rotation
 from incidents import services
 from incidents.models import Team, UserProfile
 from knowledge import services as knowledge
@@ -193,6 +193,8 @@ def world(request, clock, onduty, engineer, owner, helper, tester, lead, manager
         end=clock_now() + timedelta(days=1, hours=8),
         note=t("发布演练", "Release rehearsal"),
     )
+    # The seeded business calendar is data too (its 2027 warning names it).
+    BusinessCalendar.objects.update(name=t("中国大陆工作日", "Mainland China working days"))
     clock.shift(timedelta(hours=1))
     sweep_due_deadlines()
     for user in (onduty, engineer, owner, helper, tester, lead, manager, admin):

@@ -198,6 +198,7 @@ NOT_USER_TEXT = {
     "escalation.Notice.recipients": "usernames and addresses",
     "escalation.TeamChannel.secret": "a secret, never shown",
     "escalation.Rotation.weekdays": "digits 0-6 (validated)",
+    "escalation.Rotation.anchor_people": "user ids, written by the server",
     "escalation.CalendarFeed.token": "made by the server",
     "escalation.RosterEvent.data": "ids of the records changed",
 }
