@@ -1,11 +1,18 @@
 """Who is on call: a team's schedule worked out from its rotations and overrides.
 
-All arithmetic runs on UTC instants. A rotation's shift k begins at its handoff
-time, in the team's time zone, on `start_date + k × shift_days`: across a DST
-change the handoff stays at the same local time and that shift is an hour
-shorter or longer. A participant who has left the team (or whose account is
-inactive) is skipped: their shifts go to the next participant in order, and
-the roster warns about it.
+All arithmetic runs on UTC instants. A rotation covers stretches, one per day:
+from the handoff time to the next day's handoff time, or the day's window; a
+stretch belongs to the weekday it starts on, and the weekdays filter keeps the
+stretches of the chosen days. Shift k runs from the handoff time on
+`start_date + k × shift_days` (in the team's zone: across a DST change the
+handoff keeps its local time and that shift is an hour shorter or longer; a
+skipped handoff time happens at the first instant after the gap) to the next,
+and covers the kept stretches' time inside it. A shift that covers no time
+takes no turn. Whose turn is whose is anchored on the rotation (turn
+`anchor_turn` is `anchor_user`'s), which edits and team changes move so that
+they never change who is on call at that moment. A participant who has left
+the team (or whose account is inactive) is replaced at once by the next one,
+and the roster warns about it.
 
 Layering, in each layer: rotations in the order they were defined, each later
 one painted over the earlier ones where they overlap; then overrides, in the
@@ -115,7 +122,7 @@ class Roster:
         the first)."""
         days = (at.astimezone(self.zone).date() - rotation.start_date).days
         k = days // rotation.shift_days
-        while k > -2 and self.boundary(rotation, k) > at:
+        while self.boundary(rotation, k) > at:
             k -= 1
         while self.boundary(rotation, k + 1) <= at:
             k += 1
@@ -172,11 +179,9 @@ class Roster:
             return None, None
         return turn, self.participant(rotation, turn)
 
-    def rotation_shifts(
-        self, rotation: Rotation, start: datetime, end: datetime, *, clip: bool = True
-    ) -> list[Shift]:
+    def rotation_shifts(self, rotation: Rotation, start: datetime, end: datetime) -> list[Shift]:
         """The shifts of one rotation overlapping [start, end): for each shift that takes
-        a turn, the time of its stretches, clipped to the window (or, `clip` off, whole)."""
+        a turn, the time of its stretches, clipped to the window."""
         if not self.members.get(rotation.pk):
             return []
         k = max(0, self.shift_at(rotation, start))
@@ -191,8 +196,7 @@ class Roster:
                 for part, (a, b) in enumerate(parts):
                     if b <= start or a >= end:
                         continue
-                    if clip:
-                        a, b = max(a, start), min(b, end)
+                    a, b = max(a, start), min(b, end)
                     shifts.append(
                         Shift(rotation.layer, user, a, b, rotation=rotation, index=k, part=part)
                     )
