@@ -40,6 +40,9 @@ from incidents.models import OPEN_STATES, Incident, LogEntry, Team
 # the handoff (after an outage of the worker); a gap is looked for this far ahead.
 OVERRIDE_REACH = timedelta(days=366)
 HANDOVER_WINDOW = timedelta(hours=24)
+# A rotation's start date lies within this of today: further, and nothing it says
+# could matter (and far dates overflow the arithmetic).
+DATE_REACH = timedelta(days=3653)
 GAP_HORIZON = timedelta(hours=24)
 MAX_LISTED = 50
 
@@ -193,6 +196,8 @@ def _check_rotation(team: Team, spec: RotationSpec) -> None:
         errors["shift_days"] = _("A shift lasts 1 to 28 days.")
     if spec.start_date is None:
         errors["start_date"] = _("Give the day the first shift begins.")
+    elif abs((spec.start_date - wall.now().date()).days) > DATE_REACH.days:
+        errors["start_date"] = _("Give a date within ten years of today.")
     if not spec.weekdays or set(spec.weekdays) - set(ALL_WEEKDAYS):
         errors["weekdays"] = _("Choose at least one weekday.")
     if (spec.day_start is None) != (spec.day_end is None):
@@ -357,6 +362,8 @@ def override_create(
         errors["end"] = _("This stretch is over already.")
     elif end - now > OVERRIDE_REACH:
         errors["end"] = _("An override can reach at most a year ahead.")
+    elif now - start > OVERRIDE_REACH:
+        errors["start"] = _("An override can begin at most a year back.")
     roster = oncall.roster_for(team)
     if user is None or not roster.eligible(user):
         errors["user"] = _("Choose an active member of %(team)s.") % {"team": team.name}

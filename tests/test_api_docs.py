@@ -30,6 +30,42 @@ def test_it_serves_a_schema_with_every_endpoint(client, db):
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 
+def test_it_documents_the_roster_endpoints(client, db):
+    paths = yaml.safe_load(client.get("/api/schema/").content)["paths"]
+    team = "/api/v1/teams/{slug}"
+    expected = {
+        f"{team}/oncall/": {"get": {"200", "400", "401", "404"}},
+        f"{team}/rotations/": {
+            "get": {"200", "401", "404"},
+            "post": {"201", "400", "401", "403", "404"},
+        },
+        f"{team}/rotations/{{id}}/": {
+            "get": {"200", "401", "404"},
+            "patch": {"200", "400", "401", "403", "404"},
+            "delete": {"204", "401", "403", "404"},
+        },
+        f"{team}/overrides/": {
+            "get": {"200", "400", "401", "404"},
+            "post": {"201", "400", "401", "403", "404"},
+        },
+        f"{team}/overrides/{{id}}/": {"delete": {"204", "401", "403", "404"}},
+        f"{team}/shifts/": {"get": {"200", "400", "401", "404"}},
+        f"{team}/feeds/": {"post": {"200", "201", "401", "404"}},
+    }
+    for path, operations in expected.items():
+        assert set(paths[path]) == set(operations), path
+        for method, codes in operations.items():
+            operation = paths[path][method]
+            assert operation["summary"], (path, method)
+            assert codes <= set(operation["responses"]), (path, method)
+    writes = [paths[f"{team}/rotations/"]["post"], paths[f"{team}/overrides/"]["post"]]
+    for operation in writes:
+        assert operation["requestBody"]["content"]["application/json"]["examples"]
+    shifts = {p["name"]: p for p in paths[f"{team}/shifts/"]["get"]["parameters"]}
+    assert shifts["from"]["required"]
+    assert shifts["until"]["required"]
+
+
 def test_it_serves_swagger_ui_from_this_server(client, db):
     response = client.get("/api/docs/")
 

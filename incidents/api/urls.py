@@ -1,7 +1,15 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation.api import OnCallView
+from escalation.api import (
+    FeedView,
+    OnCallView,
+    OverrideDetailView,
+    OverrideListView,
+    RotationDetailView,
+    RotationListView,
+    ShiftsView,
+)
 from incidents.api.alerts import AlertIntakeView
 from incidents.api.views import IncidentViewSet, ping
 from knowledge.api import KnowledgeSearchView, MetricsView
@@ -19,5 +27,19 @@ urlpatterns = [
     path("metrics/", MetricsView.as_view(), name="metrics-api"),
     path("ping/", ping, name="ping"),
     path("teams/<str:slug>/oncall/", OnCallView.as_view(), name="team-oncall"),
+    path("teams/<str:slug>/rotations/", RotationListView.as_view(), name="team-rotations"),
+    path(
+        "teams/<str:slug>/rotations/<int:pk>/",
+        RotationDetailView.as_view(),
+        name="team-rotation",
+    ),
+    path("teams/<str:slug>/overrides/", OverrideListView.as_view(), name="team-overrides"),
+    path(
+        "teams/<str:slug>/overrides/<int:pk>/",
+        OverrideDetailView.as_view(),
+        name="team-override",
+    ),
+    path("teams/<str:slug>/shifts/", ShiftsView.as_view(), name="team-shifts"),
+    path("teams/<str:slug>/feeds/", FeedView.as_view(), name="team-feeds"),
     path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
 ]

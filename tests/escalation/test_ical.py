@@ -49,9 +49,7 @@ def test_the_team_feed_parsed_back_equals_the_schedule(client, schedule, lead):
     # One event per shift (or per piece of one an override cuts), listed whole: the
     # shift running 30 days back is not cut at the feed's first day.
     since = NOW - ical.BACK - oncall.REACH
-    shifts = oncall.roster_for(schedule, since=since).shifts(
-        since, NOW + ical.AHEAD, merge=False
-    )
+    shifts = oncall.roster_for(schedule, since=since).shifts(since, NOW + ical.AHEAD, merge=False)
     expected = sorted(
         (f"On call ({layer}): Platform — {s.user.username}", s.start, s.end)
         for layer, items in shifts.items()

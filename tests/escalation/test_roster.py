@@ -354,9 +354,7 @@ def test_an_override_decides_who_is_paged(clock, platform, lead, onduty, enginee
     assert pages(incident)[0][1] == ["lead", "tester"]
 
 
-def test_the_handoff_time_matters_to_who_is_paged(
-    clock, platform, lead, onduty, engineer, tester
-):
+def test_the_handoff_time_matters_to_who_is_paged(clock, platform, lead, onduty, engineer, tester):
     make_rotation(actor=lead, team=platform, people=[engineer, onduty], handoff_time=time(10, 30))
     # Monday 30th 10:29 Shanghai: still engineer's week; 10:31: onduty's.
     for minute, expected in ((29, "engineer"), (31, "onduty")):
@@ -377,3 +375,21 @@ def test_a_removed_override_names_whom_it_covered(clock, platform, lead, enginee
     event = RosterEvent.objects.get(kind="override_deleted")
     assert event.data["covers"] == ["engineer"]
     assert event.summary == "onduty covers engineer (primary) 2026-11-26 10:00–11:00 CST"
+
+
+def test_it_refuses_far_dates_that_would_break_the_arithmetic(clock, platform, lead, engineer):
+    with pytest.raises(ValidationError) as error:
+        make_rotation(actor=lead, team=platform, people=[engineer], start_date=date(9999, 1, 4))
+    assert "start_date" in error.value.message_dict
+    with pytest.raises(ValidationError) as error:
+        roster.override_create(
+            actor=lead,
+            team=platform,
+            layer="primary",
+            user=engineer,
+            start=datetime(1545, 12, 16, tzinfo=UTC),
+            end=NOW + H,
+        )
+    assert error.value.message_dict["start"] == ["An override can begin at most a year back."]
+    assert not platform.rotations.exists()
+    assert not platform.overrides.exists()

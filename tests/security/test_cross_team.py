@@ -5,8 +5,9 @@ URL resolver, so a new endpoint without a row here fails), with every HTTP
 method its view answers (checked by asking each pattern every method).
 
 - TARGETS: URLs of one record of team A (incident, post-mortem, action item,
-  article). The outsider — team B's tech lead with every other team role —
-  gets 404 for every method, exactly what a record that does not exist gets,
+  article, its roster — pages and API). The outsider — team B's tech lead
+  with every other team role — gets 404 for every method, exactly what a
+  record that does not exist gets,
   and nothing is written. Team B's manager and admin see team A (DESIGN.md:
   managers and admins see all), the manager may not act (403); team A's lead
   succeeds with the same request, so the 404 is the visibility rule's.
@@ -84,10 +85,11 @@ class Target:
     data: Callable | None = None  # (TeamRecords, record) → a valid body for the writes
     api: bool = False
     manager_reads: int = 200  # a manager (sees all teams, may not write) reading it
+    succeeds: int | None = None  # the lead's write: 200 (API) or 302 (pages) unless given
 
     @property
     def write(self) -> str | None:
-        return next((m for m in ("POST", "PATCH") if m in self.methods), None)
+        return next((m for m in ("POST", "PATCH", "DELETE") if m in self.methods), None)
 
 
 def _local(value) -> str:
@@ -253,7 +255,31 @@ def override_data(team, record) -> dict:
     }
 
 
+def api_rotation_data(team, record) -> dict:
+    return {
+        "name": "Nights",
+        "layer": "secondary",
+        "participants": [team.owner.username, team.tester.username],
+        "shift_days": 1,
+        "handoff_time": "18:00",
+        "start_date": timezone.localdate().isoformat(),
+        "weekdays": "0123456",
+    }
+
+
+def api_override_data(team, record) -> dict:
+    start = timezone.localtime() + timedelta(days=2)
+    return {
+        "layer": "primary",
+        "user": team.lead.username,
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=4)).isoformat(),
+        "note": "Covering",
+    }
+
+
 ROSTER = "/oncall/platform"
+API_ROSTER = "/api/v1/teams/platform"
 ROSTER_TARGETS = [
     Target("oncall-team", "/oncall/{pk}/", _team_slug, ("GET",)),
     Target(
@@ -304,6 +330,55 @@ ROSTER_TARGETS = [
         "api-oncall",
         "/api/v1/teams/{pk}/oncall/",
         lambda t: (t.rotation, _team_slug(t))[1],
+        ("GET", "HEAD", "OPTIONS"),
+        api=True,
+    ),
+    Target(
+        "api-oncall-at",
+        "/api/v1/teams/{pk}/oncall/?at=2026-12-06T09:30:00Z",
+        lambda t: (t.override, _team_slug(t))[1],
+        ("GET", "HEAD"),
+        api=True,
+    ),
+    Target(
+        "api-rotations",
+        "/api/v1/teams/{pk}/rotations/",
+        lambda t: (t.rotation, _team_slug(t))[1],
+        ("GET", "HEAD", "OPTIONS", "POST"),
+        data=api_rotation_data,
+        api=True,
+        succeeds=201,
+    ),
+    Target(
+        "api-rotation",
+        API_ROSTER + "/rotations/{pk}/",
+        lambda t: t.rotation,
+        ("GET", "HEAD", "OPTIONS", "PATCH", "DELETE"),
+        data=lambda team, record: {"name": "Renamed", "handoff_time": "10:00"},
+        api=True,
+    ),
+    Target(
+        "api-overrides",
+        "/api/v1/teams/{pk}/overrides/",
+        lambda t: (t.override, _team_slug(t))[1],
+        ("GET", "HEAD", "OPTIONS", "POST"),
+        data=api_override_data,
+        api=True,
+        succeeds=201,
+    ),
+    Target(
+        "api-override",
+        API_ROSTER + "/overrides/{pk}/",
+        lambda t: t.override,
+        ("OPTIONS", "DELETE"),
+        data=lambda team, record: {},
+        api=True,
+        succeeds=204,
+    ),
+    Target(
+        "api-shifts",
+        "/api/v1/teams/{pk}/shifts/?from=2026-11-20T00:00:00Z&until=2027-01-20T00:00:00Z",
+        lambda t: (t.override, _team_slug(t))[1],
         ("GET", "HEAD", "OPTIONS"),
         api=True,
     ),
@@ -454,7 +529,8 @@ def test_it_lets_the_owning_teams_lead_make_the_same_request(client, team_a, lea
 
     response = send(client, target.write, path, target.data(team_a, record), api=target.api)
 
-    assert response.status_code == (200 if target.api else 302), response.content[:500]
+    expected = target.succeeds or (200 if target.api else 302)
+    assert response.status_code == expected, response.content[:500]
     assert state_changes(before, db_state()) != []
 
 
@@ -612,6 +688,9 @@ LISTINGS = [
         status=404,
         data={"team": "platform"},
     ),
+    # The same through the API (managers and admins may have one: they see the roster).
+    Listing("api-feed-team-a", "/api/v1/teams/platform/feeds/", ("POST",), status=404, api=True),
+    Listing("api-feed-options", "/api/v1/teams/platform/feeds/", ("OPTIONS",), api=True),
 ]
 
 

@@ -3,9 +3,10 @@
 The text fields are read from the API serializers and the web forms
 themselves, so a new field is tested without being listed here:
 
-- API (intake, PATCH, every action, alert intake): over its max_length, a NUL
-  character (PostgreSQL refuses NUL in text), a lone surrogate (JSON allows
-  "\\ud800"; no database stores it) → 400 naming the field, nothing written.
+- API (intake, PATCH, every action, alert intake, roster rotations and
+  overrides): over its max_length, a NUL character (PostgreSQL refuses NUL in
+  text), a lone surrogate (JSON allows "\\ud800"; no database stores it) → 400
+  naming the field, nothing written.
   Emoji, CJK, right-to-left text with direction marks, combining accents,
   and exactly max_length characters outside the BMP are stored as sent.
 - Web forms: every text field has a max_length; over it, or with NUL → 400
@@ -28,6 +29,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from rest_framework import serializers
 
+from escalation.api import OverrideSerializer, RotationSerializer
 from incidents import alerts, views
 from incidents import forms as incident_forms
 from incidents.api import serializers as s
@@ -42,6 +44,8 @@ from tests.security.helpers import db_state, state_changes
 from tests.security.test_cross_team import (
     action_item_data,
     api_data,
+    api_override_data,
+    api_rotation_data,
     article_data,
     edit_data,
     form_data,
@@ -139,6 +143,20 @@ ENDPOINTS = [
         "/api/v1/alerts/{token}/",
         _alertmanager,
     ),
+    Endpoint(
+        "rotation",
+        RotationSerializer,
+        "post",
+        "/api/v1/teams/platform/rotations/",
+        lambda records: api_rotation_data(records, None),
+    ),
+    Endpoint(
+        "override",
+        OverrideSerializer,
+        "post",
+        "/api/v1/teams/platform/overrides/",
+        lambda records: api_override_data(records, None),
+    ),
 ]
 
 
@@ -146,6 +164,8 @@ def text_fields(serializer, prefix=()):
     """(path in the body, field) of every text field, nested ones included;
     for an object of labels, the path names a label "k"."""
     for name, field in serializer.fields.items():
+        if field.read_only:
+            continue  # answered, never read
         here = (*prefix, name)
         if isinstance(field, serializers.ListSerializer | serializers.ListField):
             if isinstance(field.child, serializers.Serializer):
@@ -275,6 +295,7 @@ NOT_KEPT = {
     "alert-alertmanager:groupLabels.k": "Alertmanager's grouping",
     "alert-alertmanager:commonLabels.k": "repeats the alerts' labels",
     "alert-alertmanager:commonAnnotations.k": "repeats the alerts' annotations",
+    "rotation:weekdays": "digits 0 (Monday) to 6 only",
 }
 
 
