@@ -19,6 +19,7 @@ import contextlib
 import http.client
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -28,6 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+
+
+# One strong key for every process of a run (production settings refuse weak ones).
+SECRET_KEY = secrets.token_urlsafe(64)
 
 
 def manage(env, *args, capture=False):
@@ -117,7 +122,7 @@ def bench_env(**extra) -> dict:
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/responder_bench"
         ),
         "DEBUG": "false",
-        "SECRET_KEY": "bench-not-secret",
+        "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "RESPONDER_VAR_DIR": str(ROOT / "var" / "bench"),

@@ -19,6 +19,7 @@ tick: escalation.jobs.sweep_at). Exit status 1 if one is missed.
 
 import argparse
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -41,7 +42,7 @@ def setup_env(args) -> dict:
             "postgres://postgres@127.0.0.1:5432/responder_bench_escalation",
         ),
         "DEBUG": "false",
-        "SECRET_KEY": "bench-not-secret",
+        "SECRET_KEY": secrets.token_urlsafe(64),
         "LOG_LEVEL": "WARNING",
         "RESPONDER_VAR_DIR": str(ROOT / "var" / "bench-escalation"),
         "ESCALATION_SWEEP_SECONDS": str(args.sweep_seconds),

@@ -11,6 +11,7 @@ With --profile, pyinstrument's profile of one more request as well.
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def main():
         os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/responder_bench"),
     )
     os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("SECRET_KEY", "bench-not-secret")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("RESPONDER_VAR_DIR", str(ROOT / "var" / "bench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

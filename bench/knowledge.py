@@ -20,6 +20,7 @@ import argparse
 import http.client
 import os
 import re
+import secrets
 import sys
 import time
 import urllib.parse
@@ -90,6 +91,10 @@ class Client:
             raise SystemExit(f"login as {username} failed ({status})")
 
 
+# One strong key for every process of a run (production settings refuse weak ones).
+SECRET_KEY = secrets.token_urlsafe(64)
+
+
 def archived_count(env) -> int:
     out = manage(
         env,
@@ -122,7 +127,7 @@ def main():
             "postgres://postgres@127.0.0.1:5432/responder_bench_knowledge",
         ),
         "DEBUG": "false",
-        "SECRET_KEY": "bench-not-secret",
+        "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "DEMO_PASSWORD": password,

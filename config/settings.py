@@ -26,6 +26,8 @@ env = environ.Env(
     SLA_PAUSE_LIMIT_HOURS=(float, 72.0),
     HTTPS=(bool, False),
     SECURE_HSTS_SECONDS=(int, 31_536_000),
+    HSTS_INCLUDE_SUBDOMAINS=(bool, False),
+    HSTS_PRELOAD=(bool, False),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -43,10 +45,23 @@ DEBUG = env("DEBUG")
 # The default key is only good for the embedded demo; production must set SECRET_KEY.
 EMBEDDED_SECRET_KEY = "insecure-embedded-default-change-me"
 SECRET_KEY = secret("SECRET_KEY", default=EMBEDDED_SECRET_KEY)
-if not DEBUG and SECRET_KEY == EMBEDDED_SECRET_KEY:
+if not DEBUG:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("Set SECRET_KEY (or SECRET_KEY_FILE) when DEBUG is off.")
+    if SECRET_KEY == EMBEDDED_SECRET_KEY:
+        raise ImproperlyConfigured("Set SECRET_KEY (or SECRET_KEY_FILE) when DEBUG is off.")
+    # Django's own bar (check --deploy, security.W009), enforced: a weak key signs
+    # sessions and password-reset links that can be forged.
+    if (
+        len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 5
+        or SECRET_KEY.startswith("django-insecure-")
+    ):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is too weak for DEBUG off: use at least 50 characters with at "
+            "least 5 different ones, e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(64))'."
+        )
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
@@ -59,7 +74,19 @@ SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS") if HTTPS else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+# Both commit a whole domain (every subdomain; browsers' built-in lists) for years,
+# so each is the operator's decision: off unless asked for. Django's deployment
+# check warns when they are off; that warning is silenced only while they are.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env("HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = HTTPS and env("HSTS_PRELOAD")
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for check, chosen in (
+        ("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+        ("security.W021", SECURE_HSTS_PRELOAD),
+    )
+    if not chosen
+]
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -227,7 +254,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -800,9 +800,11 @@ class FeedView(APIView):
     )
     def post(self, request, slug: str):
         team = _team(request, slug)
-        existed = CalendarFeed.objects.filter(
-            user=request.user, team=team, revoked_at__isnull=True
-        ).exists()
+        existed = (
+            CalendarFeed.objects.filter(user=request.user, team=team, revoked_at__isnull=True)
+            .exclude(nonce="")
+            .exists()
+        )
         feed = roster.feed_for(user=request.user, team=team)
         url = settings.SITE_URL + reverse("oncall-feed", args=[feed.token])
         code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED

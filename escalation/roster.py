@@ -4,7 +4,6 @@ Every change is checked against incidents.rules and written with a RosterEvent
 in the same transaction: the roster's timeline says who changed what, when.
 """
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -471,9 +470,9 @@ def feed_create(*, user, team: Team | None = None) -> CalendarFeed:
     CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True).update(
         revoked_at=now
     )
-    return CalendarFeed.objects.create(
-        user=user, team=team, token=secrets.token_urlsafe(32), created_at=now
-    )
+    feed = CalendarFeed.made(user=user, team=team, created_at=now)
+    feed.save()
+    return feed
 
 
 @transaction.atomic
@@ -485,13 +484,15 @@ def feed_for(*, user, team: Team) -> CalendarFeed:
     # Two first calls at once make one address: they queue on the user's row.
     users = CalendarFeed._meta.get_field("user").related_model
     users.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    # An address made before secrets were derivable cannot be shown again: it keeps
+    # working, and a showable one is made beside it.
     mine = CalendarFeed.objects.filter(user=user, team=team, revoked_at__isnull=True)
-    feed = mine.order_by("-created_at", "-id").first()
+    feed = mine.exclude(nonce="").order_by("-created_at", "-id").first()
     if feed is not None:
         return feed
-    return CalendarFeed.objects.create(
-        user=user, team=team, token=secrets.token_urlsafe(32), created_at=wall.now()
-    )
+    feed = CalendarFeed.made(user=user, team=team, created_at=wall.now())
+    feed.save()
+    return feed
 
 
 @transaction.atomic

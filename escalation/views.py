@@ -200,9 +200,9 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             )
         feeds = {
             (f.team_id is not None): f
-            for f in CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).filter(
-                Q(team=team) | Q(team__isnull=True)
-            )
+            for f in CalendarFeed.objects.filter(user=user, revoked_at__isnull=True)
+            .filter(Q(team=team) | Q(team__isnull=True))
+            .order_by("created_at", "id")  # the newest of each kind wins
         }
         context = {
             "team": team,
@@ -423,7 +423,7 @@ def _feed_back(request, team):
 def feed_ics(request, token: str):
     """The calendar feed itself: no sign-in (calendar programs cannot), the address is
     the secret; a revoked or unknown one is 404."""
-    feed = CalendarFeed.objects.filter(token=token).select_related("user", "team").first()
+    feed = CalendarFeed.find(token)
     if not roster.feed_usable(feed):
         raise Http404(_("No such calendar."))
     body = ical.render(feed, clock.now())

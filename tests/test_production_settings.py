@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "k" * 20 + "Zq9!xV2@pL7#rT4$wN8%yB1^cM6&dF3*hJ5(gS0)" + "e" * 10
 
@@ -73,3 +75,46 @@ def test_it_reads_the_secret_key_from_a_file(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == STRONG
+
+
+def test_it_refuses_a_weak_key_when_debug_is_off():
+    for weak in ("short-but-not-the-demo-key", "ab" * 40, "django-insecure-" + "Zq9xV2pL7rT4" * 5):
+        result = manage("check", DEBUG="false", SECRET_KEY=weak, ALLOWED_HOSTS="example.com")
+        assert result.returncode != 0, weak
+        assert "SECRET_KEY is too weak for DEBUG off" in result.stderr, weak
+    # The same key is fine while DEBUG is on (the embedded demo).
+    assert manage("check", DEBUG="true", SECRET_KEY="short").returncode == 0
+
+
+def hsts(**env):
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, "
+        "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD, s.SILENCED_SYSTEM_CHECKS)",
+        DEBUG="false",
+        HTTPS="true",
+        SECRET_KEY=STRONG,
+        ALLOWED_HOSTS="responder.example.com",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_hsts_preload_and_subdomains_are_opt_in():
+    assert hsts() == "31536000 False False ['security.W005', 'security.W021']"
+    assert hsts(HSTS_INCLUDE_SUBDOMAINS="true") == "31536000 True False ['security.W021']"
+    assert hsts(HSTS_INCLUDE_SUBDOMAINS="true", HSTS_PRELOAD="true") == "31536000 True True []"
+
+
+@pytest.mark.django_db
+def test_the_hsts_header_has_no_preload_unless_asked(client, settings):
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+    settings.SECURE_HSTS_PRELOAD = False
+    settings.SECURE_SSL_REDIRECT = False
+
+    response = client.get("/healthz", secure=True)
+
+    assert response["Strict-Transport-Security"] == "max-age=31536000"

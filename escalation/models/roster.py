@@ -14,12 +14,15 @@
 The arithmetic is in escalation.oncall, the writes in escalation.roster.
 """
 
+import secrets
 from datetime import time
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from common.tokens import derived_secret, digest
 
 ALL_WEEKDAYS = "0123456"
 
@@ -246,7 +249,15 @@ class CalendarFeed(models.Model):
         blank=True,
         related_name="calendar_feeds",
     )
-    token = models.CharField(_("token"), max_length=64, unique=True)
+    # The address's secret is never stored: `token_hash` finds the feed, and the
+    # secret is worked out again from `nonce` and SECRET_KEY to show it to its owner.
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    nonce = models.CharField(
+        _("nonce"),
+        max_length=32,
+        blank=True,
+        help_text=_("Empty: made before addresses were stored hashed (it works, unshown)."),
+    )
     created_at = models.DateTimeField(_("created at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
@@ -257,3 +268,25 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.team_id or 'me'}"
+
+    @property
+    def token(self) -> str:
+        """The secret in the address; "" for an address made before it was derivable."""
+        return derived_secret("calendar-feed", self.nonce) if self.nonce else ""
+
+    @classmethod
+    def made(cls, *, user, team, created_at) -> "CalendarFeed":
+        """A new feed (not saved) with a fresh secret."""
+        nonce = secrets.token_hex(16)
+        return cls(
+            user=user,
+            team=team,
+            nonce=nonce,
+            token_hash=digest(derived_secret("calendar-feed", nonce)),
+            created_at=created_at,
+        )
+
+    @classmethod
+    def find(cls, token: str):
+        """The feed whose address holds `token`, or None."""
+        return cls.objects.filter(token_hash=digest(token)).select_related("user", "team").first()

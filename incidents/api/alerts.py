@@ -1,6 +1,5 @@
 """POST /api/v1/alerts/<integration_token>/ — monitoring alert intake."""
 
-import json
 import re
 
 from django.utils.translation import gettext as _
@@ -12,11 +11,12 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.parsers import loads as json_body
 from incidents import alerts
 from incidents.api.serializers import Choice, Count, ErrorSerializer, Moment, Text
 from incidents.models import LONG_TEXT, Alert, Category
@@ -231,10 +231,7 @@ class AlertIntakeView(APIView):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(exc.retry_after)},
             )
-        try:
-            data = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+        data = json_body(body or b"null")
         if not isinstance(data, dict):
             raise ValidationError({"non_field_errors": [_("The body must be a JSON object.")]})
         if alerts.is_alertmanager(data):

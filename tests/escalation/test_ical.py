@@ -1,6 +1,7 @@
 """Calendar feeds: the .ics parsed back by the icalendar library equals the
 schedule; private, revocable, and gone when its owner may no longer see it."""
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -176,3 +177,61 @@ def test_the_roster_page_makes_and_shows_the_address(client, schedule, engineer)
     feed = CalendarFeed.objects.get(user=engineer, team=schedule)
     page = client.get("/oncall/platform/").content.decode()
     assert f"/oncall/feeds/{feed.token}.ics" in page
+
+
+def test_the_database_keeps_no_feed_address(client, schedule, lead):
+    feed = roster.feed_create(user=lead, team=schedule)
+    token = feed.token
+
+    row = CalendarFeed.objects.filter(pk=feed.pk).values().get()
+
+    # Nothing stored is the secret, or contains it; its hash finds the feed.
+    assert token
+    assert all(token not in str(value) for value in row.values())
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert client.get(f"/oncall/feeds/{token}.ics").status_code == 200
+    assert client.get(f"/oncall/feeds/{row['token_hash']}.ics").status_code == 404
+
+
+def test_an_address_made_before_hashing_keeps_working(client, schedule, lead):
+    # What migration 0015 leaves of an address stored in plain text before.
+    old = CalendarFeed.objects.create(
+        user=lead,
+        team=schedule,
+        token_hash=hashlib.sha256(b"the-old-address").hexdigest(),
+        created_at=NOW,
+    )
+
+    assert client.get("/oncall/feeds/the-old-address.ics").status_code == 200
+    client.force_login(lead)
+    page = client.get("/oncall/platform/").content.decode()
+    assert "can no longer be shown" in page
+    # The API makes a showable address beside it; the old one still works.
+    new = roster.feed_for(user=lead, team=schedule)
+    assert new.pk != old.pk
+    assert new.token
+    assert client.get("/oncall/feeds/the-old-address.ics").status_code == 200
+    assert roster.feed_for(user=lead, team=schedule).pk == new.pk
+
+
+def test_the_migration_hashes_addresses_stored_in_plain_text(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before = [("escalation", "0014_page_leads_at_once")]
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    User = old_apps.get_model("auth", "User")
+    Feed = old_apps.get_model("escalation", "CalendarFeed")
+    user = User.objects.create(username="old-feed-owner")
+    Feed.objects.create(user=user, token="plain-secret", created_at=NOW)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    feed = CalendarFeed.objects.get(user__username="old-feed-owner")
+    assert feed.token_hash == hashlib.sha256(b"plain-secret").hexdigest()
+    assert feed.nonce == ""
+    assert CalendarFeed.find("plain-secret") == feed

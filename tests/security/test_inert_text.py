@@ -199,7 +199,8 @@ NOT_USER_TEXT = {
     "escalation.TeamChannel.secret": "a secret, never shown",
     "escalation.Rotation.weekdays": "digits 0-6 (validated)",
     "escalation.Rotation.anchor_people": "user ids, written by the server",
-    "escalation.CalendarFeed.token": "made by the server",
+    "escalation.CalendarFeed.token_hash": "made by the server",
+    "escalation.CalendarFeed.nonce": "made by the server",
     "escalation.RosterEvent.data": "ids of the records changed",
 }
 
