@@ -431,7 +431,7 @@ NIGHTS_EXAMPLE = {
 def _rotations(team: Team):
     members = RotationMember.objects.select_related("user").order_by("position")
     return (
-        Rotation.objects.filter(team=team)
+        Rotation.objects.filter(team=team, ends_at__isnull=True)  # ended: history only
         .order_by("id")
         .prefetch_related(Prefetch("members", queryset=members))
     )

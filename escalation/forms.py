@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from common import clock as wall
 from escalation.models import Layer
@@ -142,8 +143,8 @@ def wall_clock_field(label):
 class OverrideForm(forms.Form):
     layer = forms.ChoiceField(label=_("Layer"), choices=Layer.choices)
     user = forms.ChoiceField(label=_("Who is on call instead"))
-    start = wall_clock_field(_("From"))
-    end = wall_clock_field(_("Until"))
+    start = wall_clock_field(pgettext_lazy("an override's start", "From"))
+    end = wall_clock_field(pgettext_lazy("an override's end", "Until"))
     note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
     def __init__(self, *args, people, **kwargs):

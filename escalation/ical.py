@@ -64,7 +64,7 @@ def _source(shift: oncall.Shift) -> tuple:
     """What a piece belongs to: (layer, "o", override) or (layer, "r", rotation, shift)."""
     if shift.override is not None:
         return (shift.layer, "o", shift.override.pk)
-    return (shift.layer, "r", shift.rotation.pk, shift.index)
+    return (shift.layer, "r", shift.rotation.identity, shift.index)
 
 
 def _uid(team, key: tuple, ordinal: int) -> str:

@@ -98,16 +98,6 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
             }
         )
     lines += oncall_lines(notice)
-    details = notice.details or {}
-    if details.get("filed_by"):
-        lines.append(
-            _("Filed by %(user)s, who is not paged about it.") % {"user": details["filed_by"]}
-        )
-    if len(details.get("levels", [])) > 1:
-        lines.append(
-            _("Catching up: this notice also stands for %(levels)s.")
-            % {"levels": ", ".join(f"L{n}" for n in details["levels"][:-1])}
-        )
     if notice.late:
         lines.append(
             _(
@@ -121,11 +111,20 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
 
 
 def oncall_lines(notice: Notice) -> list[str]:
-    """Who was on call for an on-call step, and whether it fell back to the leads."""
+    """Who was on call for an on-call step and whether it fell back to the leads, who
+    filed a page (never paged about it), and which levels a catch-up stands for:
+    what the e-mail, the inbox and the workspace all say of a notice."""
     lines = []
-    for entry in (notice.details or {}).get("oncall", []):
+    details = notice.details or {}
+    filed_by = details.get("filed_by")
+    for entry in details.get("oncall", []):
         layer = str(LAYER_NAMES.get(entry["layer"], entry["layer"]))
-        if entry["user"]:
+        if entry["user"] and entry["user"] == filed_by:
+            lines.append(
+                _("On call (%(layer)s): %(user)s, who filed it: not paged.")
+                % {"layer": layer, "user": entry["user"]}
+            )
+        elif entry["user"]:
             lines.append(
                 _("On call (%(layer)s): %(user)s.") % {"layer": layer, "user": entry["user"]}
             )
@@ -134,6 +133,13 @@ def oncall_lines(notice: Notice) -> list[str]:
                 _("Nobody is on call (%(layer)s) now: sent to the team's tech leads instead.")
                 % {"layer": layer}
             )
+    if filed_by:
+        lines.append(_("Filed by %(user)s, who is not paged about it.") % {"user": filed_by})
+    if len(details.get("levels", [])) > 1:
+        lines.append(
+            _("Catching up: this notice also stands for %(levels)s.")
+            % {"levels": ", ".join(f"L{n}" for n in details["levels"][:-1])}
+        )
     return lines
 
 

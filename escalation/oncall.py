@@ -21,7 +21,7 @@ override wins where it lies).
 """
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from math import gcd
 
@@ -61,7 +61,7 @@ class Shift:
 
     @property
     def source_key(self) -> tuple:
-        rotation = self.rotation.pk if self.rotation else None
+        rotation = self.rotation.identity if self.rotation else None
         return (rotation, self.override.pk if self.override else None)
 
 
@@ -97,6 +97,9 @@ class Roster:
     overrides: list[Override]
     people: set[int]  # ids of the team's active members, leads and manager
     members: dict[int, list] = field(default_factory=dict)  # rotation id → users in order
+    # Every row the schedule is worked out from: the running rotations and earlier
+    # versions of them (ended); empty: just `rotations`.
+    versions: list[Rotation] = field(default_factory=list)
 
     # ------------------------------------------------------------ rotations
 
@@ -165,6 +168,10 @@ class Roster:
         ids = [u.pk for u in cycle]
         first = ids.index(rotation.anchor_user_id) if rotation.anchor_user_id in ids else 0
         nominal = (first + turn - rotation.anchor_turn) % len(cycle)
+        if rotation.ends_at is not None:
+            # An earlier version: the people it went round were all here while it
+            # was in force (a team change ends a version), whoever has left since.
+            return cycle[nominal]
         for i in range(len(cycle)):
             user = cycle[(nominal + i) % len(cycle)]
             if self.eligible(user):
@@ -236,8 +243,18 @@ class Roster:
         override), as the calendar feeds list them.
         """
         layers: dict[str, list[Shift]] = {layer: [] for layer in LAYERS}
-        for rotation in self.rotations:
-            for shift in self.rotation_shifts(rotation, start, end):
+        # Each rotation in the order it was defined (its versions one after another),
+        # each version over the time it was in force.
+        versions = sorted(
+            self.versions or self.rotations,
+            key=lambda r: (r.identity, r.begins_at or datetime.min.replace(tzinfo=UTC)),
+        )
+        for rotation in versions:
+            a = max(start, rotation.begins_at or start)
+            b = min(end, rotation.ends_at or end)
+            if a >= b:
+                continue
+            for shift in self.rotation_shifts(rotation, a, b):
                 layers[rotation.layer] = _paint(layers[rotation.layer], shift)
         for override in self.overrides:
             if override.end <= start or override.start >= end:
@@ -415,8 +432,11 @@ def load(teams, *, since: datetime | None = None) -> dict[int, Roster]:
     teams = list(teams)
     ids = [t.pk for t in teams]
     since = since or (wall.now() - REACH)
+    # Every rotation running, and the earlier versions of rotations that ended after
+    # `since` (the schedule of the past is worked out from what was set then).
     rotations = list(
         Rotation.objects.filter(team_id__in=ids)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=since))
         .order_by("id")
         .prefetch_related(
             Prefetch(
@@ -437,7 +457,8 @@ def load(teams, *, since: datetime | None = None) -> dict[int, Roster]:
         rosters[team.pk] = Roster(
             team=team,
             zone=zone(team.time_zone),
-            rotations=mine,
+            rotations=[r for r in mine if r.ends_at is None],
+            versions=mine,
             overrides=[o for o in overrides if o.team_id == team.pk],
             people=people.get(team.pk, set()),
             members={r.pk: [m.user for m in r.members.all()] for r in mine},

@@ -185,6 +185,11 @@ def _check_rotation(team: Team, spec: RotationSpec) -> None:
     if not spec.participants:
         errors["participants"] = _("Name at least one participant.")
     people = oncall.people_ids([team.pk])[team.pk]
+    twice = sorted({u.username for u in spec.participants if spec.participants.count(u) > 1})
+    if twice:
+        errors["participants"] = _("Name each participant once: %(names)s.") % {
+            "names": ", ".join(twice)
+        }
     strangers = [u.username for u in spec.participants if u.pk not in people]
     if strangers:
         errors["participants"] = _("Not active members of %(team)s: %(names)s.") % {
@@ -199,6 +204,8 @@ def _check_rotation(team: Team, spec: RotationSpec) -> None:
         errors["start_date"] = _("Give a date within ten years of today.")
     if not spec.weekdays or set(spec.weekdays) - set(ALL_WEEKDAYS):
         errors["weekdays"] = _("Choose at least one weekday.")
+    elif len(set(spec.weekdays)) != len(spec.weekdays):
+        errors["weekdays"] = _("Give each weekday once.")
     if (spec.day_start is None) != (spec.day_end is None):
         errors["day_end"] = _("Give both ends of the daily window, or neither.")
     if errors:
@@ -225,6 +232,8 @@ def rotation_save(
         current = oncall.roster_for(team)
         loaded = next(r for r in current.rotations if r.pk == rotation.pk)
         held = (*current.holder(loaded, now), current.members.get(rotation.pk, []))
+        _keep_past(current, loaded, now)
+        rotation.begins_at = loaded.begins_at
     rotation.name = spec.name.strip()
     rotation.layer = spec.layer
     rotation.shift_days = spec.shift_days
@@ -255,6 +264,29 @@ def rotation_save(
             after=after,
         )
     return rotation
+
+
+def _keep_past(roster: oncall.Roster, rotation: Rotation, now: datetime) -> None:
+    """Before `rotation` (as loaded in `roster`) changes at `now`, keep what it said
+    until now: an ended copy of its settings, turns and participants replaces it
+    until `now`, and the rotation itself covers from `now`. Nothing is kept of a
+    rotation that has not begun."""
+    first = rotation.begins_at or roster.boundary(rotation, 0)
+    if first >= now:
+        return
+    copy = Rotation.objects.get(pk=rotation.pk)
+    copy.pk = None
+    copy._state.adding = True
+    copy.replaces_id, copy.ends_at = rotation.pk, now
+    copy.save()
+    RotationMember.objects.bulk_create(
+        [
+            RotationMember(rotation=copy, user=u, position=i)
+            for i, u in enumerate(roster.members.get(rotation.pk, []))
+        ]
+    )
+    rotation.begins_at = now
+    Rotation.objects.filter(pk=rotation.pk).update(begins_at=now)
 
 
 def _anchor(rotation: Rotation, team: Team, now: datetime, turn, holder, order, *, people):
@@ -294,12 +326,13 @@ def follow_team_changes(roster: oncall.Roster, now: datetime) -> list[RosterEven
         if not here or {u.pk for u in here} == {u.pk for u in going_round}:
             continue
         turn, holder = roster.holder(rotation, now)
+        _keep_past(roster, rotation, now)
         if turn is None or holder is None:
             rotation.anchor_turn, rotation.anchor_user = 0, here[0]
         else:
             rotation.anchor_turn, rotation.anchor_user = turn, holder
         rotation.anchor_people = [u.pk for u in here]
-        rotation.save(update_fields=["anchor_turn", "anchor_user", "anchor_people"])
+        rotation.save(update_fields=["anchor_turn", "anchor_user", "anchor_people", "begins_at"])
         was = {u.pk for u in going_round}
         events.append(
             _event(
@@ -324,7 +357,14 @@ def rotation_delete(*, actor, rotation: Rotation) -> None:
         raise PermissionDenied(not_lead(team))
     facts = _rotation_facts(rotation, _participants(rotation))
     _event(team, actor, RosterEvent.Kind.ROTATION_DELETED, rotation=rotation.pk, after=facts)
-    rotation.delete()
+    now = wall.now()
+    current = oncall.roster_for(team)
+    if (rotation.begins_at or current.boundary(rotation, 0)) < now:
+        # It has begun: its past stays in the schedule, as history.
+        rotation.ends_at = now
+        rotation.save(update_fields=["ends_at"])
+    else:
+        rotation.delete()
 
 
 # ---------------------------------------------------------------- overrides

@@ -274,7 +274,7 @@ def rotation_edit(request, slug: str, pk: int | None = None):
         raise PermissionDenied(roster.not_lead(team))
     rotation = None
     if pk is not None:
-        rotation = get_object_or_404(Rotation, pk=pk, team=team)
+        rotation = get_object_or_404(Rotation, pk=pk, team=team, ends_at__isnull=True)
     zone = team_zone(team.time_zone)
     status = 200
     if request.method == "POST":
@@ -325,7 +325,7 @@ def rotation_edit(request, slug: str, pk: int | None = None):
 @require_POST
 def rotation_delete(request, slug: str, pk: int):
     team = _team_or_404(request.user, slug)
-    rotation = get_object_or_404(Rotation, pk=pk, team=team)
+    rotation = get_object_or_404(Rotation, pk=pk, team=team, ends_at__isnull=True)
     roster.rotation_delete(actor=request.user, rotation=rotation)
     messages.success(request, _("Rotation “%(name)s” deleted.") % {"name": rotation.name})
     return redirect("oncall-team", slug=team.slug)

@@ -20,6 +20,7 @@ from datetime import time
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
 
 from common.tokens import derived_secret, digest
@@ -86,6 +87,21 @@ class Rotation(models.Model):
         verbose_name=_("anchor participant"),
     )
     anchor_people = models.JSONField(_("turn order"), default=list, blank=True)
+    # A rotation's past stays as it was: an edit (or a team change) of a rotation
+    # that has begun keeps its settings until then as a copy that `replaces` it and
+    # `ends_at` the change, and the rotation itself `begins_at` the change. A deleted
+    # rotation that had begun is kept the same way, ended. Ended rows are history:
+    # only the schedule of the past reads them.
+    begins_at = models.DateTimeField(_("covers from"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="earlier",
+        verbose_name=_("earlier settings of"),
+    )
     created_at = models.DateTimeField(_("created at"))
     updated_at = models.DateTimeField(_("changed at"))
 
@@ -103,6 +119,18 @@ class Rotation(models.Model):
 
     def __str__(self):
         return f"{self.team} · {self.name} ({self.layer})"
+
+    @property
+    def identity(self) -> int:
+        """The rotation this row is (an earlier version answers its rotation's id)."""
+        return self.replaces_id or self.pk
+
+    @property
+    def weekday_names(self) -> str:
+        """"Mon, Wed, Fri" for a rotation kept to some weekdays; "" for every day."""
+        if set(self.weekdays) == set(ALL_WEEKDAYS):
+            return ""
+        return ", ".join(str(WEEKDAYS_ABBR[int(d)]) for d in sorted(self.weekdays))
 
     @property
     def whole_days(self) -> bool:

@@ -107,3 +107,19 @@ def test_after_a_long_outage_one_notice_tells_every_level_once(
     clock.move_to(NOW + 3 * 60 * MIN)
     sweep_due_deadlines()
     assert len(notices(incident, "respond")) == 1  # never a burst
+
+
+def test_the_inbox_and_the_workspace_say_who_filed_a_page(
+    client, clock, platform, lead, onduty, engineer
+):
+    make_rotation(actor=lead, team=platform, people=[onduty])
+    incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="lead")
+    sweep_due_deadlines()
+    client.force_login(lead)
+
+    for url in ("/notifications/", f"/incidents/{incident.pk}/"):
+        page = client.get(url).content.decode()
+
+        assert "Filed by onduty, who is not paged about it." in page, url
+        # onduty was on call but not paged: the notice must not read as if they were.
+        assert "On call (primary): onduty, who filed it: not paged." in page, url

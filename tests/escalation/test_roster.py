@@ -393,3 +393,13 @@ def test_it_refuses_far_dates_that_would_break_the_arithmetic(clock, platform, l
     assert error.value.message_dict["start"] == ["An override can begin at most a year back."]
     assert not platform.rotations.exists()
     assert not platform.overrides.exists()
+
+
+def test_it_refuses_a_participant_or_a_weekday_named_twice(clock, platform, lead, engineer, tester):
+    with pytest.raises(ValidationError) as error:
+        make_rotation(actor=lead, team=platform, people=[engineer, tester, engineer])
+    assert error.value.message_dict["participants"] == ["Name each participant once: engineer."]
+    with pytest.raises(ValidationError) as error:
+        make_rotation(actor=lead, team=platform, people=[engineer], weekdays="000")
+    assert error.value.message_dict["weekdays"] == ["Give each weekday once."]
+    assert not platform.rotations.exists()

@@ -179,9 +179,12 @@ def test_it_deletes_a_rotation(token_client, rostered, lead):
     response = token_client(lead).delete(f"{API}/rotations/{rotation.pk}/")
 
     assert response.status_code == 204
-    assert not Rotation.objects.filter(pk=rotation.pk).exists()
+    # It had begun: it is gone from the roster, and its past stays in the schedule.
+    assert Rotation.objects.get(pk=rotation.pk).ends_at is not None
     assert timeline(rostered)[-1] == (RosterEvent.Kind.ROTATION_DELETED, "lead")
     assert token_client(lead).get(f"{API}/rotations/{rotation.pk}/").status_code == 404
+    listed = token_client(lead).get(f"{API}/rotations/").json()["results"]
+    assert rotation.pk not in [r["id"] for r in listed]
 
 
 def test_it_lets_an_admin_write_too(token_client, rostered, admin):

@@ -380,3 +380,58 @@ def test_the_rotation_page_accepts_a_window_that_ends_when_it_starts(
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert platform.rotations.get().day_end == time(8, 0)
+
+
+# ---------------------------------------------------------------- the past stays as it was
+
+
+def test_an_edit_leaves_the_past_schedule_as_it_was(clock, platform, lead, abc):
+    a, b, c = abc
+    rotation = daily(lead, platform, [a, b, c])
+    tuesday_noon = local(24, 12)
+    clock.move_to(tuesday_noon)
+    past = primary(platform, local(16, 0), tuesday_noon)
+
+    edit(lead, rotation, [c, b], shift_days=2, handoff_time=time(7, 0))
+
+    assert primary(platform, local(16, 0), tuesday_noon) == past
+    assert past[0] == ("p0", local(23, 9), local(24, 9))
+    # The schedule runs on without a seam: p1 keeps Tuesday, under the new settings.
+    assert on_call(platform, tuesday_noon + H) == "p1"
+    assert platform.rotations.filter(ends_at__isnull=True).count() == 1
+
+
+def test_a_deleted_rotation_keeps_its_past(client, clock, platform, lead, abc):
+    a, b, c = abc
+    rotation = daily(lead, platform, [a, b, c])
+    wednesday_noon = local(25, 12)
+    clock.move_to(wednesday_noon)
+    past = primary(platform, local(20, 0), wednesday_noon)
+
+    roster.rotation_delete(actor=lead, rotation=rotation)
+
+    assert primary(platform, local(20, 0), wednesday_noon) == past
+    assert primary(platform, wednesday_noon, wednesday_noon + 7 * D) == []
+    client.force_login(lead)
+    assert client.get(f"/oncall/platform/rotations/{rotation.pk}/").status_code == 404
+
+
+def test_a_rotation_deleted_before_it_begins_is_gone(clock, platform, lead, abc):
+    rotation = daily(lead, platform, list(abc), start_date=date(2026, 12, 7))
+
+    roster.rotation_delete(actor=lead, rotation=rotation)
+
+    assert not platform.rotations.exists()
+
+
+def test_a_team_change_leaves_the_past_schedule_as_it_was(clock, platform, lead, abc):
+    a, b, c = abc
+    daily(lead, platform, [a, b, c])
+    friday_noon = local(27, 12)
+    clock.move_to(friday_noon)
+    past = primary(platform, local(20, 0), local(27, 9))
+
+    platform.members.remove(a)
+    roster.sweep_rosters()
+
+    assert primary(platform, local(20, 0), local(27, 9)) == past
