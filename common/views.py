@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Min
 from django.http import JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.http import require_GET
@@ -38,7 +39,9 @@ def healthz(request):
         beats = {h.name: h for h in Heartbeat.objects.filter(name__in=["beat", "sweep"])}
         oldest_due = Deadline.objects.filter(next_at__lte=now).aggregate(m=Min("next_at"))["m"]
         failed = Delivery.objects.filter(status=Delivery.Status.FAILED).count()
-        warnings = holiday_data_warnings()
+        # In English whatever the prober's language: monitoring matches on the text.
+        with translation.override("en"):
+            warnings = holiday_data_warnings()
     except DatabaseError as exc:
         return JsonResponse({**body, "ok": False, "database": f"error: {exc}"}, status=503)
     body["database"] = "ok"

@@ -120,3 +120,10 @@ def test_it_keeps_its_warnings_when_unhealthy(client, db):
         response = client.get("/healthz")  # no heartbeat yet: 503, and the warning
     assert response.status_code == 503
     assert response.json()["warnings"] == [NO_2027]
+
+
+def test_it_words_its_warnings_in_english_for_every_prober(client, db):
+    with time_machine.travel(datetime(2026, 12, 5, 12, tzinfo=SHANGHAI), tick=False):
+        alive()
+        body = client.get("/healthz", headers={"accept-language": "zh-hans"}).json()
+    assert body["warnings"] == [NO_2027]
