@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DEMO_PASSWORD ?= responder-demo
+# Links in notices and calendar feeds point where `make run` serves.
+export SITE_URL ?= http://localhost:$(or $(WEB_PORT),8000)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
