@@ -106,7 +106,7 @@ CONTENT_SECURITY_POLICY_DOCS = CONTENT_SECURITY_POLICY.replace(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ResponderAdminConfig",  # django.contrib.admin, administrators only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -26,7 +26,7 @@ urlpatterns = [
     path("accounts/language/", incident_views.set_language, name="set-language"),
     path("", include("incidents.urls")),
     path("", include("knowledge.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin.site.urls),  # administrators only (config/admin.py)
     path("healthz", healthz, name="healthz"),
     path("notifications/", escalation_views.notifications, name="notifications"),
     path("notifications/read/", escalation_views.mark_read, name="notifications-read"),

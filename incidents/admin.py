@@ -7,7 +7,7 @@ so every change is checked and audited; the admin shows them read-only.
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from incidents import alerts
+from incidents import alerts, rules
 from incidents.models import (
     Alert,
     AlertIntegration,
@@ -147,7 +147,7 @@ class IncidentAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+        return rules.uses_admin(request.user)
 
 
 @admin.register(TimelineEvent)

@@ -139,6 +139,13 @@ def has_role(user, role: Role) -> bool:
     return ctx.is_admin or role in ctx.roles
 
 
+def uses_admin(user) -> bool:
+    """Only administrators (superusers and the admin role) use /admin/: it lists
+    every team's records, unfiltered by the visibility rules of the pages. Tech
+    leads and managers do their work in the pages; `is_staff` opens nothing."""
+    return context(user).is_admin
+
+
 def visible_incidents(user, queryset: QuerySet | None = None) -> QuerySet:
     qs = Incident.objects.all() if queryset is None else queryset
     ctx = context(user)

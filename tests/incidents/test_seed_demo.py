@@ -60,6 +60,21 @@ def test_it_is_idempotent(db):
     assert User.objects.get(username="lead").check_password(settings.DEMO_PASSWORD)
 
 
+def test_it_makes_only_the_administrator_staff_even_on_an_older_database(db):
+    seed()
+    # A database seeded before /admin/ was for administrators only.
+    User.objects.filter(username__in=["lead", "manager"]).update(is_staff=True)
+
+    seed()
+
+    assert list(User.objects.filter(is_staff=True).values_list("username", flat=True)) == ["admin"]
+    assert list(User.objects.filter(is_superuser=True).values_list("username", flat=True)) == [
+        "admin"
+    ]
+    admins = [u for u in DEMO_USERNAMES if rules.uses_admin(User.objects.get(username=u))]
+    assert admins == ["admin"]
+
+
 def test_it_numbers_incidents_in_the_order_they_were_received(db):
     seed()
     numbers = list(Incident.objects.order_by("received_at").values_list("number", flat=True))

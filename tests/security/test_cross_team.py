@@ -42,7 +42,7 @@ ALL_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 # URL patterns with no row in the tables, and why (ADMIN: every route under it).
-ADMIN = "admin/"  # Django admin: staff only, its own permissions (tests/test_admin_pages.py)
+ADMIN = "admin/"  # Django admin: administrators only, every route (test_cross_team_admin.py)
 ALLOWED = {
     "accounts/login/": "signs in; shows no record",
     "accounts/logout/": "signs out; shows no record",

@@ -527,7 +527,9 @@ class Command(BaseCommand):
             user.first_name, user.last_name = first, last
             user.email = f"{username}@example.com"
             user.is_active = True
-            user.is_staff = role in (Role.ADMIN, Role.MANAGER, Role.TECH_LEAD)
+            # Only administrators use /admin/ (rules.uses_admin); set on every run, so a
+            # database seeded when leads and managers were staff loses that too.
+            user.is_staff = role == Role.ADMIN
             user.is_superuser = role == Role.ADMIN
             user.set_password(password)
             user.save()
