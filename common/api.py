@@ -47,4 +47,3 @@ def exception_handler(exc, context):
         # The same 503 the site answers when the failure comes before the view.
         return unavailable(context["request"])
     return drf_exception_handler(exc, context)
-

@@ -61,4 +61,3 @@ class ResponderAdminSite(admin.AdminSite):
         response = TemplateResponse(request, self.refusal_template, status=403)
         add_never_cache_headers(response)
         return response
-

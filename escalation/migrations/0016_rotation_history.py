@@ -5,25 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0015_calendar_feed_token_hash'),
+        ("escalation", "0015_calendar_feed_token_hash"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='rotation',
-            name='begins_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='covers from'),
+            model_name="rotation",
+            name="begins_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="covers from"),
         ),
         migrations.AddField(
-            model_name='rotation',
-            name='ends_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='ended at'),
+            model_name="rotation",
+            name="ends_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="ended at"),
         ),
         migrations.AddField(
-            model_name='rotation',
-            name='replaces',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='earlier', to='escalation.rotation', verbose_name='earlier settings of'),
+            model_name="rotation",
+            name="replaces",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="earlier",
+                to="escalation.rotation",
+                verbose_name="earlier settings of",
+            ),
         ),
     ]

@@ -127,7 +127,7 @@ class Rotation(models.Model):
 
     @property
     def weekday_names(self) -> str:
-        """"Mon, Wed, Fri" for a rotation kept to some weekdays; "" for every day."""
+        """ "Mon, Wed, Fri" for a rotation kept to some weekdays; "" for every day."""
         if set(self.weekdays) == set(ALL_WEEKDAYS):
             return ""
         return ", ".join(str(WEEKDAYS_ABBR[int(d)]) for d in sorted(self.weekdays))
