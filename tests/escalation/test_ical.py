@@ -212,26 +212,3 @@ def test_an_address_made_before_hashing_keeps_working(client, schedule, lead):
     assert new.token
     assert client.get("/oncall/feeds/the-old-address.ics").status_code == 200
     assert roster.feed_for(user=lead, team=schedule).pk == new.pk
-
-
-def test_the_migration_hashes_addresses_stored_in_plain_text(transactional_db):
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    before = [("escalation", "0014_page_leads_at_once")]
-    executor.migrate(before)
-    old_apps = executor.loader.project_state(before).apps
-    User = old_apps.get_model("auth", "User")
-    Feed = old_apps.get_model("escalation", "CalendarFeed")
-    user = User.objects.create(username="old-feed-owner")
-    Feed.objects.create(user=user, token="plain-secret", created_at=NOW)
-
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-    feed = CalendarFeed.objects.get(user__username="old-feed-owner")
-    assert feed.token_hash == hashlib.sha256(b"plain-secret").hexdigest()
-    assert feed.nonce == ""
-    assert CalendarFeed.find("plain-secret") == feed
