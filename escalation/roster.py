@@ -266,6 +266,13 @@ def rotation_save(
     return rotation
 
 
+def _arithmetic(team: Team) -> oncall.Roster:
+    """A roster with nothing loaded: for a rotation's own arithmetic in the team's zone."""
+    return oncall.Roster(
+        team=team, zone=zone(team.time_zone), rotations=[], overrides=[], people=set()
+    )
+
+
 def _keep_past(roster: oncall.Roster, rotation: Rotation, now: datetime) -> None:
     """Before `rotation` (as loaded in `roster`) changes at `now`, keep what it said
     until now: an ended copy of its settings, turns and participants replaces it
@@ -298,10 +305,7 @@ def _anchor(rotation: Rotation, team: Team, now: datetime, turn, holder, order, 
     has not begun (before or after the change) starts from its first participant.
     """
     rotation.anchor_people = [u.pk for u in people]
-    probe = oncall.Roster(
-        team=team, zone=zone(team.time_zone), rotations=[], overrides=[], people=set()
-    )
-    new_turn = probe.current_turn(rotation, now)
+    new_turn = _arithmetic(team).current_turn(rotation, now)
     if new_turn is None or holder is None:
         rotation.anchor_turn, rotation.anchor_user = 0, people[0]
         return
@@ -358,8 +362,7 @@ def rotation_delete(*, actor, rotation: Rotation) -> None:
     facts = _rotation_facts(rotation, _participants(rotation))
     _event(team, actor, RosterEvent.Kind.ROTATION_DELETED, rotation=rotation.pk, after=facts)
     now = wall.now()
-    current = oncall.roster_for(team)
-    if (rotation.begins_at or current.boundary(rotation, 0)) < now:
+    if (rotation.begins_at or _arithmetic(team).boundary(rotation, 0)) < now:
         # It has begun: its past stays in the schedule, as history.
         rotation.ends_at = now
         rotation.save(update_fields=["ends_at"])
