@@ -27,19 +27,31 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 venv: $(VENV)/.runtime
 
-## browser: Debian's Chromium and a CJK font for the browser tests (tests/e2e).
-## Playwright's own browser download is never used. The files are the stamps:
-## apt runs only when one is missing.
+## browser: Debian's Chromium and a CJK font for the browser tests (tests/e2e),
+## and axe-core (pinned, from npm into node_modules/, not served) for their
+## accessibility checks. Playwright's own browser download is never used. The
+## files are the stamps: apt and npm run only when one is missing.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+NPM := /usr/bin/npm
+AXE_VERSION := 4.10.3
+AXE := node_modules/.axe-core-$(AXE_VERSION)
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-browser: $(CHROMIUM) $(CJK_FONT)
+browser: $(CHROMIUM) $(CJK_FONT) $(AXE)
 
 $(CHROMIUM) $(CJK_FONT):
 	$(APT_INSTALL) chromium fonts-wqy-microhei \
 	|| { $(SUDO) apt-get update && $(APT_INSTALL) chromium fonts-wqy-microhei; }
+
+$(NPM):
+	$(APT_INSTALL) npm || { $(SUDO) apt-get update && $(APT_INSTALL) npm; }
+
+# tests/e2e/conftest.py reads node_modules/axe-core/axe.min.js.
+$(AXE): | $(NPM)
+	$(NPM) install --no-save --no-package-lock --no-audit --no-fund axe-core@$(AXE_VERSION)
+	touch $@
 
 ## gettext: GNU gettext's msgfmt, which compiles the translations.
 MSGFMT := /usr/bin/msgfmt
@@ -57,10 +69,12 @@ $(MO_FILES): %.mo: %.po | $(MSGFMT) $(VENV)/.runtime
 messages: $(VENV)/.runtime | $(MSGFMT)
 	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --add-location file \
 		--ignore ".venv/*" --ignore "var/*" --ignore "static/*" --ignore "tests/*" \
-		--ignore "bench/*" --ignore "docs/*"
+		--ignore "bench/*" --ignore "docs/*" --ignore "node_modules/*"
 
 ## run: the embedded default (SQLite + filesystem broker) or, with DATABASE_URL /
-## REDIS_URL set, PostgreSQL + Redis. Web on :8000, a Celery worker and beat.
+## REDIS_URL set, PostgreSQL + Redis. Web on :8000, a Celery worker and beat, run
+## from the Procfile by honcho (manage.py run_procfile: Ctrl-C stops all three
+## cleanly and exits 0; the log's times are in TIME_ZONE, said on its first line).
 run: $(VENV)/.runtime $(MO_FILES)
 	$(BIN)/python manage.py wait_for_database --create
 	$(BIN)/python manage.py migrate --noinput
@@ -73,7 +87,7 @@ run: $(VENV)/.runtime $(MO_FILES)
 	@echo "    pay-engineer                                                         [team payments]"
 	@echo "  Ctrl-C stops web, worker and beat."
 	@echo ""
-	exec $(BIN)/honcho start -f Procfile
+	exec $(BIN)/python manage.py run_procfile
 
 ## test: the whole suite; respects DATABASE_URL (e.g. PostgreSQL).
 test: $(VENV)/.dev browser $(MO_FILES)

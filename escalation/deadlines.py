@@ -123,3 +123,11 @@ def page_now(incident: Incident, now: datetime) -> None:
         clock=Clock.PAGE,
         defaults={"cycle": 0, "due_at": now, "next_level": 1, "next_at": now},
     )
+
+
+def verification_failed(incident: Incident, verification, facts: dict, now: datetime) -> None:
+    """A verification failed: its owner and helpers are told at once, in the same
+    transaction (escalation.engine.notify_verification_failed)."""
+    from escalation import engine  # the engine imports this module
+
+    engine.notify_verification_failed(incident, verification, facts, now)

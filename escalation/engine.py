@@ -123,9 +123,7 @@ def _overdue_actions(now: datetime, limit: int) -> list[Notice]:
     ActionItem.objects.filter(pk__in=claimed).update(overdue_notified_at=now)
     wanted = []
     for item in items:
-        deadline = timezone.make_aware(
-            datetime.combine(item.due_date + timedelta(days=1), datetime.min.time())
-        )
+        deadline = action_item_deadline(item.due_date)
         late_by = now - deadline
         wanted.append(
             Notice(
@@ -147,6 +145,11 @@ def _overdue_actions(now: datetime, limit: int) -> list[Notice]:
         "incident__team"
     )
     return [n for n in written if (n.incident_id, n.cycle) in keys]
+
+
+def action_item_deadline(due_date) -> datetime:
+    """An improvement action is due through the end of its due date (site's zone)."""
+    return timezone.make_aware(datetime.combine(due_date + timedelta(days=1), datetime.min.time()))
 
 
 def touch_heartbeat(name: str, now: datetime) -> None:
@@ -279,11 +282,17 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
         # it jumps over too, late by the time since the first of them fell due.
         step = reached[-1]
         step_due = level_due(row.due_at, step, sla)
-        late_by = now - level_due(row.due_at, reached[0], sla)
+        first_due = level_due(row.due_at, reached[0], sla)
+        late_by = now - first_due
         late = late_by > late_grace()
         people, details = ctx.recipients(reached, incident, row.clock)
         if len(reached) > 1:
             details = {**(details or {}), "levels": [s.level for s in reached]}
+        if late:
+            # Why, for the reader: the incident did not exist yet when the level fell
+            # due (filed after its deadline), or no sweep ran (beat or worker down).
+            reason = "filed_late" if incident.created_at > first_due else "interrupted"
+            details = {**(details or {}), "late_reason": reason}
         wanted.append(
             Notice(
                 incident=incident,
@@ -312,6 +321,44 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
         incident_id__in={k[0] for k in keys}, created_at=now
     ).select_related("incident")
     return [n for n in written if (n.incident_id, n.clock, n.cycle, n.level) in keys]
+
+
+def notify_verification_failed(
+    incident: Incident, verification, facts: dict, now: datetime
+) -> Notice | None:
+    """Tell the owner and the helpers that a verification failed and why (`facts`:
+    the failed checks with their evidence, the notes), in their inbox and through
+    their channels. One notice per attempt (its cycle is the verification's id);
+    the verifier is not told about their own verdict. Deliveries go out on commit."""
+    people = [incident.owner, *incident.helpers.order_by("username")]
+    names = list(
+        {
+            u.username: u
+            for u in people
+            if u is not None and u.is_active and u.pk != verification.verifier_id
+        }
+    )
+    if not names:
+        return None
+    verifier = verification.verifier.username if verification.verifier_id else None
+    notice, created = Notice.objects.get_or_create(
+        incident=incident,
+        clock=Clock.VERIFY,
+        cycle=verification.pk,
+        level=1,
+        defaults={
+            "deadline": now,
+            "due_at": now,
+            "created_at": now,
+            "recipients": names,
+            "details": {"verifier": verifier, **facts},
+        },
+    )
+    if created:
+        pending = write_deliveries([notice], now)
+        if pending:
+            transaction.on_commit(lambda: jobs.deliver(pending))
+    return notice
 
 
 def write_deliveries(notices: list[Notice], now: datetime) -> list[int]:
@@ -355,8 +402,9 @@ def write_deliveries(notices: list[Notice], now: datetime) -> list[int]:
                     )
                 )
         # An overdue improvement action is its owner's business, not the team room's;
-        # a handover or a coverage gap is the roster's people's.
-        personal = notice.clock == Clock.ACTION or notice.clock in ROSTER_CLOCKS
+        # a handover or a coverage gap is the roster's people's; a failed
+        # verification the owner's and the helpers'.
+        personal = notice.clock in (Clock.ACTION, Clock.VERIFY) or notice.clock in ROSTER_CLOCKS
         team_channels = [] if personal else channels.get(_team_id(notice), [])
         for channel in team_channels:
             rows.append(

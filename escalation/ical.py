@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from common.people import display_name, display_names
 from escalation import oncall
 from escalation.messages import LAYER_NAMES
 from escalation.models import CalendarFeed
@@ -76,8 +77,12 @@ def _uid(team, key: tuple, ordinal: int) -> str:
 
 
 def render(feed: CalendarFeed, now: datetime, language: str | None = None) -> bytes:
-    """The feed as iCalendar bytes, its texts in the user's language."""
-    language = language or getattr(getattr(feed.user, "profile", None), "language", "") or None
+    """The feed as iCalendar bytes, its texts in the user's language: the one they
+    chose, else the one their browser asked for at their last sign-in (a calendar
+    program fetching the feed asks for none of its own)."""
+    profile = getattr(feed.user, "profile", None)
+    if profile is not None:
+        language = language or profile.language or profile.browser_language or None
     with translation.override(language or settings.LANGUAGE_CODE):
         cal = icalendar.Calendar()
         cal.add("prodid", "-//Responder//duty roster//EN")
@@ -100,10 +105,10 @@ def render(feed: CalendarFeed, now: datetime, language: str | None = None) -> by
             event.add(
                 "summary",
                 _("On call (%(layer)s): %(team)s — %(user)s")
-                % {"layer": layer, "team": team.name, "user": shift.user.username},
+                % {"layer": layer, "team": team.name, "user": display_name(shift.user)},
             )
             if shift.override is not None:
-                covers = ", ".join(u.username for u in shift.covers) or "—"
+                covers = display_names(shift.covers)
                 event.add("description", _("Override, covering %(users)s.") % {"users": covers})
             event.add("categories", [layer])
             event.add("url", f"{settings.SITE_URL}/oncall/{team.slug}/")

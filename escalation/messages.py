@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from common import clock
 from escalation.models import Clock, Notice
 from incidents.models import LogEntry, State
+from incidents.timeline import verification_lines
 
 WHAT = {
     Clock.RESPOND: gettext_lazy("response overdue"),
@@ -23,6 +24,7 @@ WHAT = {
     Clock.PAUSE: gettext_lazy("SLA paused for a long time"),
     Clock.HANDOVER: gettext_lazy("you are on call: handover"),
     Clock.GAP: gettext_lazy("nobody on call in the next 24 hours"),
+    Clock.VERIFY: gettext_lazy("verification failed: back in progress"),
 }
 LAYER_NAMES = {"primary": gettext_lazy("primary"), "secondary": gettext_lazy("secondary")}
 
@@ -32,12 +34,13 @@ def overdue_text(delta: timedelta) -> str:
 
 
 def recipient_language(user) -> tuple[str, str]:
-    """(language, time zone name) a notice to `user` is written in; a team
+    """(language, time zone name) a notice to `user` is written in: the language
+    they chose, else the one their browser asked for at their last sign-in; a team
     channel (no user) gets the site's."""
     language, zone = settings.LANGUAGE_CODE, settings.TIME_ZONE
     profile = getattr(user, "profile", None) if user is not None else None
     if profile is not None:
-        language = profile.language or language
+        language = profile.language or profile.browser_language or language
         zone = profile.time_zone or zone
     return language, zone
 
@@ -99,23 +102,44 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
         )
     lines += oncall_lines(notice)
     if notice.late:
-        lines.append(
-            _(
-                "Sent %(by)s late: the escalation service was interrupted, or the incident "
-                "was filed after its deadline."
-            )
-            % {"by": clock.duration_text(timedelta(seconds=notice.late_seconds))}
-        )
+        lines.append(_late_text(notice))
     lines.append(link)
     return subject, "\n".join(lines)
 
 
+def _late_text(notice: Notice) -> str:
+    """Why a notice went out late, as far as the engine knew (older notices: either)."""
+    by = {"by": clock.duration_text(timedelta(seconds=notice.late_seconds))}
+    reason = (notice.details or {}).get("late_reason")
+    if reason == "filed_late":
+        return _("Sent %(by)s late: the incident was filed after this deadline had passed.") % by
+    if reason == "interrupted":
+        return _("Sent %(by)s late: the escalation service was interrupted.") % by
+    return (
+        _(
+            "Sent %(by)s late: the escalation service was interrupted, or the incident "
+            "was filed after its deadline."
+        )
+        % by
+    )
+
+
 def oncall_lines(notice: Notice) -> list[str]:
     """Who was on call for an on-call step and whether it fell back to the leads, who
-    filed a page (never paged about it), and which levels a catch-up stands for:
-    what the e-mail, the inbox and the workspace all say of a notice."""
+    filed a page (never paged about it), which levels a catch-up stands for, and why
+    a verification failed: what the e-mail, the inbox and the workspace all say of a
+    notice."""
     lines = []
     details = notice.details or {}
+    if notice.clock == Clock.VERIFY:
+        lines.append(
+            _(
+                "%(user)s verified the fix and it does not hold yet; the incident is back "
+                "in progress."
+            )
+            % {"user": details.get("verifier") or _("system")}
+        )
+        lines += verification_lines(details)
     filed_by = details.get("filed_by")
     for entry in details.get("oncall", []):
         layer = str(LAYER_NAMES.get(entry["layer"], entry["layer"]))

@@ -87,6 +87,24 @@ class Skipped:
         return text % {"user": self.user.username, "rotation": self.rotation.name}
 
 
+@dataclass(frozen=True)
+class DoubleDuty:
+    """Someone on call in both layers over [start, end): allowed (an override can do
+    it), but then nobody backs them up: the roster's warning."""
+
+    user: object
+    start: datetime
+    end: datetime
+    zone: object
+
+    def __str__(self):
+        a, b = self.start.astimezone(self.zone), self.end.astimezone(self.zone)
+        return _(
+            "%(user)s is primary and secondary at once from %(start)s until %(end)s: "
+            "nobody backs them up then."
+        ) % {"user": self.user.username, "start": f"{a:%m-%d %H:%M}", "end": f"{b:%m-%d %H:%M}"}
+
+
 @dataclass
 class Roster:
     """One team's rotations and overrides, with everything the arithmetic needs loaded."""
@@ -300,6 +318,20 @@ class Roster:
             if later is not None:
                 upcoming.append(later)
         return now, upcoming
+
+    def double_duty(self, start: datetime, end: datetime, user=None) -> list[DoubleDuty]:
+        """The stretches of [start, end) where one person (`user`, or anyone) is on
+        call as primary and secondary at once, in time order."""
+        layers = self.stretches(start, end)
+        found = []
+        for first in layers[Layer.PRIMARY]:
+            if user is not None and first.user.pk != user.pk:
+                continue
+            for second in layers[Layer.SECONDARY]:
+                a, b = max(first.start, second.start), min(first.end, second.end)
+                if first.user.pk == second.user.pk and a < b:
+                    found.append(DoubleDuty(first.user, a, b, self.zone))
+        return sorted(found, key=lambda d: d.start)
 
     def first_gap(self, start: datetime, end: datetime, layer: str = Layer.PRIMARY):
         """(from, until) of the first stretch of [start, end) with nobody on call in

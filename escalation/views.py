@@ -145,15 +145,17 @@ def oncall_index(request):
         roster = rosters[team.pk]
         current, upcoming = roster.now_and_next(now)
         first = now.astimezone(roster.zone).date()
+        has_roster = bool(roster.rotations or roster.overrides)
         entries.append(
             {
                 "team": team,
                 "roster": roster,
                 "now": current,
                 "next": upcoming,
-                "has_roster": bool(roster.rotations or roster.overrides),
-                "grid": _day_grid(roster, first, 14, now)
-                if roster.rotations or roster.overrides
+                "has_roster": has_roster,
+                "grid": _day_grid(roster, first, 14, now) if has_roster else [],
+                "warnings": [str(d) for d in roster.double_duty(now, now + timedelta(days=14))]
+                if has_roster
                 else [],
                 "zone": roster.zone,
                 "editable": rules.edits_roster(request.user, team),
@@ -170,6 +172,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
     except ValueError:
         weeks = GRID_WEEKS
     first = now.astimezone(roster.zone).date()
+    grid_end = first + timedelta(days=weeks * 7)
     current, upcoming = roster.now_and_next(now)
     people = _people(team, roster.people)
     user = request.user
@@ -214,7 +217,8 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             "grid": _day_grid(roster, first, weeks * 7, now),
             "weeks": weeks,
             "week_choices": [1, 2, 4, 8],
-            "warnings": [str(w) for w in roster.warnings()],
+            "warnings": [str(w) for w in roster.warnings()]
+            + [str(d) for d in roster.double_duty(now, oncall.midnight(grid_end, roster.zone))],
             "gap": gap,
             "rotations": roster.rotations,
             "members": roster.members,
@@ -357,6 +361,10 @@ def override_add(request, slug: str):
                 messages.success(request, _("Override added."))
                 for text in form.adjustments():
                     messages.info(request, text)
+                # Allowed, but worth a second look: nobody backs them up then.
+                saved = oncall.roster_for(team, since=f["start"])
+                for double in saved.double_duty(f["start"], f["end"], user=f["user"]):
+                    messages.warning(request, str(double))
                 return redirect("oncall-team", slug=team.slug)
     return _team_page(request, team, override_form=form, status=status)
 
@@ -398,8 +406,14 @@ def feed_create(request):
     """A new private calendar address (the previous one of its kind stops working)."""
     slug = request.POST.get("team", "")
     team = _team_or_404(request.user, slug) if slug else None
+    replaces = CalendarFeed.objects.filter(
+        user=request.user, team=team, revoked_at__isnull=True
+    ).exists()
     roster.feed_create(user=request.user, team=team)
-    messages.success(request, _("New calendar address made; the previous one no longer works."))
+    if replaces:
+        messages.success(request, _("New calendar address made; the previous one no longer works."))
+    else:
+        messages.success(request, _("Calendar address made."))
     return redirect(_feed_back(request, team))
 
 

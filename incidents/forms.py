@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
-from incidents import selectors
+from incidents import selectors, services
 from incidents.models import (
     LONG_TEXT,
     MEDIUM_TEXT,
@@ -68,11 +68,12 @@ class UsersChoiceField(forms.ModelMultipleChoiceField):
         return f"{full} ({obj.username})" if full else obj.username
 
 
-def team_people(team_id):
-    """Active members and tech leads of a team: who can own or help."""
+def team_people(team_id, also=()):
+    """Active members and tech leads of a team: who can own or help; `also`
+    adds people by id (e.g. a helper from another team who already helps)."""
     return (
         User.objects.filter(is_active=True)
-        .filter(Q(teams=team_id) | Q(led_teams=team_id))
+        .filter(Q(teams=team_id) | Q(led_teams=team_id) | Q(pk__in=list(also)))
         .distinct()
         .order_by("username")
     )
@@ -154,10 +155,27 @@ class IntakeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("urgent") and not (data.get("phone_call_to") or "").strip():
+        if not data.get("urgent"):
+            # The phone fields are hidden (and ignored) unless "urgent" is ticked:
+            # what a browser lets the user leave in them must not block filing.
+            for name in ("phone_call_to", "phone_call_at"):
+                data.pop(name, None)
+        elif not (data.get("phone_call_to") or "").strip():
             self.add_error(
                 "phone_call_to", _("An urgent incident needs the name of the tech lead you phoned.")
             )
+        # The times' rules (incidents.services) in the same round as every other
+        # error, for the times that could be read.
+        if data.get("received_at"):
+            problems = services.intake_time_errors(
+                received_at=data["received_at"],
+                occurred_at=data.get("occurred_at"),
+                phone_call_at=data.get("phone_call_at"),
+                now=clock.now(),
+            )
+            for name, messages in problems.items():
+                if name not in self._errors:
+                    self.add_error(name, messages)
         return data
 
     def service_kwargs(self):
@@ -297,11 +315,28 @@ class AssignForm(IncidentForm):
 
     def __init__(self, *args, incident, people=None, **kwargs):
         super().__init__(*args, incident=incident, **kwargs)
-        people = team_people(incident.team_id) if people is None else people
+        helper_ids = [u.pk for u in incident.helpers.all()] if incident.owner_id else []
+        if people is None:
+            # Who already works on it stays choosable, even from another team.
+            people = team_people(incident.team_id, also=[incident.owner_id, *helper_ids])
         self.fields["owner"].queryset = people
         self.fields["helpers"].queryset = people
         if not self.is_bound and incident.owner_id:
+            # A reassignment opens with what is there: saving it to change only the
+            # owner must not drop the helpers or replace the goal and time limit.
             self.initial.setdefault("owner", incident.owner_id)
+            self.initial.setdefault("helpers", helper_ids)
+            self.initial.setdefault("goal", incident.goal)
+            self.initial.setdefault("time_limit", incident.time_limit)
+        kept = list(incident.external_contacts.order_by("added_at", "id"))
+        if kept:
+            self.fields["contact_name"].help_text = _(
+                "Kept: %(contacts)s. Fill in these fields to add another contact."
+            ) % {
+                "contacts": "; ".join(
+                    f"{c.name} ({c.organisation})" if c.organisation else c.name for c in kept
+                )
+            }
 
     def clean(self):
         data = super().clean()
@@ -321,12 +356,17 @@ class AssignForm(IncidentForm):
                     "owes": d.get("contact_owes", ""),
                 }
             )
+        time_limit = d.get("time_limit")
+        stored = self.incident.time_limit
+        if time_limit and stored and time_limit == stored.replace(second=0, microsecond=0):
+            # The form shows minutes: the time limit as it opened keeps its seconds.
+            time_limit = stored
         return {
             "expected_version": d["version"],
             "owner": d["owner"],
             "helpers": list(d.get("helpers") or []),
             "goal": d.get("goal", ""),
-            "time_limit": d.get("time_limit"),
+            "time_limit": time_limit,
             "external_contacts": contacts,
         }
 
@@ -364,6 +404,20 @@ class ResolveForm(IncidentForm):
         widget=textarea(2),
         help_text=_("Code or architecture change; may follow later."),
     )
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, incident=incident, **kwargs)
+        if not self.is_bound:
+            # The owner logged them already: start from the latest of each.
+            for kind in (LogEntry.Kind.WORKAROUND, LogEntry.Kind.FIX):
+                latest = (
+                    incident.log_entries.filter(kind=kind)
+                    .order_by("-happened_at", "-id")
+                    .values_list("text", flat=True)
+                    .first()
+                )
+                if latest:
+                    self.initial.setdefault(kind.value, latest)
 
 
 PASS_FAIL = [("passed", _("Passed")), ("failed", _("Failed"))]

@@ -176,6 +176,17 @@ class UserProfile(models.Model):
     language = models.CharField(
         _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
     )
+    # What the browser asked for at the last sign-in: the language of e-mail,
+    # notices and the calendar feed for someone who never chose one.
+    browser_language = models.CharField(
+        _("browser language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_(
+            "Asked for by the browser at the last sign-in; used when no language is chosen."
+        ),
+    )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     class Meta:
@@ -742,7 +753,12 @@ class TimelineEvent(models.Model):
     changes = models.JSONField(
         _("changes"), default=dict, blank=True, help_text=_("field: [old, new]")
     )
+    # `data` keeps the facts of a generated text (kind-specific: the level and
+    # source filed, the failed checks…) so each reader sees it in their language
+    # (incidents.timeline.describe); `message` holds the English text, or what a
+    # person wrote, and is all a row written before `data` existed has.
     message = models.TextField(_("message"), blank=True)
+    data = models.JSONField(_("facts"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"))
 
     objects = TimelineEventQuerySet.as_manager()
@@ -763,6 +779,13 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("timeline events are never deleted")
+
+    @property
+    def text(self) -> str:
+        """What happened, in the active language (the reader's)."""
+        from incidents.timeline import describe  # timeline imports this module
+
+        return describe(self)
 
 
 def default_severity_rules() -> list:

@@ -6,6 +6,7 @@ from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, 
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from common import clock
 from incidents import rules, tallies
 from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident, State, Team
 from incidents.workflow import Action
@@ -90,11 +91,16 @@ def _running(condition: Q, field: str):
 
 
 def most_urgent_deadline():
-    """SQL for the earliest deadline among the incident's running clocks."""
+    """SQL for the earliest deadline among the incident's running clocks (a pause
+    holds the resolve and update clocks, as in overdue_q)."""
+    held = Q(paused_at__isnull=False)
     return Least(
         _running(Q(acknowledged_at__isnull=True), "respond_by"),
-        _running(Q(restored_at__isnull=True), "resolve_by"),
-        _running(Q(state__in=UPDATE_CLOCK_STATES, next_update_by__isnull=False), "next_update_by"),
+        _running(Q(restored_at__isnull=True) & ~held, "resolve_by"),
+        _running(
+            Q(state__in=UPDATE_CLOCK_STATES, next_update_by__isnull=False) & ~held,
+            "next_update_by",
+        ),
         output_field=DateTimeField(),
     )
 
@@ -114,12 +120,24 @@ def overdue_q(now) -> Q:
     return respond | resolve | update
 
 
-def dashboard_incidents(*, user) -> QuerySet[Incident]:
-    """Open incidents the user sees, the most urgent deadline first."""
+def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incident]:
+    """Open incidents the user sees: the overdue ones first, by level (P0 first),
+    then by how far over; then the rest by their nearest deadline.
+
+    A P3 whose update is hours late must not sit above a P0 nobody has
+    acknowledged yet; the order is SQL, so the page stays one query however many.
+    """
+    now = now or clock.now()
+    late = Q(urgent_at__lt=now)
     return (
         incident_list(user=user, open_only=True)
         .annotate(urgent_at=most_urgent_deadline())
-        .order_by("urgent_at", "received_at", "id")
+        .annotate(
+            overdue_rank=Case(When(late, then=Value(0)), default=Value(1)),
+            # Levels sort as text ("P0" < "P3"); among the rest the level does not count.
+            overdue_level=Case(When(late, then=F("severity")), default=Value("")),
+        )
+        .order_by("overdue_rank", "overdue_level", "urgent_at", "received_at", "id")
     )
 
 

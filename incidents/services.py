@@ -42,7 +42,6 @@ from incidents.models import (
     Resolution,
     Service,
     Severity,
-    Source,
     State,
     Team,
     TimelineEvent,
@@ -191,6 +190,32 @@ def _full_clean(obj, exclude: Iterable[str] = ()) -> None:
 # ---------------------------------------------------------------- step 1
 
 
+def intake_time_errors(
+    *,
+    received_at: datetime,
+    occurred_at: datetime | None = None,
+    phone_call_at: datetime | None = None,
+    now: datetime,
+) -> dict[str, list[str]]:
+    """Step 1's rules on its times, field → messages: none in the future (beyond
+    the clock skew) or before EARLIEST, and not occurred after received. The
+    intake form shows them together with its other errors, in one round."""
+    errors: dict[str, list[str]] = {}
+    for field, value in (
+        ("received_at", received_at),
+        ("occurred_at", occurred_at),
+        ("phone_call_at", phone_call_at),
+    ):
+        try:
+            _check_not_future(value, field, now)
+        except ValidationError as e:
+            errors.update(e.message_dict)
+    times_ok = "received_at" not in errors and "occurred_at" not in errors
+    if times_ok and occurred_at and occurred_at > min(received_at, now) + CLOCK_SKEW:
+        errors["occurred_at"] = [_("The problem cannot occur after it was received.")]
+    return errors
+
+
 @transaction.atomic
 def incident_create(
     *,
@@ -219,18 +244,12 @@ def incident_create(
     """
     now = clock.now()
     _authorize(actor, Action.FILE)
-    errors: dict[str, list[str]] = {}
     received_at = received_at or now
-    for field, value in (("received_at", received_at), ("occurred_at", occurred_at)):
-        try:
-            _check_not_future(value, field, now)
-        except ValidationError as e:
-            errors.update(e.message_dict)
-    times_ok = "received_at" not in errors and "occurred_at" not in errors
-    if times_ok and received_at > now:
+    errors = intake_time_errors(
+        received_at=received_at, occurred_at=occurred_at, phone_call_at=phone_call_at, now=now
+    )
+    if "received_at" not in errors and received_at > now:
         received_at = now  # within the allowed skew
-    if times_ok and occurred_at and occurred_at > received_at + CLOCK_SKEW:
-        errors["occurred_at"] = [_("The problem cannot occur after it was received.")]
     if team is None:
         team = selectors.default_team(actor)
         if team is None:
@@ -249,11 +268,6 @@ def incident_create(
         ]
     if (affected_users or 0) < 0:
         errors["affected_users"] = [_("The number of affected users cannot be negative.")]
-    if phone_call_at is not None:
-        try:
-            _check_not_future(phone_call_at, "phone_call_at", now)
-        except ValidationError as e:
-            errors.update(e.message_dict)
     if errors:
         raise ValidationError(errors)
 
@@ -293,15 +307,14 @@ def incident_create(
         actor,
         TimelineEvent.Kind.CREATED,
         to_state=State.NEW,
-        message=_("Filed as %(severity)s from %(source)s.")
-        % {"severity": severity, "source": Source(source).label},
+        data={"severity": severity, "source": source},
     )
     if incident.phone_call_made:
         record_event(
             incident,
             actor,
             TimelineEvent.Kind.PHONE_CALL,
-            message=_("Phoned %(who)s.") % {"who": incident.phone_call_to},
+            data={"who": incident.phone_call_to},
             at=incident.phone_call_at,
         )
     return incident
@@ -370,22 +383,31 @@ def incident_acknowledge(
     _authorize(actor, Action.ACKNOWLEDGE, incident)
     _check_version(incident, expected_version)
     check_state(incident, Action.ACKNOWLEDGE)
-    now = clock.now()
+    _save(incident, _acknowledge(incident, clock.now()))
+    _record_acknowledged(incident, actor, note.strip())
+    return incident
+
+
+def _acknowledge(incident: Incident, now: datetime) -> list[str]:
+    """Move a `new` incident to `acknowledged` (the respond clock stops, the
+    update clock starts); returns the fields to save."""
     incident.state = State.ACKNOWLEDGED
     incident.acknowledged_at = now
     incident.respond_sla = _sla_taken(incident, incident.received_at, now)
     incident.update_clock_from = now
     _set_deadlines(incident)
-    _save(incident, ["state", "acknowledged_at", "respond_sla", *DEADLINE_FIELDS])
+    return ["state", "acknowledged_at", "respond_sla", *DEADLINE_FIELDS]
+
+
+def _record_acknowledged(incident: Incident, actor, message: str) -> None:
     record_event(
         incident,
         actor,
         TimelineEvent.Kind.ACKNOWLEDGED,
         from_state=State.NEW,
         to_state=State.ACKNOWLEDGED,
-        message=note.strip(),
+        message=message,
     )
-    return incident
 
 
 @transaction.atomic
@@ -403,6 +425,8 @@ def incident_grade(
     """Record a diagnosis and level; a new level recomputes every deadline.
 
     Allowed at any point before the incident is resolved; every grading is kept.
+    Grading a `new` incident is a response too: it also acknowledges it, at the
+    grading's time (after the new level's deadlines were set).
     """
     incident = _lock(incident)
     _authorize(actor, Action.GRADE, incident)
@@ -444,8 +468,13 @@ def incident_grade(
             if old != new:
                 diff[name] = (old, new)
         fields = ["severity", *DEADLINE_FIELDS]
+    acknowledging = incident.state == State.NEW
+    if acknowledging:
+        fields = [*fields, *_acknowledge(incident, now)]
     _save(incident, fields)
     record_event(incident, actor, TimelineEvent.Kind.GRADED, changes=diff, message=diagnosis)
+    if acknowledging:
+        _record_acknowledged(incident, actor, _("Acknowledged by grading."))
     return incident
 
 
@@ -495,6 +524,10 @@ def incident_assign(
     now = clock.now()
     if time_limit is not None and timezone.is_naive(time_limit):
         raise ValidationError({"time_limit": _("Give a time zone with the time.")})
+    # A form that opens with the incident's contacts sends them back: a contact
+    # the incident already has (same name, organisation, contact, owes) is kept,
+    # not added twice.
+    known = set(incident.external_contacts.values_list("name", "organisation", "contact", "owes"))
     contacts = []
     for i, data in enumerate(external_contacts):
         contact = ExternalContact(
@@ -510,7 +543,10 @@ def incident_assign(
             raise ValidationError(
                 {"external_contacts": _("Contact %(n)s has no name.") % {"n": i + 1}}
             )
-        contacts.append(contact)
+        key = (contact.name, contact.organisation, contact.contact, contact.owes)
+        if key not in known:
+            known.add(key)
+            contacts.append(contact)
 
     old_owner = incident.owner
     old_helpers = sorted(u.username for u in incident.helpers.all())
@@ -626,7 +662,7 @@ def incident_log(
         from_state=from_state if fields and "state" in fields else "",
         to_state=incident.state if fields and "state" in fields else "",
         changes=diff,
-        message=f"[{kind}] {text}",
+        data={"kind": kind, "text": text},
     )
     entry.incident = incident
     return entry
@@ -650,7 +686,9 @@ def incident_note_from_monitoring(*, incident: Incident, text: str) -> LogEntry:
         created_at=now,
     )
     _save(incident, [])
-    record_event(incident, None, TimelineEvent.Kind.LOGGED, message=f"[monitoring] {entry.text}")
+    record_event(
+        incident, None, TimelineEvent.Kind.LOGGED, data={"kind": "monitoring", "text": entry.text}
+    )
     entry.incident = incident
     return entry
 
@@ -692,21 +730,13 @@ def incident_resolve(
     if incident.started_at is None:
         incident.started_at = now
     _save(incident, ["state", "resolution_submitted_at", "started_at"])
-    message = "\n".join(
-        part
-        for part in (
-            _("Workaround: %(text)s") % {"text": workaround} if workaround else "",
-            _("Fix: %(text)s") % {"text": fix} if fix else "",
-        )
-        if part
-    )
     record_event(
         incident,
         actor,
         TimelineEvent.Kind.RESOLUTION_SUBMITTED,
         from_state=from_state,
         to_state=State.VERIFYING,
-        message=message,
+        data={"workaround": workaround, "fix": fix},
     )
     return incident
 
@@ -772,8 +802,12 @@ def incident_pause(
     incident.pause_reason = reason
     incident.pause_waiting_on = waiting_on
     _save(incident, ["paused_at", "pause_reason", "pause_waiting_on"])
-    message = reason if not waiting_on else f"{reason} ({_('waiting on')} {waiting_on})"
-    record_event(incident, actor, TimelineEvent.Kind.PAUSED, message=message)
+    record_event(
+        incident,
+        actor,
+        TimelineEvent.Kind.PAUSED,
+        data={"reason": reason, "waiting_on": waiting_on},
+    )
     return incident
 
 
@@ -803,7 +837,7 @@ def incident_resume(*, incident: Incident, actor, expected_version: int | None =
         actor,
         TimelineEvent.Kind.RESUMED,
         changes={"resolve_by": (old_resolve_by, incident.resolve_by)},
-        message=_("Paused for %(duration)s.") % {"duration": clock.duration_text(now - since)},
+        data={"paused_seconds": int(max(now - since, timedelta(0)).total_seconds())},
     )
     return incident
 
@@ -829,7 +863,8 @@ def incident_verify(
 
     All three checks passed → `resolved`, and the resolve clock stops at the
     submission that passed. Any failure → back to `in_progress` for the owner,
-    the clock never stopped, and the reasons go on the timeline.
+    the clock never stopped, the reasons go on the timeline, and the owner and
+    the helpers are told at once (not the verifier: they know).
     """
     incident = _lock(incident)
     _authorize(actor, Action.VERIFY, incident)
@@ -852,7 +887,7 @@ def incident_verify(
             submitted_at=incident.resolution_submitted_at or now,
         )
     passed = all(checks.values())
-    Verification.objects.create(
+    verification = Verification.objects.create(
         incident=incident,
         resolution=resolution,
         functional_ok=functional_ok,
@@ -870,11 +905,12 @@ def incident_verify(
     resolution.save(update_fields=["outcome"])
     incident.verification_count += 1
     incident.failed_verification_count += 0 if passed else 1
-    labels = {
-        "functional_ok": (_("functional test"), functional_evidence),
-        "regression_ok": (_("regression test"), regression_evidence),
-        "monitoring_ok": (_("monitoring observation"), monitoring_evidence),
+    evidence = {
+        "functional": functional_evidence,
+        "regression": regression_evidence,
+        "monitoring": monitoring_evidence,
     }
+    data = {}
     if passed:
         incident.state = State.RESOLVED
         ended = _end_pause(incident, actor, now)
@@ -896,14 +932,15 @@ def incident_verify(
         fields = ["state", "resolution_submitted_at"]
         fields += ["verification_count", "failed_verification_count"]
         kind = TimelineEvent.Kind.VERIFICATION_FAILED
-        failed = [
-            f"{label}: {evidence.strip()}" if evidence.strip() else str(label)
-            for key, (label, evidence) in labels.items()
-            if not checks[key]
-        ]
-        message = _("Failed: %(checks)s.") % {"checks": "; ".join(failed)}
-        if notes.strip():
-            message += "\n" + notes.strip()
+        message = ""
+        data = {
+            "failed": [
+                {"check": check, "evidence": text.strip()}
+                for check, text in evidence.items()
+                if not checks[f"{check}_ok"]
+            ],
+            "notes": notes.strip(),
+        }
     _save(incident, fields)
     record_event(
         incident,
@@ -912,7 +949,10 @@ def incident_verify(
         from_state=State.VERIFYING,
         to_state=incident.state,
         message=message,
+        data=data,
     )
+    if not passed:
+        deadlines.verification_failed(incident, verification, data, now)
     return incident
 
 

@@ -2,9 +2,12 @@
 
 Views parse forms and call incidents.services — the same functions the API
 calls — then map the services' refusals to pages: bad input re-renders the
-form with its messages (400), a refused transition or a stale copy shows a
-conflict and keeps what the user typed (409), a role that may not act gets
-403, and an incident the user cannot see is 404.
+form with its messages (400), a stale copy shows a conflict and keeps what the
+user typed (409), a refusal no field can fix (the state forbids the action, a
+post-mortem is missing) goes back to the workspace with its reason and the
+typed input (303), a role that may not act gets 403, and an incident the user
+cannot see is 404. A done action comes back to its dashboard row or workspace
+section.
 """
 
 import hashlib
@@ -14,7 +17,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -79,6 +88,28 @@ SUCCESS = {
     Action.RESUME: gettext_lazy("Resumed: the resolve deadline moved later by the time paused."),
     Action.EDIT: gettext_lazy("Details saved."),
 }
+
+# Where the workspace shows each action's result (and its form): the page comes
+# back there, not at its top.
+SECTION = {
+    Action.ACKNOWLEDGE: "grading",
+    Action.GRADE: "grading",
+    Action.ASSIGN: "assignment",
+    Action.LOG: "log",
+    Action.PAUSE: "log",
+    Action.RESUME: "log",
+    Action.RESOLVE: "verification",
+    Action.VERIFY: "verification",
+    Action.NOTIFY_USERS: "verification",
+    Action.FEEDBACK: "verification",
+    Action.ARCHIVE: "archive-summary",
+    Action.REOPEN: "archive-summary",
+    Action.CANCEL: "archive-summary",
+    Action.EDIT: "basic",
+}
+
+# The session key of a refused form's typed input, shown again once on the workspace.
+RETRY_KEY = "workspace_retry"
 
 DASHBOARD_LIMIT = 100
 PAGE_SIZE = 50
@@ -341,8 +372,22 @@ def quick_form(request, pk, action):
         context["options"] = _option_tags(Severity.choices, incident.severity)
     else:
         people = selectors.team_people_by_team([incident.team_id])[incident.team_id]
+        helpers = list(incident.helpers.order_by("username")) if incident.owner_id else []
+        # A helper from another team who already helps stays on the list.
+        listed = {p.pk for p in people}
+        people = [*people, *(h for h in helpers if h.pk not in listed)]
         choices = [(p.pk, f"{p.get_full_name() or p.username} ({p.username})") for p in people]
         context["options"] = _option_tags(choices, incident.owner_id)
+        helper_ids = {h.pk for h in helpers}
+        context["helpers"] = [(pk, label, pk in helper_ids) for pk, label in choices]
+        if incident.owner_id:
+            # A reassignment from the dashboard keeps the goal and time limit.
+            context["goal"] = incident.goal
+            context["time_limit"] = (
+                timezone.localtime(incident.time_limit).strftime(forms.DATETIME_FORMAT)
+                if incident.time_limit
+                else ""
+            )
     return render(request, "incidents/_quick_form.html", context)
 
 
@@ -449,7 +494,35 @@ def _workspace_context(request, incident, bound=None, everything=False):
 @require_GET
 def workspace(request, pk):
     incident = _incident_or_404(request.user, pk)
-    return render(request, "incidents/workspace.html", _workspace_context(request, incident))
+    retry = _pop_retry(request, incident)
+    context = _workspace_context(request, incident, bound=retry)
+    if retry:
+        context["focus"] = _key(retry[0])
+        context["refused"] = True
+    return render(request, "incidents/workspace.html", context)
+
+
+def _pop_retry(request, incident):
+    """(action, form) of a refused post on this incident, once: the user's input
+    comes back in its form, carrying the current version."""
+    saved = request.session.pop(RETRY_KEY, None)
+    if not saved or saved.get("incident") != incident.pk:
+        return None
+    action = Action(saved["action"])
+    data = QueryDict(mutable=True)
+    for name, values in saved["data"].items():
+        data.setlist(name, values)
+    data["version"] = str(incident.version)
+    if action == Action.EDIT:
+        init_kwargs = {
+            "incident": incident,
+            "may_move_received_at": rules.is_lead_for(request.user, incident),
+        }
+        form = forms.EditForm(data, **init_kwargs)
+    else:
+        form = ACTIONS[action][0](data, incident=incident)
+    form.is_valid()
+    return action, form
 
 
 def _rerender(request, incident, action, form, status, conflict=""):
@@ -496,15 +569,35 @@ def edit(request, pk):
     return _apply(request, incident, Action.EDIT, form, services.incident_update)
 
 
+def _refuse(request, incident, action, form, message):
+    """A refusal no field of the form can fix (the state forbids it, a post-mortem
+    is missing): back to the workspace's section rather than staying on the
+    action's URL (which answers only POST), the reason said once, the typed input
+    kept for the form."""
+    messages.error(request, message)
+    request.session[RETRY_KEY] = {
+        "incident": incident.pk,
+        "action": action.value,
+        "data": {
+            name: values
+            for name, values in form.data.lists()
+            if name not in ("csrfmiddlewaretoken", "next")
+        },
+    }
+    url = reverse("incident", args=[incident.pk]) + f"#{SECTION[action]}"
+    return HttpResponseRedirect(url, status=303)
+
+
 def _apply(request, incident, action, form, service):
     # Refuse a role that may not act before looking at its input.
     rules.require(request.user, action, incident)
     try:
         check_state(incident, action)
     except TransitionNotAllowed as e:
-        return _rerender(request, incident, action, form, 409, e.message)
+        return _refuse(request, incident, action, form, e.message)
     if not form.is_valid():
         return _rerender(request, incident, action, form, 400)
+    acknowledges = action == Action.GRADE and incident.state == State.NEW
     try:
         service(incident=incident, actor=request.user, **form.service_kwargs())
     except StaleVersion as e:
@@ -516,9 +609,14 @@ def _apply(request, incident, action, form, service):
         ) % {"expected": e.expected, "current": e.current}
         return _rerender(request, incident, action, _stale_copy(form, incident), 409, conflict)
     except TransitionNotAllowed as e:
-        incident.refresh_from_db()
-        return _rerender(request, incident, action, form, 409, e.message)
+        return _refuse(request, incident, action, form, e.message)
     except ValidationError as e:
+        if hasattr(e, "error_dict") and not set(e.error_dict) & set(form.fields):
+            # Nothing in this form to correct. The archive section itself lists
+            # what the post-mortem lacks: say it once, there.
+            gate = action == Action.ARCHIVE and "postmortem" in e.error_dict
+            message = _("The incident was not archived.") if gate else " ".join(e.messages)
+            return _refuse(request, incident, action, form, message)
         _add_errors(form, e)
         incident.refresh_from_db()
         return _rerender(request, incident, action, form, 400)
@@ -531,13 +629,21 @@ def _apply(request, incident, action, form, service):
                 request,
                 _("Verification failed: the incident is back with its owner."),
             )
+    elif acknowledges:
+        messages.success(
+            request,
+            _("Grading saved, and the incident is acknowledged: the respond clock has stopped."),
+        )
     else:
         messages.success(request, SUCCESS[action])
+    # Back where the user acted: the dashboard's row (a quick form's `next`), or
+    # the workspace's section of this action; responder.js focuses it.
     target = _safe_next(request)
     if target:
+        if "#" not in target:
+            target += f"#row-{incident.pk}"
         return HttpResponseRedirect(target)
-    anchor = {Action.LOG: "#log", Action.VERIFY: "#verification"}.get(action, "")
-    return HttpResponseRedirect(reverse("incident", args=[incident.pk]) + anchor)
+    return HttpResponseRedirect(reverse("incident", args=[incident.pk]) + f"#{SECTION[action]}")
 
 
 @login_required

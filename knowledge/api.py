@@ -134,7 +134,8 @@ class RootCauseCountSerializer(serializers.Serializer):
 class OverdueActionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     text = serializers.CharField()
-    owner = serializers.CharField()
+    owner = serializers.CharField(help_text="The owner's username.")
+    owner_name = serializers.CharField(help_text="The owner's name (the username if none).")
     due_date = serializers.DateField()
     incident = serializers.CharField()
     incident_id = serializers.IntegerField()

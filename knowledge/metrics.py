@@ -36,6 +36,7 @@ from datetime import date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.people import display_name
 from escalation.models import Clock, Notice
 from escalation.sla import all_windows
 from incidents import selectors
@@ -173,6 +174,7 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
                 "id": item.pk,
                 "text": item.text,
                 "owner": item.owner.username,
+                "owner_name": display_name(item.owner),
                 "due_date": item.due_date,
                 "incident": item.postmortem.incident.number,
                 "incident_id": item.postmortem.incident_id,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Case, FloatField, Q, QuerySet, Value, When
+from django.utils.html import format_html, format_html_join
 
 from incidents import rules
 from knowledge.models import SearchDocument
@@ -327,6 +328,74 @@ def search(*, user, q: str, kinds: tuple[str, ...] | None = None):
         title_hits=title_hits,
         title_hit=Case(When(title_hits__gt=0, then=Value(True)), default=Value(False)),
     ).order_by("-title_hits", "-happened_at", "-id")
+
+
+# ---------------------------------------------------------------- passages
+
+# A passage: this many characters before the first match, and in all at most PASSAGE.
+PASSAGE_BEFORE = 60
+PASSAGE = 220
+# English endings PostgreSQL's stemmer drops: "timeouts" also finds "timeout".
+_ENDINGS = re.compile(r"(?:ing|ed|es|s)$")
+
+
+def _matcher(query: Query) -> re.Pattern | None:
+    """One case-insensitive pattern for every term of `query` (longest first), each
+    English word also by its stem, so the passage marks what the search matched."""
+    terms = set(query.runs)
+    for word in query.words:
+        terms.add(word)
+        stem = _ENDINGS.sub("", word)
+        if len(stem) >= 3:
+            terms.add(stem)
+    if not terms:
+        return None
+    return re.compile(
+        "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE
+    )
+
+
+def passage(text: str, query: Query) -> str:
+    """The part of `text` around the first match of `query`, as HTML: escaped, every
+    match inside it in <mark>, cut at the lines (the record's parts: symptoms, log
+    entries, cause, fix …) and with "…" where shortened; "" when nothing matches.
+
+    Substrings, not words: Chinese has no spaces, so 连接池耗尽 inside a sentence is
+    found the same on SQLite and PostgreSQL."""
+    pattern = _matcher(query)
+    first = pattern.search(text or "") if pattern else None
+    if first is None:
+        return ""
+    line_start = text.rfind("\n", 0, first.start()) + 1
+    line_end = text.find("\n", first.end())
+    line_end = len(text) if line_end < 0 else line_end
+    start = max(line_start, first.start() - PASSAGE_BEFORE)
+    end = min(line_end, start + PASSAGE)
+    piece = text[start:end]
+    marked, at = [], 0
+    for match in pattern.finditer(piece):
+        marked.append((piece[at : match.start()], match.group()))
+        at = match.end()
+    return format_html(
+        "{}{}{}{}",
+        "…" if start > line_start else "",
+        format_html_join("", "{}<mark>{}</mark>", marked),  # escapes every piece
+        piece[at:],
+        "…" if end < line_end else "",
+    )
+
+
+def attach_passages(documents, q: str) -> None:
+    """Give each result its `passage` (see passage()) of the body, else of the title.
+
+    The bodies are read here, for one page of results in one query: the search
+    itself reads none (a body may hold 20,000 characters)."""
+    query = Query.parse(q)
+    bodies = dict(
+        SearchDocument.objects.filter(pk__in=[d.pk for d in documents]).values_list("pk", "body")
+    )
+    for doc in documents:
+        doc.passage = passage(bodies.get(doc.pk, ""), query)
 
 
 def similar(*, user, text: str, exclude_incident: int | None = None, limit: int = 5):

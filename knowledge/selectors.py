@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.clock import duration_text
+from common.people import display_name
 from incidents import rules
 from incidents import selectors as incident_selectors
 from incidents.models import Team
@@ -46,14 +47,10 @@ def postmortem_prefill(incident) -> dict:
     lines = [" → ".join(durations), ""]
     entries = []
     for event in incident.events.select_related("actor").order_by("created_at", "id"):
-        who = event.actor.username if event.actor else _("system")
-        text = event.message.replace("\n", " ")[:300]
-        entries.append(
-            (
-                event.created_at,
-                f"{_at(event.created_at)}  {event.get_kind_display()} — {who}: {text}",
-            )
-        )
+        who = display_name(event.actor, _("system"))
+        text = event.text.replace("\n", " ")[:300]
+        line = f"{_at(event.created_at)}  {event.get_kind_display()} — {who}"
+        entries.append((event.created_at, f"{line}: {text}" if text else line))
     for notice in incident.notices.order_by("created_at", "id"):
         late = f" ({_('late')})" if notice.late else ""
         entries.append(

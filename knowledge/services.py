@@ -24,8 +24,8 @@ from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, RootCause
 POSTMORTEM_LEVELS = frozenset({Severity.P0, Severity.P1})
 
 
-def _event(incident, actor, kind, message=""):
-    return record_event(incident, actor, kind, message=message)
+def _event(incident, actor, kind, message="", data=None):
+    return record_event(incident, actor, kind, message=message, data=data)
 
 
 # ---------------------------------------------------------------- the archive gate
@@ -160,8 +160,7 @@ def action_item_add(*, incident: Incident, actor, text: str, owner, due_date: da
         incident,
         actor,
         TimelineEvent.Kind.ACTION_ITEM_ADDED,
-        message=_("%(text)s — %(owner)s, due %(due)s")
-        % {"text": text, "owner": owner.username, "due": due_date.isoformat()},
+        data={"text": text, "owner": owner.username, "due": due_date.isoformat()},
     )
     return item
 

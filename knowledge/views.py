@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
@@ -167,6 +167,7 @@ def knowledge_index(request):
         results = search.search(user=request.user, q=q)
         page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
         _attach_links(page.object_list)
+        search.attach_passages(page.object_list, q)
     latest = [] if q else list(selectors.visible_articles(request.user)[:20])
     return render(
         request,
@@ -184,10 +185,15 @@ def _attach_links(documents) -> None:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def similar_fragment(request):
-    """Archived incidents like the title and symptoms being typed (htmx, intake form)."""
-    text = " ".join((request.GET.get(name) or "")[:300] for name in ("title", "symptoms")).strip()
+    """Archived incidents like the title and symptoms being typed (htmx, intake form).
+
+    The form POSTs them: in a URL, 450 Chinese characters (nine bytes each once
+    percent-encoded) pass the request line gunicorn accepts and get "414 URI Too
+    Long". Only the first 300 characters of each field are compared."""
+    data = request.POST if request.method == "POST" else request.GET
+    text = " ".join((data.get(name) or "")[:300] for name in ("title", "symptoms")).strip()
     results = search.similar(user=request.user, text=text) if len(text) >= 2 else []
     _attach_links(results)
     return render(request, "knowledge/_similar.html", {"similar": results, "asked": bool(text)})

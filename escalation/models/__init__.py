@@ -28,10 +28,11 @@ class Clock(models.TextChoices):
     PAUSE = "pause", _("Paused too long")
     HANDOVER = "handover", _("On-call handover")
     GAP = "gap", _("On-call coverage gap")
+    VERIFY = "verify", _("Verification failed")
 
 
 # Clocks that fire once, at once, when something happens (not when time runs out).
-ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION})
+ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION, Clock.VERIFY})
 # Clocks of a team's duty roster, not of an incident (escalation.roster).
 ROSTER_CLOCKS = frozenset({Clock.HANDOVER, Clock.GAP})
 

@@ -402,6 +402,16 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Username; null when the system acted (alert intake, tasks).",
     )
+    message = serializers.CharField(
+        source="text",
+        read_only=True,
+        help_text="What happened, in the reader's language (a person's own words as written).",
+    )
+    data = serializers.JSONField(
+        read_only=True,
+        help_text="The facts behind a text the system wrote (e.g. the failed checks); "
+        "empty for older events and for a person's own words.",
+    )
 
     class Meta:
         model = TimelineEvent
@@ -414,6 +424,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
             "to_state",
             "changes",
             "message",
+            "data",
         ]
         read_only_fields = fields
 

@@ -5,8 +5,9 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from common import clock
+from common import clock, people
 
 register = template.Library()
 
@@ -32,12 +33,10 @@ def channel_label(code: str) -> str:
     return str(labels.get(code, code))
 
 
-@register.filter
-def who(user, empty: str = "—") -> str:
-    """A person's full name, else their username; `empty` when there is none."""
-    if user is None:
-        return empty
-    return user.get_full_name() or user.username
+# The one way pages name a person (common.people): `{{ incident.owner|who }}`,
+# `{{ incident.reporter|who:_("monitoring") }}`, `{{ helpers|names }}`.
+register.filter("who", people.display_name)
+register.filter("names", people.display_names)
 
 
 @register.simple_tag
@@ -57,7 +56,8 @@ def paused(incident):
 @register.simple_tag
 def deadline(at, running, now):
     """A deadline cell: its countdown (responder.js keeps it ticking) and local
-    time, "overdue" once past, "stopped" when its clock is not running.
+    time, "overdue" once past, "stopped" when its clock is not running (the
+    `clock` tag says why).
 
     A tag rather than an included template: dashboards render it 300 times.
     """
@@ -74,3 +74,49 @@ def deadline(at, running, now):
         _("overdue") if overdue else timeuntil(at, now),
         dateformat.format(timezone.localtime(at), "m-d H:i"),
     )
+
+
+# clock → (its deadline, whether it runs, when it stopped for good) on an Incident.
+_CLOCKS = {
+    "respond": ("respond_by", "respond_clock_running", "acknowledged_at"),
+    "resolve": ("resolve_by", "resolve_clock_running", "restored_at"),
+    "update": ("next_update_by", "update_clock_running", None),
+}
+
+
+@register.simple_tag(name="clock")
+def clock_cell(incident, name, now):
+    """The cell of one of the incident's clocks ("respond", "resolve", "update"):
+    the deadline's countdown while it runs, else why it does not (DESIGN.md
+    "Clocks"): met (on time or late), paused, not started yet (the update clock
+    starts at acknowledge), or stopped (the incident was closed)."""
+    at_field, running_field, stop_field = _CLOCKS[name]
+    at = getattr(incident, at_field)
+    if getattr(incident, running_field):
+        return deadline(at, True, now)
+    stopped_at = getattr(incident, stop_field) if stop_field else None
+    if stopped_at is not None:
+        on_time = at is None or stopped_at <= at
+        return format_html(
+            '<span class="clock-stopped {}" title="{}">{}</span>',
+            "clock-met" if on_time else "clock-met-late",
+            dateformat.format(timezone.localtime(stopped_at), "m-d H:i"),
+            pgettext("clock", "met") if on_time else pgettext("clock", "met late"),
+        )
+    if name != "respond" and incident.paused_at is not None:
+        text = _("paused")
+    elif name == "update" and incident.is_open:
+        text = _("not started yet")
+    else:
+        text = _("stopped")
+    return format_html('<span class="clock-stopped">{}</span>', text)
+
+
+@register.filter
+def described_by(field, ids: str):
+    """The form field, its input also described by the elements `ids` (a note
+    such as "needed before archiving"), its help text still linked."""
+    widget = field.field.widget
+    own = f"{field.auto_id}_helptext" if field.help_text else ""
+    widget.attrs["aria-describedby"] = " ".join(part for part in (own, ids) if part)
+    return field

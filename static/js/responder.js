@@ -120,6 +120,97 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // A table wider than the screen scrolls inside its .table-responsive box: the
+  // box then takes the focus, named after the table's caption, so the keyboard
+  // can scroll it too. Boxes that fit stay out of the tab order.
+  function focusScrollers() {
+    var boxes = document.querySelectorAll(".table-responsive");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var marked = box.hasAttribute("data-scroll-focus");
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (marked || box.hasAttribute("tabindex")) continue;
+        var caption = box.querySelector("caption");
+        var name = caption && caption.firstChild
+          ? caption.firstChild.textContent.trim() || caption.textContent.trim() : "";
+        box.setAttribute("data-scroll-focus", "");
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        if (name) box.setAttribute("aria-label", name);
+      } else if (marked) {
+        box.removeAttribute("data-scroll-focus");
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    }
+  }
+  // Copy buttons (data-copy="id of a read-only field") show only where the
+  // clipboard can be written; without them the field's text stays selectable.
+  if (navigator.clipboard && window.isSecureContext) {
+    var copyButtons = document.querySelectorAll("button[data-copy]");
+    for (var b = 0; b < copyButtons.length; b++) copyButtons[b].hidden = false;
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    navigator.clipboard.writeText(field.value).then(function () {
+      button.textContent = button.dataset.copied;
+    });
+  });
+
+  // The language choice applies on select; its button is there for a browser
+  // without this script.
+  var language = document.getElementById("language-select");
+  if (language) {
+    language.addEventListener("change", function () { language.form.requestSubmit(); });
+    var submit = language.form.querySelector("[type=submit]");
+    if (submit) submit.hidden = true;
+  }
+
+  focusScrollers();
+  window.addEventListener("resize", focusScrollers);
+  document.addEventListener("htmx:afterSwap", focusScrollers);
+  document.addEventListener("toggle", focusScrollers, true);
+
+  // After a form comes back, the focus goes where the user was: to the first
+  // field marked wrong (every error is shown at once), else to what the URL's
+  // #fragment names (the dashboard row or workspace section just acted on).
+  function focusOnArrival() {
+    var wrong = document.querySelector("main form .is-invalid, main form [aria-invalid=true]");
+    if (wrong) {
+      var box = wrong.closest("details");
+      if (box) box.open = true;
+      wrong.focus();
+      return;
+    }
+    if (location.hash.length < 2) return;
+    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (!target || !target.closest("main")) return;
+    if (!target.hasAttribute("tabindex") &&
+        !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) {
+      target.setAttribute("tabindex", "-1");
+    }
+    target.focus();
+  }
+  focusOnArrival();
+
+  // Intake: whom and when the tech lead was phoned matters only for an urgent
+  // incident. Without JS the fields stay visible; hidden, they keep what was
+  // typed, and the server ignores them unless "urgent" is ticked.
+  var urgent = document.getElementById("id_urgent");
+  var urgentDetails = document.getElementById("urgent-details");
+  if (urgent && urgentDetails) {
+    var showUrgent = function () {
+      urgentDetails.hidden = !urgent.checked && !urgentDetails.querySelector(".is-invalid");
+    };
+    urgent.setAttribute("aria-controls", "urgent-details");
+    urgent.addEventListener("change", showUrgent);
+    showUrgent();
+  }
+
   tick();
   setInterval(tick, 1000);
 })();

@@ -14,10 +14,18 @@ Fixtures:
   server (those are aborted), and fails the test at teardown if it recorded
   any. A test that expects a problem asserts on `browser_problems.problems`
   and clears the list.
-- `login_as(username, password=PASSWORD) -> Page` — a new page in a new
-  (watched) context, signed in through the real form at /accounts/login/.
-  Users come from `tests.factories.make_user` (or the role fixtures in
-  tests/conftest.py), whose password is PASSWORD.
+- `login_as(username, password=PASSWORD, **context_args) -> Page` — a new page
+  in a new (watched) context, signed in through the real form at
+  /accounts/login/. Users come from `tests.factories.make_user` (or the role
+  fixtures in tests/conftest.py), whose password is PASSWORD. `context_args`
+  go to the new context (e.g. `viewport`, or `bypass_csp=True` for `axe`).
+- `axe(page) -> list[str]` — axe-core's serious and critical violations of the
+  page as it is now (WCAG 2.x A and AA rules), one line each: rule, impact,
+  targets, summary. axe-core is the pinned copy `make browser` installs into
+  node_modules/; the page's context needs `bypass_csp=True`, because Playwright
+  injects the file as an inline script, which the policy refuses.
+- `duty_roster` — the platform team's weekly primary and secondary rotations
+  and overrides ahead (users engineer, owner, onduty and lead).
 - `screenshot(page, name) -> Path` — a full-page PNG in $RESPONDER_SCREENSHOTS_DIR
   when set (created if missing), else in the test's tmp_path.
 """
@@ -25,12 +33,17 @@ Fixtures:
 import contextlib
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Response, Route
+
+from escalation import roster
+from tests.factories import make_rotation
 
 # Playwright's sync API keeps an asyncio loop registered as running in this thread
 # from the first browser test until the session ends, so Django would refuse every
@@ -40,6 +53,7 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Res
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 LOGIN_PATH = "/accounts/login/"
 PASSWORD = "responder-test"  # tests.factories.UserFactory's password
 E2E_DIR = Path(__file__).resolve().parent
@@ -170,8 +184,8 @@ def context(new_context, browser_problems):
 
 @pytest.fixture
 def login_as(new_context, browser_problems) -> Callable[..., Page]:
-    def login_as(username: str, password: str = PASSWORD) -> Page:
-        page = browser_problems.watch(new_context()).new_page()
+    def login_as(username: str, password: str = PASSWORD, **context_args) -> Page:
+        page = browser_problems.watch(new_context(**context_args)).new_page()
         page.goto(LOGIN_PATH)
         page.locator("input[name=username]").fill(username)
         page.locator("input[name=password]").fill(password)
@@ -190,6 +204,50 @@ def _is_login_post(response: Response) -> bool:
 
 
 @pytest.fixture
+def duty_roster(platform, lead, engineer, owner, onduty):
+    """Weekly primary and secondary rotations, overrides ahead in both layers (one
+    that makes someone primary and secondary at once), long bilingual names."""
+    for user, first, last in (
+        (engineer, "王建国", "Wang Jianguo"),
+        (onduty, "欧阳娜娜", "Ouyang Nana-Christensen"),
+    ):
+        user.first_name, user.last_name = first, last
+        user.save(update_fields=["first_name", "last_name"])
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    make_rotation(
+        actor=lead, team=platform, people=[engineer, owner], name="主值班", start_date=monday
+    )
+    make_rotation(
+        actor=lead,
+        team=platform,
+        people=[onduty, lead],
+        layer="secondary",
+        name="Secondary",
+        start_date=monday,
+    )
+    start = timezone.localtime().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    roster.override_create(
+        actor=lead,
+        team=platform,
+        layer="primary",
+        user=onduty,
+        start=start,
+        end=start + timedelta(hours=8),
+        note="发布演练 release rehearsal",
+    )
+    roster.override_create(
+        actor=lead,
+        team=platform,
+        layer="secondary",
+        user=owner,
+        start=start + timedelta(days=2),
+        end=start + timedelta(days=2, hours=10),
+        note="",
+    )
+
+
+@pytest.fixture
 def screenshot(tmp_path) -> Callable[[Page, str], Path]:
     folder = os.environ.get("RESPONDER_SCREENSHOTS_DIR")
     folder = Path(folder) if folder else tmp_path
@@ -201,3 +259,41 @@ def screenshot(tmp_path) -> Callable[[Page, str], Path]:
         return path
 
     return screenshot
+
+
+# Runs axe-core on the whole document; the rules are WCAG 2.0-2.2 A and AA.
+AXE_RUN_JS = """async () => {
+  const result = await axe.run(document, {
+    runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    resultTypes: ["violations"],
+  });
+  return result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    nodes: v.nodes.map((n) => ({
+      impact: n.impact,
+      target: n.target.join(" "),
+      summary: n.failureSummary.replace(/\\s+/g, " ").trim(),
+    })),
+  }));
+}"""
+
+
+@pytest.fixture
+def axe() -> Callable[[Page], list[str]]:
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run `make browser` to install axe-core.")
+
+    def axe(page: Page) -> list[str]:
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.add_script_tag(path=AXE_JS)
+        found = []
+        for violation in page.evaluate(AXE_RUN_JS):
+            for node in violation["nodes"]:
+                if node["impact"] in ("serious", "critical"):
+                    found.append(
+                        f"{violation['id']} ({node['impact']}) {node['target']}: {node['summary']}"
+                    )
+        return found
+
+    return axe

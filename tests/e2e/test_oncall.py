@@ -101,3 +101,48 @@ def test_a_lead_edits_a_rotation_and_adds_an_override(
     page.goto("/oncall/")
     expect(page.locator("#now-platform")).to_be_visible()
     screenshot(page, f"oncall-overview-{language}")
+
+
+def test_it_copies_a_calendar_address_and_warns_of_double_duty(
+    login_as, screenshot, platform, lead, onduty, engineer
+):
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    make_rotation(actor=lead, team=platform, people=[engineer], start_date=monday)
+    make_rotation(actor=lead, team=platform, people=[onduty], layer="secondary", start_date=monday)
+    page = login_as("lead", viewport={"width": 1280, "height": 900})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/oncall/platform/")
+
+    # The first address: nothing to say about a previous one.
+    page.locator("#feed-team").get_by_role("button", name="Make an address").click()
+    expect(page.locator(".alert-success")).to_have_text("Calendar address made.")
+    address = page.locator("#feed-team-url")
+    url = address.input_value()
+    assert "/oncall/feeds/" in url
+    assert url.endswith(".ics")
+    copy = page.locator("#feed-team").get_by_role("button", name="Copy")
+    copy.click()
+    expect(page.locator("#feed-team").get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    # Onduty covers the primary layer tomorrow while being the secondary all week.
+    day = today + timedelta(days=1)
+    page.locator("#override-add summary").click()
+    page.locator("#override_layer").select_option("primary")
+    page.locator("#override_user").select_option("onduty")
+    page.locator("#override_start").fill(f"{day:%Y-%m-%d}T09:00")
+    page.locator("#override_end").fill(f"{day:%Y-%m-%d}T18:00")
+    page.locator("#form-override").get_by_role("button", name="Add override").click()
+    span = f"from {day:%m-%d} 09:00 until {day:%m-%d} 18:00"
+    expect(page.locator(".alert-warning").first).to_contain_text(
+        f"onduty is primary and secondary at once {span}"
+    )
+    expect(page.locator(".roster-warning")).to_contain_text(span)
+    screenshot(page, "oncall-double-duty")
+
+    # Without the script the address stays selectable text and no button shows.
+    plain = login_as("lead", java_script_enabled=False)
+    plain.goto("/oncall/platform/")
+    expect(plain.locator("#feed-team-url")).to_have_value(url)
+    expect(plain.locator("#feed-team button[data-copy]")).to_be_hidden()

@@ -310,7 +310,9 @@ def test_it_lets_a_lead_acknowledge_from_the_dashboard_with_the_keyboard(login_a
     page.keyboard.press("Enter")
 
     expect(row.locator(".state-badge")).to_have_text("Acknowledged")
-    assert page.url.endswith("/dashboard/")
+    # Back on the dashboard at the row acted on, which has the focus.
+    assert page.url.endswith(f"/dashboard/#row-{scene.fresh_p1.pk}")
+    expect(row).to_be_focused()
     assert Incident.objects.get(pk=scene.fresh_p1.pk).state == State.ACKNOWLEDGED
 
 

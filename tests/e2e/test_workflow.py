@@ -103,7 +103,7 @@ def test_it_walks_the_whole_process_as_each_role(login_as, onduty, lead, owner, 
 
     row.locator("summary", has_text="Assign").click()
     assign = row.locator("form[action$='/assign/']")
-    assign.get_by_label("Owner").select_option(str(owner.pk))
+    assign.get_by_label("Owner", exact=True).select_option(str(owner.pk))
     assign.get_by_role("button", name="Assign").click()
     expect(row.locator(".state-badge")).to_have_text("Assigned")
     expect(row.locator("td[data-label=Owner]")).to_have_text("owner")

@@ -78,13 +78,15 @@ def test_it_restarts_the_update_clock_on_a_progress_entry(clock, onduty, lead, o
 
 
 def test_it_moves_pending_deadlines_on_regrade(clock, onduty, lead):
-    incident = IncidentFactory(actor=onduty, severity="P3")  # respond within 2 h
+    incident = IncidentFactory(actor=onduty, severity="P3")  # resolve within 24 h
     clock.move_to(NOW + MIN)
+    # Grading a new incident also acknowledges it: the respond clock stops there.
     services.incident_grade(incident=incident, actor=lead, severity="P0", diagnosis="worse")
 
-    sweep_at(clock, NOW + 5 * MIN)
+    sweep_at(clock, NOW + 120 * MIN)  # P0: resolve within 2 h
 
-    assert notices(incident, "respond") == [("respond", 1, ["lead"], False)]
+    assert notices(incident, "respond") == []
+    assert notices(incident, "resolve") == [("resolve", 1, ["lead"], False)]
 
 
 @pytest.mark.parametrize("state", ["cancelled", "resolved", "archived"])

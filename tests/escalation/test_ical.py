@@ -52,14 +52,14 @@ def test_the_team_feed_parsed_back_equals_the_schedule(client, schedule, lead):
     since = NOW - ical.BACK - oncall.REACH
     shifts = oncall.roster_for(schedule, since=since).shifts(since, NOW + ical.AHEAD, merge=False)
     expected = sorted(
-        (f"On call ({layer}): Platform — {s.user.username}", s.start, s.end)
+        (f"On call ({layer}): Platform — {s.user.get_full_name()}", s.start, s.end)
         for layer, items in shifts.items()
         for s in items
         if s.end > NOW - ical.BACK
     )
     assert sorted(events) == expected
     first_day = datetime(2026, 11, 23, 1, tzinfo=UTC)
-    assert ("On call (secondary): Platform — tester", first_day, first_day + 24 * H) in events
+    assert ("On call (secondary): Platform — Tester", first_day, first_day + 24 * H) in events
     assert str(cal["x-wr-calname"]) == "On call: Platform"
     overridden = [e for e in cal.walk("VEVENT") if "Override" in str(e.get("description", ""))]
     assert [(e.decoded("dtstart"), e.decoded("dtend")) for e in overridden] == [
@@ -102,11 +102,11 @@ def test_a_users_feed_holds_only_their_shifts(client, schedule, onduty):
     _cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
 
     assert events
-    assert all(summary.endswith("— onduty") for summary, _s, _e in events)
-    assert ("On call (primary): Platform — onduty", NOW + H, NOW + 5 * H) in events
+    assert all(summary.endswith("— Onduty") for summary, _s, _e in events)  # the name
+    assert ("On call (primary): Platform — Onduty", NOW + H, NOW + 5 * H) in events
     # onduty's first week: from Monday 30 November 09:00 Shanghai.
     week = datetime(2026, 11, 30, 1, tzinfo=UTC)
-    assert ("On call (primary): Platform — onduty", week, week + 7 * 24 * H) in events
+    assert ("On call (primary): Platform — Onduty", week, week + 7 * 24 * H) in events
 
 
 def test_the_feed_speaks_its_owners_language(client, schedule, onduty):

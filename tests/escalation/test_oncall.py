@@ -273,3 +273,23 @@ def test_it_loads_any_number_of_teams_in_a_constant_number_of_queries(
     with django_assert_num_queries(0):
         found = {t: r.on_call(NOW)["primary"].user.username for t, r in rosters.items()}
     assert found == {platform.pk: "engineer", payments.pk: "pay-engineer"}
+
+
+def test_it_finds_who_is_primary_and_secondary_at_once(clock, platform, lead, engineer, onduty):
+    make_rotation(actor=lead, team=platform, people=[engineer])
+    make_rotation(actor=lead, team=platform, people=[onduty], layer="secondary")
+    start = utc(2026, 11, 27, 1)  # Friday 09:00 in Shanghai
+    roster.override_create(
+        actor=lead, team=platform, layer="primary", user=onduty, start=start, end=start + 9 * H
+    )
+    schedule = oncall.roster_for(platform)
+
+    found = schedule.double_duty(NOW, NOW + 7 * D)
+
+    assert [(d.user.username, d.start, d.end) for d in found] == [("onduty", start, start + 9 * H)]
+    assert str(found[0]) == (
+        "onduty is primary and secondary at once from 11-27 09:00 until 11-27 18:00: "
+        "nobody backs them up then."
+    )
+    assert schedule.double_duty(NOW, NOW + 7 * D, user=engineer) == []
+    assert schedule.double_duty(start + 9 * H, NOW + 7 * D) == []

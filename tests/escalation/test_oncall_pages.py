@@ -62,7 +62,7 @@ def test_it_marks_an_override_in_the_grid(client, rostered, lead, tester):
     friday = cell(body, "2026-11-27", "primary")
     assert 'class="shift override" data-user="tester"' in friday
     assert "09:00–18:00" in friday
-    assert "for engineer" in friday
+    assert "for Engineer" in friday  # by name
     event = RosterEvent.objects.get(kind="override_created")
     assert "Release rehearsal" in event.summary
     assert "Override added: tester covers engineer" in body.replace("\n", " ")
@@ -229,3 +229,68 @@ def test_the_workspace_says_who_was_paged_or_that_it_fell_back(client, platform,
     body = client.get(f"/incidents/{incident.pk}/").content.decode()
 
     assert "Nobody is on call (primary) now: sent to the team&#x27;s tech leads instead." in body
+
+
+def test_an_override_that_doubles_someone_up_is_saved_with_a_warning(
+    client, rostered, lead, onduty
+):
+    make_rotation(actor=lead, team=rostered, people=[onduty], layer="secondary", name="Backup")
+    client.force_login(lead)
+    start = timezone.localtime(NOW + timedelta(days=1)).replace(hour=9, minute=0)
+    response = client.post(
+        "/oncall/platform/overrides/",
+        {
+            "layer": "primary",
+            "user": "onduty",
+            "start": start.strftime("%Y-%m-%dT%H:%M"),
+            "end": (start + 9 * H).strftime("%Y-%m-%dT%H:%M"),
+        },
+        follow=True,
+    )
+
+    # Saved all the same (a warning, not a refusal), and said once after saving.
+    assert Override.objects.filter(user=onduty).exists()
+    double = "onduty is primary and secondary at once from 11-27 09:00 until 11-27 18:00"
+    [warning] = [m for m in response.context["messages"] if m.level_tag == "warning"]
+    assert double in str(warning)
+    # The team page and the overview keep warning while the stretch lies ahead.
+    body = client.get("/oncall/platform/").content.decode()
+    assert re.search(r'class="alert alert-warning[^"]*roster-warning">[^<]*' + double, body)
+    assert double in client.get("/oncall/").content.decode()
+
+
+def test_no_double_duty_warning_without_one(client, rostered, lead, tester):
+    make_rotation(actor=lead, team=rostered, people=[tester], layer="secondary", name="Backup")
+    client.force_login(lead)
+
+    body = client.get("/oncall/platform/").content.decode()
+
+    assert "at once" not in body
+    assert "at once" not in client.get("/oncall/").content.decode()
+
+
+def test_the_first_calendar_address_does_not_speak_of_a_previous_one(client, rostered, lead):
+    client.force_login(lead)
+
+    first = client.post("/oncall/feeds/", {"team": "platform"}, follow=True)
+    again = client.post("/oncall/feeds/", {"team": "platform"}, follow=True)
+
+    [made] = [str(m) for m in first.context["messages"]]
+    assert made == "Calendar address made."
+    [remade] = [str(m) for m in again.context["messages"]]
+    assert remade == "New calendar address made; the previous one no longer works."
+
+
+def test_a_calendar_address_has_a_copy_button_and_stays_selectable(client, rostered, lead):
+    client.force_login(lead)
+    client.post("/oncall/feeds/", {"team": "platform"})
+
+    body = client.get("/oncall/platform/").content.decode()
+
+    address = re.search(r'<input[^>]*id="feed-team-url"[^>]*>', body).group(0)
+    assert "readonly" in address
+    assert "/oncall/feeds/" in address
+    button = re.search(r'<button[^>]*data-copy="feed-team-url"[^>]*>[^<]*</button>', body)
+    assert button is not None
+    assert "Copy" in button.group(0)
+    assert " hidden" in button.group(0)  # shown by the script, where it can copy

@@ -277,6 +277,12 @@ def data_strings() -> list[str]:
                 for line in str(value or "").splitlines():
                     if line.strip():
                         found.add(line.strip())
+    # The facts of the audit trail's texts hold what people typed (an action's text).
+    for facts in TimelineEvent.objects.values_list("data", flat=True):
+        for value in facts.values() if isinstance(facts, dict) else []:
+            for line in str(value if isinstance(value, str) else "").splitlines():
+                if line.strip():
+                    found.add(line.strip())
     return sorted(found, key=len, reverse=True)
 
 

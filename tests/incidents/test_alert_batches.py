@@ -421,7 +421,7 @@ def test_it_folds_firing_and_resolved_alerts_of_one_delivery(clock, integration)
         f"Another alert of this group fired: {title} (×40)",
         f"Alert resolved at the source: {title} (×3)",
     ]
-    assert incident.events.filter(kind="logged").last().message == f"[monitoring] {entry.text}"
+    assert incident.events.filter(kind="logged").last().message == f"Monitoring: {entry.text}"
 
 
 def test_it_counts_the_notes_beyond_twenty_kinds(clock, integration):

@@ -87,3 +87,30 @@ def test_it_shows_an_incident_paused_while_it_waits_on_a_vendor(db):
     assert paused.paused_at is not None
     assert paused.pause_waiting_on == "某短信服务商 SMS vendor"
     assert paused.overdue_clocks(clock.now()) == []  # its resolve and update clocks are held
+
+
+def test_it_seeds_notices_that_tell_a_realistic_story(db):
+    """A fresh `make run` shows escalation working: notices sent on time as their
+    levels fell due, one late for a stated reason, the ones acted on read."""
+    from escalation.engine import late_grace, sweep_due_deadlines
+    from escalation.messages import render
+    from escalation.models import Delivery, Notice
+
+    seed()
+    sweep_due_deadlines()  # the first sweep of `make run`
+
+    notices = list(Notice.objects.filter(incident__isnull=False).select_related("incident"))
+    assert len(notices) >= 8
+    late = [n for n in notices if n.late]
+    assert [n.incident.title[:6] for n in late] == ["对账文件缺失"]
+    assert late[0].details["late_reason"] == "filed_late"
+    assert "filed after" in render(late[0], language="en")[1]
+    for notice in notices:
+        if not notice.late:
+            assert notice.due_at <= notice.created_at <= notice.due_at + late_grace(), notice
+        assert notice.created_at >= notice.incident.created_at, notice  # filed first
+    # Who acted on an incident after a notice had read it in their inbox by then.
+    assert Delivery.objects.filter(channel="inapp", read_at__isnull=False).count() >= 3
+    assert Delivery.objects.filter(channel="inapp", read_at__isnull=True).exists()
+    # History is history: no e-mail of the past waits to go out at start-up.
+    assert not Delivery.objects.filter(status="pending").exists()

@@ -92,10 +92,13 @@ def test_it_shows_the_refusal_on_the_workspace(clock, client, lead, owner):
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert 'id="archive-missing"' in page
     response = client.post(
-        f"/incidents/{incident.pk}/archive/", {"version": incident.version, "summary": "Done."}
+        f"/incidents/{incident.pk}/archive/",
+        {"version": incident.version, "summary": "Done."},
+        follow=True,
     )
 
-    assert response.status_code == 400
+    # Back on the workspace's archive section, the reason beside the button.
+    assert response.redirect_chain == [(f"/incidents/{incident.pk}/#archive-summary", 303)]
     assert "archived after its post-mortem" in response.content.decode()
 
 

@@ -302,6 +302,7 @@ def expected(story):
                 "id": item.pk,
                 "text": "Alert on pool saturation.",
                 "owner": "owner",
+                "owner_name": "Owner",  # the factory's first name: the page shows it
                 "due_date": date(2026, 11, 20),
                 "incident": story["F"].number,
                 "incident_id": story["F"].pk,
@@ -423,7 +424,7 @@ def test_it_shows_the_figures_on_the_page(story, client, manager):
     f = story["F"]
     assert (
         f'<li class="overdue"><a href="/incidents/{f.pk}/postmortem/">{f.number}</a>: '
-        "Alert on pool saturation. — owner, due 2026-11-20</li>"
+        "Alert on pool saturation. — Owner, due 2026-11-20</li>"
     ) in body
     assert "Load-test checkout." not in body
     assert "Review config pushes." not in body

@@ -39,7 +39,7 @@ def test_it_prefills_the_timeline_with_durations_events_and_notices(clock, ondut
     assert "acknowledged 11-26 10:20 (+20 min)" in first
     assert "service restored 11-26 11:30 (+1 h 30 min)" in first
     assert "Escalation: Response, level 1" in draft["timeline"]
-    assert "[workaround] Failed over." in draft["timeline"]
+    assert "Temporary workaround: Failed over." in draft["timeline"]
     assert "Checkout 502" in draft["summary"]
     # Events and notices in time order: the notice (10:16) before the acknowledgement.
     lines = draft["timeline"].splitlines()
@@ -144,3 +144,16 @@ def test_its_page_lets_everyone_who_sees_the_incident_read_it(clock, client, lea
     assert "A config push halved the connection pool." in body
     assert 'id="postmortem-form"' not in body  # read only
     assert client.post(f"/incidents/{incident.pk}/postmortem/", {"version": 1}).status_code == 403
+
+
+def test_its_prefilled_timeline_names_people(clock, onduty, lead):
+    lead.first_name, lead.last_name = "Jie", "Chen"
+    lead.save()
+    incident = IncidentFactory(actor=onduty, severity="P1", title="Checkout 502")
+    services.incident_acknowledge(incident=incident, actor=lead)
+    incident.refresh_from_db()
+
+    timeline = postmortem_prefill(incident)["timeline"]
+
+    assert "Acknowledged — Jie Chen" in timeline
+    assert "— lead" not in timeline

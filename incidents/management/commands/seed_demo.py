@@ -4,7 +4,9 @@ Idempotent: users and teams are created or brought back to the demo state
 (password from DEMO_PASSWORD); an incident is created only if no incident of
 the same title exists in its team. Incidents are driven through the real
 services with the clock set back, so their histories, deadlines and audit
-trails are exactly what the product would have written.
+trails are exactly what the product would have written; the escalation sweep
+runs as each level falls due, so the notices are what a running beat would
+have sent (on time, but for one filed after its deadline).
 """
 
 from dataclasses import dataclass, field
@@ -18,12 +20,26 @@ from django.db import transaction
 
 from common import clock
 from escalation import oncall, roster
-from escalation.models import Layer, Override, Rotation
+from escalation.engine import action_item_deadline, sweep_due_deadlines
+from escalation.models import Deadline, Delivery, Layer, Override, Rotation
 from incidents import services
-from incidents.models import Category, Incident, LogEntry, Service, Source, Team, UserProfile
+from incidents.models import (
+    Category,
+    Incident,
+    LogEntry,
+    Service,
+    Source,
+    Team,
+    TimelineEvent,
+    UserProfile,
+)
 from incidents.rules import Role
 
 User = get_user_model()
+
+# How long after a level falls due the seeded sweep sends its notice: within
+# beat's sweep interval, as a running beat would.
+SWEEP_DELAY = timedelta(seconds=7)
 
 # username, full name, role, team slug, tech lead of the team?
 DEMO_USERS = [
@@ -57,7 +73,7 @@ class Scenario:
     team: str
     title: str
     severity: str
-    minutes_ago: float
+    minutes_ago: float  # when it was filed
     reporter: str
     symptoms: str
     impact_scope: str
@@ -67,6 +83,9 @@ class Scenario:
     service: str = ""
     urgent: bool = False
     phone_call_to: str = ""
+    # When the problem was received, if it was filed only later (a phone call
+    # written up afterwards); default: when it was filed.
+    received_minutes_ago: float | None = None
     steps: list[Step] = field(default_factory=list)
 
 
@@ -476,11 +495,15 @@ SCENARIOS = [
         team="payments",
         title="对账文件缺失 / Settlement file missing",
         severity="P2",
-        minutes_ago=20,
+        # The bank phoned 88 minutes ago; it was written up 36 minutes later, after
+        # its 30-minute respond deadline: the one notice the demo sends late.
+        minutes_ago=52,
+        received_minutes_ago=88,
         reporter="pay-engineer",
         source=Source.PHONE,
         service="settlement",
-        symptoms="银行对账文件未按时生成。\nThe bank settlement file was not generated.",
+        symptoms="银行来电：对账文件未按时生成。\nThe bank phoned: the settlement file was not "
+        "generated.",
         impact_scope="财务对账 / finance reconciliation",
         affected_users=3,
     ),
@@ -590,6 +613,7 @@ class Command(BaseCommand):
         team = Team.objects.get(slug=s.team)
         service = Service.objects.filter(team=team, slug=s.service).first() if s.service else None
         at = now - timedelta(minutes=s.minutes_ago)
+        received = now - timedelta(minutes=s.received_minutes_ago or s.minutes_ago)
         with clock.frozen(at):
             incident = services.incident_create(
                 actor=users[s.reporter],
@@ -604,12 +628,63 @@ class Command(BaseCommand):
                 service=service,
                 urgent=s.urgent,
                 phone_call_to=s.phone_call_to,
-                received_at=at,
-                occurred_at=at - timedelta(minutes=2),
+                received_at=received,
+                occurred_at=received - timedelta(minutes=2),
             )
+        # Filed then, not when the demo was loaded (created_at is the row's own clock).
+        Incident.objects.filter(pk=incident.pk).update(created_at=at)
         for step in s.steps:
-            with clock.frozen(now - timedelta(minutes=step.minutes_ago)):
+            step_at = now - timedelta(minutes=step.minutes_ago)
+            self._sweep(incident, filed=at, until=step_at)
+            with clock.frozen(step_at):
                 incident = self._do(step, incident, users)
+        self._sweep(incident, filed=at, until=now)
+        self._settle(incident)
+
+    def _sweep(self, incident: Incident, *, filed: datetime, until: datetime) -> None:
+        """Run the escalation sweep each time a level of the incident fell due before
+        `until` (never before it was filed), as a running beat would have."""
+        for _ in range(100):  # every level of every clock; far more than any demo needs
+            due = self._next_due(incident, until)
+            if due is None:
+                return
+            at = min(max(due, filed) + SWEEP_DELAY, until)
+            with clock.frozen(at):
+                sweep_due_deadlines(now=at)
+
+    def _next_due(self, incident: Incident, until: datetime) -> datetime | None:
+        """The first level of the incident's clocks, or of its improvement actions,
+        due by `until` and not sent yet."""
+        from knowledge.models import ActionItem
+
+        due = list(
+            Deadline.objects.filter(incident=incident, next_at__lte=until).values_list(
+                "next_at", flat=True
+            )
+        )
+        items = ActionItem.objects.filter(
+            postmortem__incident=incident, done_at__isnull=True, overdue_notified_at__isnull=True
+        )
+        due += [action_item_deadline(d) for d in items.values_list("due_date", flat=True)]
+        return min((d for d in due if d <= until), default=None)
+
+    def _settle(self, incident: Incident) -> None:
+        """The seeded notices are history: their e-mails went out when they were
+        written, and whoever acted on the incident afterwards had read theirs then."""
+        acted = list(
+            TimelineEvent.objects.filter(incident=incident, actor__isnull=False).values_list(
+                "actor_id", "created_at"
+            )
+        )
+        for delivery in Delivery.objects.filter(notice__incident=incident).select_related("notice"):
+            sent_at = delivery.notice.created_at
+            if delivery.status == Delivery.Status.PENDING:
+                delivery.status = Delivery.Status.SENT
+                delivery.attempts, delivery.sent_at, delivery.next_attempt_at = 1, sent_at, None
+            if delivery.channel == "inapp" and delivery.read_at is None:
+                later = [at for who, at in acted if who == delivery.user_id and at >= sent_at]
+                delivery.read_at = min(later, default=None)
+            delivery.save()
 
     def _do(self, step: Step, incident: Incident, users: dict) -> Incident:
         actor = users[step.actor]

@@ -613,7 +613,8 @@ def test_it_lists_the_timeline_oldest_first_with_actors(act, client_for, clock, 
     assert (rows[1]["from_state"], rows[1]["to_state"]) == ("new", "acknowledged")
     assert rows[2]["changes"]["owner"] == [None, "owner"]
     assert (rows[3]["from_state"], rows[3]["to_state"]) == ("assigned", "in_progress")
-    assert rows[3]["message"] == "[action] Rolled back."
+    assert rows[3]["message"] == "Action: Rolled back."
+    assert rows[3]["data"] == {"kind": "action", "text": "Rolled back."}
 
 
 def test_it_orders_same_moment_events_by_insertion(client_for, make_incident, onduty):

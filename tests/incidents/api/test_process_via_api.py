@@ -153,7 +153,7 @@ def test_it_runs_the_whole_process_through_the_api(people, step):
     assert [when(e["created_at"]) for e in events] == [NOW + i * MINUTE for i in range(18)]
     failed = events[7]
     assert (failed["from_state"], failed["to_state"]) == ("verifying", "in_progress")
-    assert "regression test: Refund flow breaks" in failed["message"]
+    assert "Failed: Regression test — Refund flow breaks" in failed["message"]
     assert events[13]["message"] == "502s are back."
 
     final = people["lead"].get(detail_url(pk))

@@ -1,5 +1,6 @@
 """/dashboard/: open incidents by the most urgent deadline, filters, quick actions."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,8 +21,6 @@ pytestmark = pytest.mark.django_db
 
 def rows(body: str) -> list[str]:
     """Incident numbers in the order the dashboard lists them."""
-    import re
-
     return re.findall(r'id="row-\d+"[^>]*>.*?>(INC-\d{8}-\d{4})<', body, flags=re.S)
 
 
@@ -160,13 +159,13 @@ def test_it_acknowledges_grades_and_assigns_from_the_dashboard(signed_in, lead, 
             "next": back,
         },
     )
-    assert r["Location"] == back
+    assert r["Location"] == f"{back}#row-{incident.pk}"  # back to the row acted on
     incident.refresh_from_db()
     r = client.post(
         f"/incidents/{incident.pk}/assign/",
         {"version": incident.version, "owner": owner.pk, "next": back},
     )
-    assert r["Location"] == back
+    assert r["Location"] == f"{back}#row-{incident.pk}"
     incident.refresh_from_db()
     assert (incident.state, incident.severity, incident.owner) == (State.ASSIGNED, "P1", owner)
 
@@ -332,3 +331,60 @@ def test_it_says_which_levels_count_business_hours(clock, signed_in, lead):
 
     assert "business hours" in _row(body, p3)
     assert "business hours" not in _row(body, p1)
+
+
+def test_it_lists_overdue_incidents_by_level_first_then_by_how_far_over(clock, signed_in, lead):
+    p3 = acknowledged_incident(lead=lead, severity="P3")  # update due at 1:00
+    clock.shift(timedelta(hours=3, minutes=45))
+    p0_long = new_incident(reporter=lead, severity="P0")  # respond by 3:50
+    clock.shift(timedelta(minutes=7))
+    p0_short = new_incident(reporter=lead, severity="P0")  # respond by 3:57
+    clock.shift(timedelta(minutes=3))
+    p1 = new_incident(reporter=lead, severity="P1")  # respond by 4:10
+    p2 = new_incident(reporter=lead, severity="P2")  # respond by 4:25
+    p3_fresh = new_incident(reporter=lead, severity="P3")  # respond by 5:55
+    clock.shift(timedelta(minutes=20))  # 4:20: p3's update is 3 h 20 min overdue
+
+    body = signed_in(lead).get("/dashboard/").content.decode()
+
+    # Overdue by level (P0s longest over first), then the rest by nearest deadline.
+    assert rows(body) == [
+        p0_long.number,
+        p0_short.number,
+        p1.number,
+        p3.number,
+        p2.number,
+        p3_fresh.number,
+    ]
+
+
+def test_it_says_why_a_clock_is_not_running(clock, signed_in, lead):
+    fresh = new_incident(reporter=lead, severity="P2")
+    on_time = acknowledged_incident(lead=lead, severity="P2")
+    late = new_incident(reporter=lead, severity="P0")
+    clock.shift(timedelta(minutes=20))
+    from incidents import services
+
+    services.incident_acknowledge(incident=late, actor=lead)
+
+    body = signed_in(lead).get("/dashboard/").content.decode()
+
+    cells = lambda incident: re.findall(r"<td>(.*?)</td>", _row(body, incident), flags=re.S)  # noqa: E731
+    assert ">stopped<" not in body
+    assert "not started yet" in cells(fresh)[5]  # the update clock starts at acknowledge
+    assert "met" in cells(on_time)[3]
+    assert "late" not in cells(on_time)[3]
+    assert "met late" in cells(late)[3]
+
+
+def test_it_does_not_count_a_paused_clock_as_overdue_when_ordering(clock, signed_in, lead, owner):
+    from tests.factories import in_progress_incident, paused
+
+    held = paused(in_progress_incident(lead=lead, owner=owner, severity="P0"), by=owner)
+    clock.shift(timedelta(minutes=90))
+    late = acknowledged_incident(lead=lead, severity="P3")  # update due at 2:30
+    clock.shift(timedelta(minutes=90))  # 3:00: the P0's update and resolve had passed, held
+
+    body = signed_in(lead).get("/dashboard/").content.decode()
+
+    assert rows(body) == [late.number, held.number]
