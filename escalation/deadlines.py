@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from escalation import notices
 from escalation.calendars import ALWAYS
 from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
 from escalation.sla import Windows, clock_for, windows_for
@@ -127,7 +128,5 @@ def page_now(incident: Incident, now: datetime) -> None:
 
 def verification_failed(incident: Incident, verification, facts: dict, now: datetime) -> None:
     """A verification failed: its owner and helpers are told at once, in the same
-    transaction (escalation.engine.notify_verification_failed)."""
-    from escalation import engine  # the engine imports this module
-
-    engine.notify_verification_failed(incident, verification, facts, now)
+    transaction (escalation.notices.notify_verification_failed)."""
+    notices.notify_verification_failed(incident, verification, facts, now)

@@ -21,7 +21,6 @@ from escalation import jobs, oncall
 from escalation.calendars import ALWAYS
 from escalation.deadlines import desired, ladder, level_due, step_time
 from escalation.models import (
-    ROSTER_CLOCKS,
     Clock,
     Deadline,
     Delivery,
@@ -29,10 +28,10 @@ from escalation.models import (
     LadderStep,
     Layer,
     Notice,
-    TeamChannel,
 )
+from escalation.notices import write_deliveries
 from escalation.sla import all_windows, working_time
-from incidents.models import Incident, Team, UserProfile
+from incidents.models import Incident, Team
 
 SWEEP_LIMIT = 500
 
@@ -321,104 +320,3 @@ def _escalate_all(rows: list[Deadline], now: datetime) -> list[Notice]:
         incident_id__in={k[0] for k in keys}, created_at=now
     ).select_related("incident")
     return [n for n in written if (n.incident_id, n.clock, n.cycle, n.level) in keys]
-
-
-def notify_verification_failed(
-    incident: Incident, verification, facts: dict, now: datetime
-) -> Notice | None:
-    """Tell the owner and the helpers that a verification failed and why (`facts`:
-    the failed checks with their evidence, the notes), in their inbox and through
-    their channels. One notice per attempt (its cycle is the verification's id);
-    the verifier is not told about their own verdict. Deliveries go out on commit."""
-    people = [incident.owner, *incident.helpers.order_by("username")]
-    names = list(
-        {
-            u.username: u
-            for u in people
-            if u is not None and u.is_active and u.pk != verification.verifier_id
-        }
-    )
-    if not names:
-        return None
-    verifier = verification.verifier.username if verification.verifier_id else None
-    notice, created = Notice.objects.get_or_create(
-        incident=incident,
-        clock=Clock.VERIFY,
-        cycle=verification.pk,
-        level=1,
-        defaults={
-            "deadline": now,
-            "due_at": now,
-            "created_at": now,
-            "recipients": names,
-            "details": {"verifier": verifier, **facts},
-        },
-    )
-    if created:
-        pending = write_deliveries([notice], now)
-        if pending:
-            transaction.on_commit(lambda: jobs.deliver(pending))
-    return notice
-
-
-def write_deliveries(notices: list[Notice], now: datetime) -> list[int]:
-    """One Delivery per recipient and chosen channel, plus the team channels; returns
-    the ids still to send (the in-app one is delivered by being written)."""
-    from django.contrib.auth import get_user_model
-
-    names = {name for n in notices for name in n.recipients}
-    users = {u.username: u for u in get_user_model().objects.filter(username__in=names)}
-    profiles = {p.user_id: p for p in UserProfile.objects.filter(user__in=users.values())}
-    channels: dict[int, list[TeamChannel]] = {}
-    team_ids = {_team_id(n) for n in notices}
-    for channel in TeamChannel.objects.filter(team_id__in=team_ids, active=True):
-        channels.setdefault(channel.team_id, []).append(channel)
-    rows = []
-    for notice in notices:
-        for name in notice.recipients:
-            user = users.get(name)
-            if user is None:
-                continue
-            profile = profiles.get(user.pk) or UserProfile(user=user)
-            if profile.inapp_notices:
-                rows.append(
-                    Delivery(
-                        notice=notice,
-                        channel="inapp",
-                        user=user,
-                        status=Delivery.Status.SENT,
-                        attempts=1,
-                        sent_at=now,
-                    )
-                )
-            if profile.email_notices and user.email:
-                rows.append(
-                    Delivery(
-                        notice=notice,
-                        channel="email",
-                        user=user,
-                        address=user.email,
-                        next_attempt_at=now,
-                    )
-                )
-        # An overdue improvement action is its owner's business, not the team room's;
-        # a handover or a coverage gap is the roster's people's; a failed
-        # verification the owner's and the helpers'.
-        personal = notice.clock in (Clock.ACTION, Clock.VERIFY) or notice.clock in ROSTER_CLOCKS
-        team_channels = [] if personal else channels.get(_team_id(notice), [])
-        for channel in team_channels:
-            rows.append(
-                Delivery(
-                    notice=notice,
-                    channel=channel.kind,
-                    team_channel=channel,
-                    address=channel.url,
-                    next_attempt_at=now,
-                )
-            )
-    created = Delivery.objects.bulk_create(rows, batch_size=1000)
-    return [d.pk for d in created if d.status == Delivery.Status.PENDING]
-
-
-def _team_id(notice: Notice) -> int:
-    return notice.team_id if notice.incident_id is None else notice.incident.team_id

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from common import clock as wall
 from escalation import jobs, oncall
 from escalation.calendars import zone
-from escalation.engine import late_grace, write_deliveries
+from escalation.engine import late_grace
 from escalation.messages import LAYER_NAMES
 from escalation.models import (
     CalendarFeed,
@@ -32,6 +32,7 @@ from escalation.models import (
     RotationMember,
 )
 from escalation.models.roster import ALL_WEEKDAYS, LAYER_ORDER
+from escalation.notices import write_deliveries
 from incidents import rules
 from incidents.models import OPEN_STATES, Incident, LogEntry, Team
 

@@ -780,13 +780,6 @@ class TimelineEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("timeline events are never deleted")
 
-    @property
-    def text(self) -> str:
-        """What happened, in the active language (the reader's)."""
-        from incidents.timeline import describe  # timeline imports this module
-
-        return describe(self)
-
 
 def default_severity_rules() -> list:
     return []

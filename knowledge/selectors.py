@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from common.clock import duration_text
 from common.people import display_name
-from incidents import rules
+from incidents import rules, timeline
 from incidents import selectors as incident_selectors
 from incidents.models import Team
 from incidents.workflow import Action
@@ -48,7 +48,7 @@ def postmortem_prefill(incident) -> dict:
     entries = []
     for event in incident.events.select_related("actor").order_by("created_at", "id"):
         who = display_name(event.actor, _("system"))
-        text = event.text.replace("\n", " ")[:300]
+        text = timeline.describe(event).replace("\n", " ")[:300]
         line = f"{_at(event.created_at)}  {event.get_kind_display()} — {who}"
         entries.append((event.created_at, f"{line}: {text}" if text else line))
     for notice in incident.notices.order_by("created_at", "id"):

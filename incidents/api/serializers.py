@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from common import clock
 from escalation.models import Delivery, Notice
+from incidents import timeline
 from incidents.models import (
     LONG_TEXT,
     MEDIUM_TEXT,
@@ -402,9 +403,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Username; null when the system acted (alert intake, tasks).",
     )
-    message = serializers.CharField(
-        source="text",
-        read_only=True,
+    message = serializers.SerializerMethodField(
         help_text="What happened, in the reader's language (a person's own words as written).",
     )
     data = serializers.JSONField(
@@ -412,6 +411,9 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         help_text="The facts behind a text the system wrote (e.g. the failed checks); "
         "empty for older events and for a person's own words.",
     )
+
+    def get_message(self, event) -> str:
+        return timeline.describe(event)
 
     class Meta:
         model = TimelineEvent

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from common import clock, people
+from incidents import timeline
 
 register = template.Library()
 
@@ -120,3 +121,9 @@ def described_by(field, ids: str):
     own = f"{field.auto_id}_helptext" if field.help_text else ""
     widget.attrs["aria-describedby"] = " ".join(part for part in (own, ids) if part)
     return field
+
+
+@register.filter
+def event_text(event) -> str:
+    """A timeline event's text in the reader's language (incidents.timeline.describe)."""
+    return timeline.describe(event)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
+from common.people import display_name
 from incidents.models import Incident, LogEntry, State
 from tests.factories import in_progress_incident
 
@@ -106,7 +107,8 @@ def test_it_walks_the_whole_process_as_each_role(login_as, onduty, lead, owner, 
     assign.get_by_label("Owner", exact=True).select_option(str(owner.pk))
     assign.get_by_role("button", name="Assign").click()
     expect(row.locator(".state-badge")).to_have_text("Assigned")
-    expect(row.locator("td[data-label=Owner]")).to_have_text("owner")
+    # The name, not the username.
+    expect(row.locator("td[data-label=Owner]")).to_have_text(display_name(owner))
     assert urlsplit(boss.url).path == "/dashboard/"
 
     # ---- step 4: the owner works from "my work" and the workspace

@@ -605,6 +605,14 @@ LISTINGS = [
         f"/knowledge/similar/?title={A_WORD}+title&symptoms={A_WORD}",
         shows_a_to="pay_manager",
     ),
+    # The intake form POSTs the text (long symptoms do not fit in a URL); the GET
+    # listing above is the control that the same search does find team A.
+    Listing(
+        "knowledge-similar-post",
+        "/knowledge/similar/",
+        ("POST",),
+        data={"title": f"{A_WORD} title", "symptoms": A_WORD},
+    ),
     Listing("metrics", "/metrics/", shows_a_to="pay_manager"),
     Listing("metrics-team-a", "/metrics/?team=platform", status=400),
     Listing("notifications", "/notifications/", ALL_METHODS, shows_a_to="lead"),
