@@ -399,7 +399,7 @@ def _acknowledge(incident: Incident, now: datetime) -> list[str]:
     return ["state", "acknowledged_at", "respond_sla", *DEADLINE_FIELDS]
 
 
-def _record_acknowledged(incident: Incident, actor, message: str) -> None:
+def _record_acknowledged(incident: Incident, actor, message: str = "", data=None) -> None:
     record_event(
         incident,
         actor,
@@ -407,6 +407,7 @@ def _record_acknowledged(incident: Incident, actor, message: str) -> None:
         from_state=State.NEW,
         to_state=State.ACKNOWLEDGED,
         message=message,
+        data=data,
     )
 
 
@@ -474,7 +475,7 @@ def incident_grade(
     _save(incident, fields)
     record_event(incident, actor, TimelineEvent.Kind.GRADED, changes=diff, message=diagnosis)
     if acknowledging:
-        _record_acknowledged(incident, actor, _("Acknowledged by grading."))
+        _record_acknowledged(incident, actor, data={"by": "grading"})
     return incident
 
 

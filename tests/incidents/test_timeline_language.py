@@ -209,3 +209,17 @@ def test_it_shows_an_improvement_action_in_the_readers_language(clock, lead, own
     with translation.override("zh-hans"):
         assert "due" not in describe(event)
         assert "Alert on pool saturation" in describe(event)
+
+
+def test_it_shows_an_acknowledgement_by_grading_in_the_readers_language(clock, lead, onduty):
+    incident = IncidentFactory(actor=onduty, severity="P2")
+    as_english_writer(
+        services.incident_grade, incident=incident, actor=lead, severity="P1", diagnosis="Real."
+    )
+    (event,) = events_of(incident, "acknowledged")
+
+    assert event.data == {"by": "grading"}
+    with translation.override("en"):
+        assert describe(event) == "Acknowledged by grading."
+    with translation.override("zh-hans"):
+        assert describe(event) == "分级时一并确认。"
