@@ -126,3 +126,8 @@ def test_the_intake_form_posts_long_chinese_symptoms_with_its_csrf_token(past, o
 
     assert response.status_code == 200
     assert past["pool"].number in response.content.decode()
+    # The token is required: the same POST without it is refused.
+    refused = client.post(
+        "/knowledge/similar/", {"title": "", "symptoms": "连接池"}, HTTP_HX_REQUEST="true"
+    )
+    assert refused.status_code == 403

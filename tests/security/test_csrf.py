@@ -140,6 +140,8 @@ def test_it_refuses_each_form_posted_without_its_token(request, records, name, w
 NO_FORM = {
     "": "home redirects whatever the method",
     "notifications/": "the inbox: a POST is read like a GET",
+    "knowledge/similar/": "the intake form's lookup: htmx POSTs the title and symptoms "
+    "with the form's token (tests/knowledge/test_similar.py checks it is required)",
 }
 
 
