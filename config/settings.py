@@ -306,9 +306,9 @@ if REDIS_URL:
 else:
     for sub in ("out", "processed"):
         (CELERY_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    # kombu's transport, writing each message whole before a worker can see it.
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    # kombu's filesystem transport, writing each message whole before a worker can
+    # see it (config.broker; config.celery_app names it "files").
+    CELERY_BROKER_URL = "files://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR / "out"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "out"),

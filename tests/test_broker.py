@@ -21,7 +21,7 @@ def channel(tmp_path):
         "data_folder_out": str(tmp_path),
         "processed_folder": str(tmp_path / "processed"),
     }
-    with Connection("filesystem://", transport=broker.Transport, transport_options=options) as c:
+    with Connection("files://", transport_options=options) as c:
         yield c.default_channel
 
 
