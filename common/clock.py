@@ -36,10 +36,13 @@ def frozen(at: datetime):
 
 def duration_text(value: timedelta | None) -> str:
     """A duration as teams say it: "5 min", "2 h", "1 h 30 min" (whole minutes,
-    never negative); the one formatter of pages, notices and goals."""
+    never negative), "under a minute" below one (a notice sent seconds after its
+    deadline is not "overdue by 0 min"); the one formatter of pages, notices and goals."""
     if value is None:
         return "—"
     minutes = max(0, int(value.total_seconds() // 60))
+    if not minutes:
+        return _("under a minute")
     hours, rest = divmod(minutes, 60)
     if hours and rest:
         return _("%(h)s h %(m)s min") % {"h": hours, "m": rest}

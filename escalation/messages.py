@@ -4,11 +4,13 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common import clock
+from common.people import display_name
 from escalation.models import Clock, Notice
 from incidents.models import LogEntry, State
 from incidents.timeline import verification_lines
@@ -45,11 +47,45 @@ def recipient_language(user) -> tuple[str, str]:
     return language, zone
 
 
-def render(notice: Notice, *, language: str | None = None, zone: str | None = None):
+def people_names(notices) -> dict[str, str]:
+    """username → name of everyone the notices' facts mention (who was on call, who
+    filed, who verified, who wrote a handover note), in one query for them all. The
+    facts keep usernames; the words show names. A deleted user is not in the map:
+    their username stands in (see `_name`)."""
+    usernames = set().union(*(_mentioned(n) for n in notices))
+    if not usernames:
+        return {}
+    users = get_user_model().objects.filter(username__in=usernames)
+    return {u.username: display_name(u) for u in users.only("username", "first_name", "last_name")}
+
+
+def _mentioned(notice: Notice) -> set[str]:
+    details = notice.details or {}
+    found = {details.get("verifier"), details.get("filed_by")}
+    found |= {entry.get("user") for entry in details.get("oncall", [])}
+    if notice.incident_id is None:  # a handover's notes; a verification's are its text
+        found |= {note.get("author") for note in details.get("notes", [])}
+    return {name for name in found if name}
+
+
+def _name(names: dict[str, str], username: str) -> str:
+    return names.get(username, username)
+
+
+def render(
+    notice: Notice,
+    *,
+    language: str | None = None,
+    zone: str | None = None,
+    names: dict[str, str] | None = None,
+):
     """(subject, body) of a notice, in `language` with times in `zone`
-    (default: the site's)."""
+    (default: the site's); `names`: people_names of a batch it belongs to (else
+    looked up for this notice alone)."""
+    if names is None:
+        names = people_names([notice])
     with translation.override(language or settings.LANGUAGE_CODE):
-        return _render(notice, _zone(zone))
+        return _render(notice, _zone(zone), names)
 
 
 def _zone(name):
@@ -60,9 +96,9 @@ def _at(value, zone) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _render(notice: Notice, zone) -> tuple[str, str]:
+def _render(notice: Notice, zone, names: dict[str, str]) -> tuple[str, str]:
     if notice.incident_id is None:
-        return _render_roster(notice, zone)
+        return _render_roster(notice, zone, names)
     incident = notice.incident
     what = str(WHAT.get(notice.clock, notice.clock))
     link = f"{settings.SITE_URL}/incidents/{incident.pk}/"
@@ -100,7 +136,7 @@ def _render(notice: Notice, zone) -> tuple[str, str]:
                 "reason": incident.pause_reason or "—",
             }
         )
-    lines += oncall_lines(notice)
+    lines += oncall_lines(notice, names)
     if notice.late:
         lines.append(_late_text(notice))
     lines.append(link)
@@ -124,11 +160,14 @@ def _late_text(notice: Notice) -> str:
     )
 
 
-def oncall_lines(notice: Notice) -> list[str]:
+def oncall_lines(notice: Notice, names: dict[str, str] | None = None) -> list[str]:
     """Who was on call for an on-call step and whether it fell back to the leads, who
     filed a page (never paged about it), which levels a catch-up stands for, and why
     a verification failed: what the e-mail, the inbox and the workspace all say of a
-    notice."""
+    notice. People by name: pass `names` (people_names of the whole page) to look
+    them up once for many notices."""
+    if names is None:
+        names = people_names([notice])
     lines = []
     details = notice.details or {}
     if notice.clock == Clock.VERIFY:
@@ -137,28 +176,35 @@ def oncall_lines(notice: Notice) -> list[str]:
                 "%(user)s verified the fix and it does not hold yet; the incident is back "
                 "in progress."
             )
-            % {"user": details.get("verifier") or _("system")}
+            % {
+                "user": _name(names, details["verifier"])
+                if details.get("verifier")
+                else _("system")
+            }
         )
         lines += verification_lines(details)
     filed_by = details.get("filed_by")
+    said_who_filed = False
     for entry in details.get("oncall", []):
         layer = str(LAYER_NAMES.get(entry["layer"], entry["layer"]))
+        user = _name(names, entry["user"]) if entry["user"] else ""
         if entry["user"] and entry["user"] == filed_by:
             lines.append(
                 _("On call (%(layer)s): %(user)s, who filed it: not paged.")
-                % {"layer": layer, "user": entry["user"]}
+                % {"layer": layer, "user": user}
             )
+            said_who_filed = True
         elif entry["user"]:
-            lines.append(
-                _("On call (%(layer)s): %(user)s.") % {"layer": layer, "user": entry["user"]}
-            )
+            lines.append(_("On call (%(layer)s): %(user)s.") % {"layer": layer, "user": user})
         else:
             lines.append(
                 _("Nobody is on call (%(layer)s) now: sent to the team's tech leads instead.")
                 % {"layer": layer}
             )
-    if filed_by:
-        lines.append(_("Filed by %(user)s, who is not paged about it.") % {"user": filed_by})
+    if filed_by and not said_who_filed:  # else the on-call line said it already
+        lines.append(
+            _("Filed by %(user)s, who is not paged about it.") % {"user": _name(names, filed_by)}
+        )
     if len(details.get("levels", [])) > 1:
         lines.append(
             _("Catching up: this notice also stands for %(levels)s.")
@@ -167,7 +213,7 @@ def oncall_lines(notice: Notice) -> list[str]:
     return lines
 
 
-def _render_roster(notice: Notice, zone) -> tuple[str, str]:
+def _render_roster(notice: Notice, zone, names: dict[str, str]) -> tuple[str, str]:
     """A handover to whoever comes on call, or a coverage gap for the tech leads."""
     team = notice.team
     what = str(WHAT.get(notice.clock, notice.clock))
@@ -207,7 +253,7 @@ def _render_roster(notice: Notice, zone) -> tuple[str, str]:
         for note in details.get("notes", []):
             lines += [
                 "",
-                _("Handover note from %(user)s:") % {"user": note["author"]},
+                _("Handover note from %(user)s:") % {"user": _name(names, note["author"])},
                 note["text"],
             ]
         lines.append("")

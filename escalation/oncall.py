@@ -29,6 +29,7 @@ from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
 from common import clock as wall
+from common.people import display_name
 from escalation.calendars import zone
 from escalation.models import Layer, Override, Rotation, RotationMember
 from escalation.models.roster import LAYER_ORDER
@@ -102,7 +103,11 @@ class DoubleDuty:
         return _(
             "%(user)s is primary and secondary at once from %(start)s until %(end)s: "
             "nobody backs them up then."
-        ) % {"user": self.user.username, "start": f"{a:%m-%d %H:%M}", "end": f"{b:%m-%d %H:%M}"}
+        ) % {
+            "user": display_name(self.user),
+            "start": f"{a:%m-%d %H:%M}",
+            "end": f"{b:%m-%d %H:%M}",
+        }
 
 
 @dataclass

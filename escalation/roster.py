@@ -7,6 +7,7 @@ in the same transaction: the roster's timeline says who changed what, when.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from common import clock as wall
+from common.people import display_name
 from escalation import jobs, oncall
 from escalation.calendars import zone
 from escalation.engine import late_grace
@@ -57,9 +59,16 @@ def _event(team: Team, actor, kind: str, **data) -> RosterEvent:
     return event
 
 
-def describe(event: RosterEvent) -> str:
-    """What changed, in the active language."""
+def describe(event: RosterEvent, names: dict[str, str] | None = None) -> str:
+    """What changed, in the active language. The facts keep usernames; `names`
+    (people_names of the page's events) shows them as people's names, a deleted
+    user by the username kept. Without it (the English summary): usernames."""
     d = event.data
+    names = names or {}
+
+    def who(usernames) -> str:
+        return ", ".join(names.get(u, u) for u in usernames)
+
     if (
         event.kind
         in (
@@ -69,38 +78,58 @@ def describe(event: RosterEvent) -> str:
         )
         and "after" in d
     ):
-        text = _rotation_text(d["after"])
+        text = _rotation_text(d["after"], names)
         if d.get("before") and d["before"] != d["after"]:
-            text = f"{_rotation_text(d['before'])} → {text}"
+            text = f"{_rotation_text(d['before'], names)} → {text}"
         return text
     if event.kind in (RosterEvent.Kind.OVERRIDE_CREATED, RosterEvent.Kind.OVERRIDE_DELETED) and (
         "user" in d
     ):
         text = _("%(user)s covers %(covers)s (%(layer)s) %(span)s") % {
-            "user": d["user"],
-            "covers": ", ".join(d["covers"]) or "—",
+            "user": who([d["user"]]),
+            "covers": who(d["covers"]) or "—",
             "layer": _layer(d["layer"]),
             "span": d["span"],
         }
-        return f"{text}: {d['note']}" if d.get("note") else text
+        if d.get("note"):
+            return _("%(label)s: %(text)s") % {"label": text, "text": d["note"]}
+        return text
     if event.kind == RosterEvent.Kind.TURNS_MOVED and "people" in d:
         changes = []
         if d["left"]:
-            changes.append(_("%(users)s left") % {"users": ", ".join(d["left"])})
+            changes.append(_("%(users)s left") % {"users": who(d["left"])})
         if d["back"]:
-            changes.append(_("%(users)s back") % {"users": ", ".join(d["back"])})
+            changes.append(_("%(users)s back") % {"users": who(d["back"])})
         return _(
             "%(name)s follows a team change (%(changes)s): turns go round %(people)s, "
             "from %(user)s now"
         ) % {
             "name": d["name"],
             "changes": "; ".join(changes),
-            "people": " → ".join(d["people"]),
-            "user": d["holder"],
+            "people": " → ".join(names.get(u, u) for u in d["people"]),
+            "user": who([d["holder"]]),
         }
     if event.kind == RosterEvent.Kind.NOTE_ADDED and "text" in d:
         return f"{_layer(d['layer'])}: {d['text']}"
     return event.summary  # a row written before the facts were kept
+
+
+def people_names(events) -> dict[str, str]:
+    """username → name of everyone the events' facts mention, in one query for all
+    of them; a deleted user is left out (describe keeps their username)."""
+    usernames = set()
+    for event in events:
+        d = event.data
+        for facts in (d.get("before"), d.get("after")):
+            usernames.update((facts or {}).get("people", []))
+        usernames.update(d.get(key) for key in ("user", "holder"))
+        for key in ("covers", "left", "back", "people"):
+            usernames.update(d.get(key) or [])
+    usernames.discard(None)
+    if not usernames:
+        return {}
+    users = get_user_model().objects.filter(username__in=usernames)
+    return {u.username: display_name(u) for u in users.only("username", "first_name", "last_name")}
 
 
 def _layer(value: str) -> str:
@@ -128,7 +157,7 @@ def _participants(rotation: Rotation) -> list:
     return [m.user for m in rotation.members.select_related("user").order_by("position")]
 
 
-def _rotation_text(f: dict) -> str:
+def _rotation_text(f: dict, names: dict[str, str]) -> str:
     text = ngettext(
         "%(name)s (%(layer)s): %(people)s; shifts of %(days)s day from %(start)s %(at)s",
         "%(name)s (%(layer)s): %(people)s; shifts of %(days)s days from %(start)s %(at)s",
@@ -136,7 +165,7 @@ def _rotation_text(f: dict) -> str:
     ) % {
         "name": f["name"],
         "layer": _layer(f["layer"]),
-        "people": " → ".join(f["people"]),
+        "people": " → ".join(names.get(u, u) for u in f["people"]),
         "days": f["shift_days"],
         "start": f["start"],
         "at": f["at"],

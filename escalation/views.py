@@ -18,7 +18,7 @@ from common import clock
 from escalation import ical, oncall, roster, selectors
 from escalation.calendars import zone as team_zone
 from escalation.forms import HandoverNoteForm, OverrideForm, RotationForm
-from escalation.messages import WHAT, oncall_lines, overdue_text
+from escalation.messages import WHAT, oncall_lines, overdue_text, people_names
 from escalation.messages import render as render_notice
 from escalation.models import (
     CalendarFeed,
@@ -30,6 +30,7 @@ from escalation.models import (
     Rotation,
 )
 from escalation.roster import describe as describe_event
+from escalation.roster import people_names as roster_names
 from incidents import rules
 from incidents.models import Team, UserProfile
 from incidents.selectors import visible_teams as selectors_visible_teams
@@ -40,13 +41,14 @@ def notifications(request):
     """The in-app inbox: escalation notices sent to this user."""
     items = list(selectors.inbox(user=request.user)[:200])
     tz_name = timezone.get_current_timezone_name()
+    names = people_names([item.notice for item in items])  # one query for the page
     for item in items:
         notice = item.notice
         item.what = WHAT.get(notice.clock, notice.clock)
         item.overdue = overdue_text(notice.created_at - notice.deadline)
-        item.oncall = oncall_lines(notice)
+        item.oncall = oncall_lines(notice, names)
         if notice.incident_id is None:  # a handover or a gap: its text is the content
-            item.body = render_notice(notice, language=get_language(), zone=tz_name)[1]
+            item.body = render_notice(notice, language=get_language(), zone=tz_name, names=names)[1]
     profile, _created = UserProfile.objects.get_or_create(user=request.user)
     return render(request, "escalation/notifications.html", {"items": items, "profile": profile})
 
@@ -88,6 +90,12 @@ def _team_or_404(user, slug: str) -> Team:
     if team is None or not rules.sees_roster(user, team):
         raise Http404(_("No such team."))
     return team
+
+
+def _grid_until(roster: oncall.Roster, now, weeks: int):
+    """The end of the team page's grid of `weeks` weeks (its warnings reach as far)."""
+    first = now.astimezone(roster.zone).date()
+    return oncall.midnight(first + timedelta(days=weeks * 7), roster.zone)
 
 
 def _day_grid(roster: oncall.Roster, first: date, days: int, now) -> list[dict]:
@@ -172,7 +180,6 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
     except ValueError:
         weeks = GRID_WEEKS
     first = now.astimezone(roster.zone).date()
-    grid_end = first + timedelta(days=weeks * 7)
     current, upcoming = roster.now_and_next(now)
     people = _people(team, roster.people)
     user = request.user
@@ -184,8 +191,9 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
         else None
     )
     events = list(RosterEvent.objects.filter(team=team).select_related("actor")[:50])
+    names = roster_names(events)  # one query, however many events
     for event in events:
-        event.text = describe_event(event)
+        event.text = describe_event(event, names)
     with timezone.override(roster.zone):
         if override_form is None:
             start = now.astimezone(roster.zone).replace(minute=0, second=0, microsecond=0)
@@ -218,7 +226,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             "weeks": weeks,
             "week_choices": [1, 2, 4, 8],
             "warnings": [str(w) for w in roster.warnings()]
-            + [str(d) for d in roster.double_duty(now, oncall.midnight(grid_end, roster.zone))],
+            + [str(d) for d in roster.double_duty(now, _grid_until(roster, now, weeks))],
             "gap": gap,
             "rotations": roster.rotations,
             "members": roster.members,
@@ -361,9 +369,12 @@ def override_add(request, slug: str):
                 messages.success(request, _("Override added."))
                 for text in form.adjustments():
                     messages.info(request, text)
-                # Allowed, but worth a second look: nobody backs them up then.
+                # Allowed, but worth a second look: nobody backs them up then. The
+                # team page (where this leads) warns of it within its grid; said here
+                # only beyond it, so it is said once.
                 saved = oncall.roster_for(team, since=f["start"])
-                for double in saved.double_duty(f["start"], f["end"], user=f["user"]):
+                beyond = max(f["start"], _grid_until(saved, clock.now(), GRID_WEEKS))
+                for double in saved.double_duty(beyond, f["end"], user=f["user"]):
                     messages.warning(request, str(double))
                 return redirect("oncall-team", slug=team.slug)
     return _team_page(request, team, override_form=form, status=status)

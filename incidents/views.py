@@ -40,7 +40,7 @@ from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from escalation import oncall
 from escalation.calendars import holiday_data_warnings
-from escalation.messages import oncall_lines
+from escalation.messages import oncall_lines, people_names
 from escalation.models import Delivery
 from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
@@ -437,8 +437,9 @@ def _workspace_context(request, incident, bound=None, everything=False):
         incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id"),
         limits["notices"],
     )
+    names = people_names(notices)  # the people the notices name, in one query
     for notice in notices:
-        notice.oncall = oncall_lines(notice)  # who was on call, or the fallback
+        notice.oncall = oncall_lines(notice, names)  # who was on call, or the fallback
     log, older_log = _newest(
         incident.log_entries.select_related("author").order_by("happened_at", "id"),
         limits["log"],

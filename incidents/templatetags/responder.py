@@ -5,7 +5,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 
 from common import clock, people
 from incidents import timeline
@@ -90,7 +90,8 @@ def clock_cell(incident, name, now):
     """The cell of one of the incident's clocks ("respond", "resolve", "update"):
     the deadline's countdown while it runs, else why it does not (DESIGN.md
     "Clocks"): met (on time or late), paused, not started yet (the update clock
-    starts at acknowledge), or stopped (the incident was closed)."""
+    starts at acknowledge), or how the incident was closed (resolved, archived,
+    cancelled)."""
     at_field, running_field, stop_field = _CLOCKS[name]
     at = getattr(incident, at_field)
     if getattr(incident, running_field):
@@ -109,8 +110,25 @@ def clock_cell(incident, name, now):
     elif name == "update" and incident.is_open:
         text = _("not started yet")
     else:
-        text = _("stopped")
+        # Closed: say how, a bare "stopped" leaves the reader guessing why.
+        text = _CLOSED.get(incident.state) or _("stopped")
     return format_html('<span class="clock-stopped">{}</span>', text)
+
+
+# How a closed incident's clock cell says why it no longer runs.
+_CLOSED = {
+    "resolved": pgettext_lazy("clock", "resolved"),
+    "archived": pgettext_lazy("clock", "archived"),
+    "cancelled": pgettext_lazy("clock", "cancelled"),
+}
+
+
+@register.simple_tag
+def check_result(label, passed):
+    """One check of a verification, "Functional test: passed", its colon as the
+    reader's language writes it (full-width in Chinese)."""
+    result = _("passed") if passed else _("failed")
+    return _("%(label)s: %(text)s") % {"label": label, "text": result}
 
 
 @register.filter

@@ -136,7 +136,7 @@ def test_it_copies_a_calendar_address_and_warns_of_double_duty(
     page.locator("#form-override").get_by_role("button", name="Add override").click()
     span = f"from {day:%m-%d} 09:00 until {day:%m-%d} 18:00"
     expect(page.locator(".alert-warning").first).to_contain_text(
-        f"onduty is primary and secondary at once {span}"
+        f"Onduty is primary and secondary at once {span}"
     )
     expect(page.locator(".roster-warning")).to_contain_text(span)
     screenshot(page, "oncall-double-duty")

@@ -288,7 +288,7 @@ def test_it_finds_who_is_primary_and_secondary_at_once(clock, platform, lead, en
 
     assert [(d.user.username, d.start, d.end) for d in found] == [("onduty", start, start + 9 * H)]
     assert str(found[0]) == (
-        "onduty is primary and secondary at once from 11-27 09:00 until 11-27 18:00: "
+        "Onduty is primary and secondary at once from 11-27 09:00 until 11-27 18:00: "
         "nobody backs them up then."
     )
     assert schedule.double_duty(NOW, NOW + 7 * D, user=engineer) == []

@@ -65,7 +65,7 @@ def test_it_marks_an_override_in_the_grid(client, rostered, lead, tester):
     assert "for Engineer" in friday  # by name
     event = RosterEvent.objects.get(kind="override_created")
     assert "Release rehearsal" in event.summary
-    assert "Override added: tester covers engineer" in body.replace("\n", " ")
+    assert "Override added: Tester covers Engineer" in body.replace("\n", " ")
 
 
 def test_a_bad_override_re_renders_with_the_reason_and_writes_nothing(
@@ -248,15 +248,38 @@ def test_an_override_that_doubles_someone_up_is_saved_with_a_warning(
         follow=True,
     )
 
-    # Saved all the same (a warning, not a refusal), and said once after saving.
+    # Saved all the same (a warning, not a refusal), and said once after saving:
+    # by the page's roster warning, not a second time as a message.
     assert Override.objects.filter(user=onduty).exists()
-    double = "onduty is primary and secondary at once from 11-27 09:00 until 11-27 18:00"
-    [warning] = [m for m in response.context["messages"] if m.level_tag == "warning"]
-    assert double in str(warning)
+    double = "Onduty is primary and secondary at once from 11-27 09:00 until 11-27 18:00"
+    assert response.content.decode().count(double) == 1
+    assert not [m for m in response.context["messages"] if m.level_tag == "warning"]
     # The team page and the overview keep warning while the stretch lies ahead.
     body = client.get("/oncall/platform/").content.decode()
     assert re.search(r'class="alert alert-warning[^"]*roster-warning">[^<]*' + double, body)
     assert double in client.get("/oncall/").content.decode()
+
+
+def test_a_double_duty_beyond_the_grid_is_said_after_saving(client, rostered, lead, onduty):
+    make_rotation(actor=lead, team=rostered, people=[onduty], layer="secondary", name="Backup")
+    client.force_login(lead)
+    start = timezone.localtime(NOW + timedelta(days=60)).replace(hour=9, minute=0)
+    response = client.post(
+        "/oncall/platform/overrides/",
+        {
+            "layer": "primary",
+            "user": "onduty",
+            "start": start.strftime("%Y-%m-%dT%H:%M"),
+            "end": (start + 9 * H).strftime("%Y-%m-%dT%H:%M"),
+        },
+        follow=True,
+    )
+
+    # The grid does not reach that far: the message is the only place it is said.
+    double = "Onduty is primary and secondary at once from 01-25 09:00 until 01-25 18:00"
+    [warning] = [m for m in response.context["messages"] if m.level_tag == "warning"]
+    assert double in str(warning)
+    assert response.content.decode().count(double) == 1
 
 
 def test_no_double_duty_warning_without_one(client, rostered, lead, tester):

@@ -46,9 +46,12 @@ def test_nobody_is_paged_about_an_incident_they_filed(clock, platform, lead, ond
     assert notice.details["filed_by"] == "onduty"
     assert notice.details["oncall"] == [{"layer": "primary", "user": "onduty"}]
     _subject, body = messages.render(notice, language="en")
-    assert "Filed by onduty, who is not paged about it." in body
+    # Said once: on call, filed it, not paged (by name, not username).
+    assert "On call (primary): Onduty, who filed it: not paged." in body
+    assert body.count("Onduty") == 1
+    assert "Filed by" not in body
     _subject, zh = messages.render(notice, language="zh-hans")
-    assert "onduty" in zh
+    assert zh.count("Onduty") == 1
     assert "Filed by" not in zh
 
 
@@ -120,6 +123,7 @@ def test_the_inbox_and_the_workspace_say_who_filed_a_page(
     for url in ("/notifications/", f"/incidents/{incident.pk}/"):
         page = client.get(url).content.decode()
 
-        assert "Filed by onduty, who is not paged about it." in page, url
-        # onduty was on call but not paged: the notice must not read as if they were.
-        assert "On call (primary): onduty, who filed it: not paged." in page, url
+        # onduty was on call but not paged: the notice must not read as if they were,
+        # and says so once.
+        assert "On call (primary): Onduty, who filed it: not paged." in page, url
+        assert "Filed by Onduty, who is not paged" not in page, url

@@ -199,7 +199,7 @@ def test_the_handover_lists_incidents_deadlines_blockers_and_the_outgoing_note(
     assert "You are on call (primary) from 2026-11-30 09:00 CST" in body
     assert "Disk full on db-3" in body
     assert "Waiting for the storage team" in body
-    assert "Handover note from engineer:" in body
+    assert "Handover note from Engineer:" in body
     assert f"- {busy.number} P2 In progress: Disk full on db-3" in body
     # Missed before the handoff (the update, due an hour after NOW): said so.
     assert f"- {busy.number} progress update due, overdue since 2026-11-26 11:00 CST" in body
@@ -288,7 +288,7 @@ def test_an_urgent_p0_pages_the_leads_and_primary_at_once_then_the_secondary(
         (2, ["tester"]),
     ]
     _s, body = messages.render(Notice.objects.get(incident=incident, clock="page", level=2))
-    assert "On call (secondary): tester." in body
+    assert "On call (secondary): Tester." in body
 
 
 def test_an_acknowledged_page_goes_no_further(clock, platform, lead, onduty, engineer):

@@ -86,7 +86,7 @@ def test_it_writes_the_notice_in_each_readers_language(clock, lead, owner, teste
     subject, body = render(notice, language="en")
     assert "verification failed" in subject
     assert "Failed: Monitoring observation — CPU 95 %" in body
-    assert "tester" in body
+    assert "Tester verified the fix" in body  # by name
     zh_subject, zh_body = render(notice, language="zh-hans")
     assert "CPU 95 %" in zh_body
     assert "Monitoring observation" not in zh_body  # translated (after makemessages)

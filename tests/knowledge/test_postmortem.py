@@ -104,6 +104,25 @@ def test_its_page_is_prefilled_for_a_new_postmortem(clock, client, lead, owner):
     assert "Code defect" in body  # the category choices
 
 
+def test_its_page_says_what_archiving_still_needs_in_chinese_punctuation(
+    clock, client, lead, owner
+):
+    from incidents.models import UserProfile
+
+    incident = resolved_incident(lead=lead, owner=owner, severity="P1")
+    knowledge.postmortem_save(incident=incident, actor=lead, root_cause="A config push.")
+    UserProfile.objects.update_or_create(user=owner, defaults={"language": "zh-hans"})
+    client.force_login(owner)
+
+    body = client.get(f"/incidents/{incident.pk}/postmortem/").content.decode()
+
+    missing = body.split('id="archive-missing">')[1].split("</div>")[0]
+    assert missing.startswith("P1 事件须完成复盘后才能归档。尚缺：根本原因类别；")
+    assert missing.endswith("。")
+    assert ": " not in missing
+    assert "; " not in missing
+
+
 def test_its_page_saves_and_keeps_typed_text_on_a_conflict(clock, client, lead, owner):
     incident = resolved_incident(lead=lead, owner=owner, severity="P1")
     knowledge.postmortem_save(incident=incident, actor=lead, root_cause="First.")

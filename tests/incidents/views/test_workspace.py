@@ -432,3 +432,80 @@ def test_it_shows_the_newest_of_a_long_record_and_all_on_request(clock, signed_i
     assert 'id="older-' not in everything
     printed = client.get(f"/incidents/{incident.pk}/print/").content.decode()
     assert "entry number 00" in printed  # the paper form holds the whole record
+
+
+def _deadline_cards(body: str) -> list[str]:
+    """The texts of the three deadline cards at the top of the workspace."""
+    import re
+
+    cards = body.split('aria-label="Deadlines"')[1].split("</div>\n</div>")[0]
+    return [
+        re.sub(r"<[^>]+>", " ", card).split(None, 3)[-1].strip()
+        for card in cards.split('<div class="col-12 col-sm-4">')[1:]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (State.RESOLVED, ["met", "met", "resolved"]),
+        (State.ARCHIVED, ["met", "met", "archived"]),
+        (State.CANCELLED, ["cancelled", "cancelled", "cancelled"]),
+    ],
+)
+def test_it_says_why_a_closed_incidents_clocks_stopped(
+    signed_in, lead, make_incident, state, expected
+):
+    incident = make_incident(state)
+
+    body = signed_in(lead).get(url(incident)).content.decode()
+
+    cards = _deadline_cards(body)
+    assert ">stopped<" not in body
+    assert [card.split(" ")[-1] for card in cards] == expected, cards
+
+
+def _in_chinese(user):
+    from incidents.models import UserProfile
+
+    UserProfile.objects.update_or_create(user=user, defaults={"language": "zh-hans"})
+
+
+def _text(html: str) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)).strip()
+
+
+def test_it_writes_the_verification_checks_with_chinese_colons(signed_in, lead, owner):
+    from tests.factories import resolved_incident
+
+    incident = resolved_incident(lead=lead, owner=owner, severity="P2")
+    _in_chinese(lead)
+
+    body = signed_in(lead).get(url(incident)).content.decode()
+
+    checks = _text(body.split('id="verification"')[1].split("</ul>")[0])
+    assert "功能测试：通过" in checks
+    assert "回归测试：通过" in checks
+    assert "监控观察：通过" in checks
+    assert ": " not in checks
+
+
+def test_it_says_what_archiving_still_needs_in_one_sentence(signed_in, lead, owner):
+    from tests.factories import resolved_incident
+
+    incident = resolved_incident(lead=lead, owner=owner, severity="P1")
+
+    english = signed_in(lead).get(url(incident)).content.decode()
+    missing = _text(english.split('id="archive-missing">')[1].split("</p>")[0])
+    assert missing == (
+        "A P1 incident is archived after its post-mortem. "
+        "Still missing: a post-mortem (required for P1). Complete the post-mortem"
+    )
+
+    _in_chinese(lead)
+    chinese = signed_in(lead).get(url(incident)).content.decode()
+    missing = _text(chinese.split('id="archive-missing">')[1].split("</p>")[0])
+    # Full-width colon and full stop: no Western punctuation between Chinese phrases.
+    assert missing == "P1 事件须完成复盘后才能归档。尚缺：复盘（P1 必须复盘）。 完善复盘"
