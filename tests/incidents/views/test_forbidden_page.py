@@ -16,7 +16,9 @@ def test_it_says_why_a_page_is_refused_in_the_apps_layout(client, onduty, path):
 
     assert response.status_code == 403
     page = response.content.decode()
-    assert 'id="main"' in page and "navbar" in page  # the app's layout, not a bare page
+    # The app's layout, not a bare page.
+    assert 'id="main"' in page
+    assert "navbar" in page
     refusal = page.split('id="refusal"')[1].split("</p>")[0]
     assert "Only managers and tech leads may" in refusal  # the reason
     assert 'href="/"' in page
