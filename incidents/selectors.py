@@ -4,7 +4,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Least
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from common import clock
 from incidents import rules, tallies
@@ -22,6 +24,14 @@ def incident_list(*, user, open_only: bool = False) -> QuerySet[Incident]:
 def incident_get(*, user, pk: int) -> Incident:
     """The incident if `user` may see it; Incident.DoesNotExist otherwise (never 403)."""
     return incident_list(user=user).get(pk=pk)
+
+
+def incident_or_404(user, pk) -> Incident:
+    """The incident if `user` may see it; Http404 otherwise (a page never says 403)."""
+    try:
+        return incident_get(user=user, pk=pk)
+    except Incident.DoesNotExist:
+        raise Http404(_("No such incident, or you cannot see it.")) from None
 
 
 def visible_teams(user) -> QuerySet[Team]:

@@ -18,7 +18,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import (
-    Http404,
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
@@ -38,6 +37,7 @@ from rest_framework.authtoken.models import Token
 
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
+from common.forms import add_errors
 from escalation import oncall
 from escalation.calendars import holiday_data_warnings
 from escalation.messages import oncall_lines, people_names
@@ -46,7 +46,6 @@ from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
 from incidents.models import (
     OPEN_STATES,
-    Incident,
     Severity,
     State,
     UserProfile,
@@ -113,22 +112,6 @@ RETRY_KEY = "workspace_retry"
 
 DASHBOARD_LIMIT = 100
 PAGE_SIZE = 50
-
-
-def _incident_or_404(user, pk) -> Incident:
-    try:
-        return selectors.incident_get(user=user, pk=pk)
-    except Incident.DoesNotExist:
-        raise Http404(_("No such incident, or you cannot see it.")) from None
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form's fields (or on the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _key(action: Action) -> str:
@@ -202,7 +185,7 @@ def intake(request):
             try:
                 incident = services.incident_create(actor=request.user, **form.service_kwargs())
             except ValidationError as e:
-                _add_errors(form, e)
+                add_errors(form, e)
             except PermissionDenied as e:
                 raise PermissionDenied(str(e)) from e
             else:
@@ -354,7 +337,7 @@ def quick_form(request, pk, action):
     """The dashboard's grade or assign form for one incident, loaded when its row's
     <details> opens; it posts to the same action as the workspace."""
     action = Action(action)
-    incident = _incident_or_404(request.user, pk)
+    incident = selectors.incident_or_404(request.user, pk)
     rules.require(request.user, action, incident)
     try:
         check_state(incident, action)
@@ -494,7 +477,7 @@ def _workspace_context(request, incident, bound=None, everything=False):
 @login_required
 @require_GET
 def workspace(request, pk):
-    incident = _incident_or_404(request.user, pk)
+    incident = selectors.incident_or_404(request.user, pk)
     retry = _pop_retry(request, incident)
     context = _workspace_context(request, incident, bound=retry)
     if retry:
@@ -547,7 +530,7 @@ def _stale_copy(form, incident):
 @require_POST
 def act(request, pk, action):
     """One process action from a workspace or dashboard form."""
-    incident = _incident_or_404(request.user, pk)
+    incident = selectors.incident_or_404(request.user, pk)
     action = Action(action)
     form_class, service = ACTIONS[action]
     init_kwargs = {"incident": incident}
@@ -560,7 +543,7 @@ def act(request, pk, action):
 @require_POST
 def edit(request, pk):
     """Correct the intake details (reporter or tech lead)."""
-    incident = _incident_or_404(request.user, pk)
+    incident = selectors.incident_or_404(request.user, pk)
     init_kwargs = {
         "incident": incident,
         "may_move_received_at": rules.is_lead_for(request.user, incident),
@@ -618,7 +601,7 @@ def _apply(request, incident, action, form, service):
             gate = action == Action.ARCHIVE and "postmortem" in e.error_dict
             message = _("The incident was not archived.") if gate else " ".join(e.messages)
             return _refuse(request, incident, action, form, message)
-        _add_errors(form, e)
+        add_errors(form, e)
         incident.refresh_from_db()
         return _rerender(request, incident, action, form, 400)
     if action == Action.VERIFY:
@@ -651,7 +634,7 @@ def _apply(request, incident, action, form, service):
 @require_GET
 def print_form(request, pk):
     """The tracking form (问题处理跟踪表) laid out like the paper template."""
-    incident = _incident_or_404(request.user, pk)
+    incident = selectors.incident_or_404(request.user, pk)
     context = _workspace_context(request, incident, everything=True)
     return render(request, "incidents/print.html", context)
 

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
+from common.forms import add_errors
 from incidents import rules
 from incidents import selectors as incident_selectors
 from incidents.models import State
-from incidents.views import _add_errors, _incident_or_404, archive_query
+from incidents.views import archive_query
 from incidents.workflow import Action, allowed_in_state
 from knowledge import charts, exports, metrics, search, selectors, services
 from knowledge.forms import ActionItemForm, ArticleForm, MetricsFilter, PostMortemForm, SearchForm
@@ -47,7 +48,7 @@ def _postmortem_page(request, incident, form, action_form, status=200, conflict=
 @login_required
 def postmortem(request, pk):
     """Write the post-mortem (复盘): pre-filled from the incident's timeline."""
-    incident = _incident_or_404(request.user, pk)
+    incident = incident_selectors.incident_or_404(request.user, pk)
     pm = PostMortem.objects.filter(incident=incident).first()
     if not rules.can(request.user, Action.POSTMORTEM, incident):
         # Everyone who sees the incident may read its post-mortem; only the
@@ -87,7 +88,7 @@ def postmortem(request, pk):
                 )
                 return _postmortem_page(request, incident, form, action_form, 409, conflict)
             except ValidationError as e:
-                _add_errors(form, e)
+                add_errors(form, e)
             else:
                 messages.success(request, _("Post-mortem saved."))
                 return redirect("postmortem", pk=incident.pk)
@@ -114,7 +115,7 @@ def postmortem(request, pk):
 @login_required
 @require_POST
 def action_item_add(request, pk):
-    incident = _incident_or_404(request.user, pk)
+    incident = incident_selectors.incident_or_404(request.user, pk)
     rules.require(request.user, Action.POSTMORTEM, incident)
     action_form = ActionItemForm(request.POST, incident=incident)
     if action_form.is_valid():
@@ -126,7 +127,7 @@ def action_item_add(request, pk):
             messages.error(request, e.message)
             return redirect("incident", pk=incident.pk)
         except ValidationError as e:
-            _add_errors(action_form, e)
+            add_errors(action_form, e)
         else:
             messages.success(request, _("Improvement action added."))
             return redirect(reverse("postmortem", args=[incident.pk]) + "#actions")
@@ -205,7 +206,7 @@ def incident_similar(request, pk):
     """The workspace's "similar past incidents", loaded after the page (htmx): the
     full-text ranking took a seventh of the workspace's time. Without htmx (the
     link in the workspace) it is a page of its own."""
-    incident = _incident_or_404(request.user, pk)
+    incident = incident_selectors.incident_or_404(request.user, pk)
     results = search.similar(
         user=request.user,
         text=f"{incident.title} {incident.symptoms}",
@@ -246,7 +247,7 @@ def _article_page(request, *, incident, article, initial, done):
                 actor=request.user, article=article, incident=incident, **form.cleaned_data
             )
         except ValidationError as e:
-            _add_errors(form, e)
+            add_errors(form, e)
         else:
             messages.success(request, done)
             return redirect("article", pk=saved.pk)
@@ -261,7 +262,7 @@ def _article_page(request, *, incident, article, initial, done):
 @login_required
 def article_new(request, incident_pk):
     """A knowledge article from an archived incident, pre-filled from its record."""
-    incident = _incident_or_404(request.user, incident_pk)
+    incident = incident_selectors.incident_or_404(request.user, incident_pk)
     if incident.state != State.ARCHIVED:
         messages.error(request, _("Articles are written from an archived incident."))
         return redirect("incident", pk=incident.pk)
@@ -306,7 +307,7 @@ def metrics_params(request):
             team=given.get("team") or None,
         )
     except ValidationError as e:
-        _add_errors(form, e)
+        add_errors(form, e)
         return form, None
     return form, scope
 
