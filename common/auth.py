@@ -1,6 +1,6 @@
 """Django's ModelBackend, loading each request's user with their profile.
 
-Every signed-in request reads the profile (language, time zone: common.middleware);
+Every signed-in request reads the profile (language, time zone: incidents.middleware);
 fetched with the user it costs one query less per page.
 """
 

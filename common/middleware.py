@@ -1,49 +1,9 @@
-"""Per-request middleware: the user's language and time zone, and the CSP header.
-
-Each signed-in user's saved language and time zone, for every request.
-
-Runs after AuthenticationMiddleware. LocaleMiddleware has already chosen a
-language from the language cookie or the browser's Accept-Language (else
-LANGUAGE_CODE); a language saved in the user's profile overrides both. The
-time zone is the profile's, else TIME_ZONE (Asia/Shanghai by default).
-"""
-
-import zoneinfo
+"""Per-request middleware that needs no app's models: the CSP header and the
+request size limit. (The user's language and time zone: incidents.middleware.)"""
 
 from django.conf import settings
-from django.utils import timezone, translation
 
-from common import clock, responses
-
-
-class UserPreferencesMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        zone = None
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            profile = _profile(user)
-            if profile is not None:
-                if profile.language in dict(settings.LANGUAGES):
-                    translation.activate(profile.language)
-                    request.LANGUAGE_CODE = profile.language
-                zone = clock.zone_named(profile.time_zone)
-        timezone.activate(zone or zoneinfo.ZoneInfo(settings.TIME_ZONE))
-        try:
-            return self.get_response(request)
-        finally:
-            timezone.deactivate()
-
-
-def _profile(user):
-    from incidents.models import UserProfile
-
-    try:
-        return user.profile
-    except UserProfile.DoesNotExist:
-        return None
+from common import responses
 
 
 class ContentSecurityPolicyMiddleware:

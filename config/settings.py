@@ -140,7 +140,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "axes.middleware.AxesMiddleware",
-    "common.middleware.UserPreferencesMiddleware",
+    "incidents.middleware.UserPreferencesMiddleware",
     "common.middleware.RequestSizeLimitMiddleware",
     "common.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -304,7 +304,7 @@ if REDIS_URL:
         "socket_timeout": 2.0,
     }
 else:
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (CELERY_QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
     # kombu's filesystem transport, writing each message whole before a worker can
     # see it (config.broker; config.celery_app names it "files").
@@ -313,6 +313,9 @@ else:
         "data_folder_in": str(CELERY_QUEUE_DIR / "out"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "out"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        # The exchange tables (broadcasts such as `celery inspect`), else kombu
+        # writes them to control/ in whatever folder the process started in.
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.25,  # the worker looks for new messages 4 times a second
     }

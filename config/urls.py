@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from common.views import healthz, not_found, server_error
+from common.views import not_found, server_error
+from config.health import healthz
 from escalation import views as escalation_views
 from incidents import views as incident_views
 

@@ -10,3 +10,9 @@ class EscalationConfig(AppConfig):
         # Register the tasks in every process (web, worker, beat, tests), so
         # escalation.jobs can hand work on by name.
         from escalation import tasks  # noqa: F401
+
+        # Deadlines and notices in the incident dump (incidents.backup never imports us).
+        from escalation.backup import INCIDENT_ROWS
+        from incidents.backup import register
+
+        register(INCIDENT_ROWS)

@@ -1,21 +1,114 @@
-"""Deadlines as data: keep one Deadline row per running clock of an incident.
+"""The seam between incidents and escalation: the one way an incident's clocks move.
 
-`sync(incident)` is called by the incident services in the same transaction
-as every change that can move a clock (intake, acknowledge, regrade, progress,
-verification, reopen, cancel...). It works out which clocks should be running
-and when they fall due, and writes only what changed; the sweep then reads
-nothing but the rows whose next notice is due.
+Every incident service that saves a change calls `sync(incident, now, fields)` in
+the same transaction. It
+
+1. runs the update clock: started when the incident enters the states that owe
+   progress updates, restarted by a progress report (`progress=True`), a reopen
+   or the end of a pause, stopped outside those states;
+2. computes the deadlines once, from the level's SLA windows looked up once, in
+   the level's SLA time (escalation.sla);
+3. saves the incident row: the changed `fields` and the deadline columns. The
+   columns on Incident are the truth (the API, the dashboard and the filters
+   read them);
+4. derives from them the Deadline rows the sweep reads (one per running clock,
+   with the time its next level falls due), writing only what changed.
+
+No other code writes the deadline columns of a stored incident, so the rows and
+the columns cannot disagree (tests/escalation/test_deadline_seam.py). The other
+entries here record one-shot clocks: a page, a blocker, a failed verification.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 
-from escalation import notices
+from escalation import jobs, notices
 from escalation.calendars import ALWAYS
 from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
-from escalation.sla import Windows, clock_for, windows_for
-from incidents.models import Incident
+from escalation.sla import Windows, clock_for, compute_deadlines, windows_for
+from incidents.models import UPDATE_CLOCK_STATES, Incident
+
+# The columns of Incident that sync() writes; nothing else writes them.
+DEADLINE_FIELDS = (
+    "respond_by",
+    "resolve_by",
+    "next_update_by",
+    "update_clock_from",
+    "resolve_warn_by",
+)
+
+
+def sync(
+    incident: Incident, now: datetime, fields: Iterable[str] = (), *, progress: bool = False
+) -> None:
+    """Store the incident's change together with its clocks (see the module's text).
+
+    `fields`: what the caller changed (saved with the deadline columns); an unsaved
+    incident is inserted whole. `progress`: a progress report was made, which
+    restarts the update clock. A respond deadline already met or missed stays as
+    it was (a regrade must not rewrite how the response went) unless
+    `received_at` moved.
+    """
+    fields = set(fields)
+    _run_update_clock(incident, now, fields, progress)
+    windows, sla = clock_for(incident.severity, incident.team)
+    respond_by = incident.respond_by
+    pauses = _ended_pauses(incident)
+    computed = compute_deadlines(
+        severity=incident.severity,
+        received_at=incident.received_at,
+        update_clock_from=incident.update_clock_from,
+        clock=(windows, sla),
+        paused=pauses,
+    )
+    incident.respond_by = computed.respond_by
+    incident.resolve_by = computed.resolve_by
+    incident.next_update_by = computed.next_update_by
+    incident.resolve_warn_by = computed.resolve_warn_by
+    respond_stopped = incident.acknowledged_at is not None and "acknowledged_at" not in fields
+    if respond_stopped and respond_by is not None and "received_at" not in fields:
+        incident.respond_by = respond_by
+    if incident.pk is None:
+        incident.save()
+    else:
+        incident.save(update_fields=[*fields, *DEADLINE_FIELDS])
+    _write_rows(incident, windows, sla)
+
+
+def _run_update_clock(incident: Incident, now: datetime, fields: set, progress: bool) -> None:
+    """When the update clock counts from: the one place it starts, restarts and stops."""
+    if incident.state not in UPDATE_CLOCK_STATES:
+        incident.update_clock_from = None
+    elif incident.update_clock_from is None or progress or "reopen_count" in fields:
+        incident.update_clock_from = now
+    elif "paused_at" in fields and incident.paused_at is None:
+        incident.update_clock_from = now  # resumed: one cadence from now
+
+
+def _ended_pauses(incident: Incident) -> list[tuple[datetime, datetime]]:
+    if incident.pk is None or not incident.paused_for:
+        return []
+    return list(
+        incident.pauses.filter(ended_at__isnull=False).values_list("started_at", "ended_at")
+    )
+
+
+def windows(incident: Incident) -> Windows:
+    """The SLA windows of the incident's level (for texts such as the default goal)."""
+    return windows_for(incident.severity)
+
+
+def sla_time(incident: Incident, start: datetime, end: datetime, *, less_pauses=False) -> timedelta:
+    """SLA time from `start` to `end` on the level's clock for the incident's team,
+    less (with `less_pauses`) the SLA time of its ended pauses within it: how long a
+    response or a restoration took, as metrics count it."""
+    _w, sla = clock_for(incident.severity, incident.team)
+    pauses = _ended_pauses(incident) if less_pauses else []
+    held = sum((sla.elapsed(max(a, start), min(b, end)) for a, b in pauses), timedelta(0))
+    return max(sla.elapsed(start, end) - held, timedelta(0))
 
 
 def ladder() -> dict[str, list[LadderStep]]:
@@ -67,14 +160,13 @@ def desired(incident: Incident, windows: Windows | None = None) -> dict[str, tup
     return want
 
 
-def sync(incident: Incident) -> None:
-    """Bring the incident's Deadline rows in line with its clocks (same transaction)."""
-    want = desired(incident)
+def _write_rows(incident: Incident, windows: Windows, sla) -> None:
+    """Bring the incident's Deadline rows in line with its columns (same transaction)."""
+    want = desired(incident, windows)
     existing = {d.clock: d for d in Deadline.objects.filter(incident=incident)}
     if not want and not any(d.next_at for c, d in existing.items() if c not in ONE_SHOT_CLOCKS):
         return
     steps = ladder()
-    _windows, sla = clock_for(incident.severity, incident.team)
     for clock, (due_at, cycle) in want.items():
         row = existing.get(clock)
         clock_steps = steps.get(clock, [])
@@ -115,6 +207,7 @@ def alert_blocker(incident: Incident, entry_id: int, now: datetime) -> None:
         clock=Clock.BLOCKER,
         defaults={"cycle": entry_id, "due_at": now, "next_level": 1, "next_at": now},
     )
+    transaction.on_commit(jobs.sweep_soon)
 
 
 def page_now(incident: Incident, now: datetime) -> None:
@@ -124,6 +217,7 @@ def page_now(incident: Incident, now: datetime) -> None:
         clock=Clock.PAGE,
         defaults={"cycle": 0, "due_at": now, "next_level": 1, "next_at": now},
     )
+    transaction.on_commit(jobs.sweep_soon)
 
 
 def verification_failed(incident: Incident, verification, facts: dict, now: datetime) -> None:

@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from common import clock as wall
-from escalation import jobs, oncall
+from escalation import jobs, registry
 from escalation.calendars import ALWAYS
 from escalation.deadlines import desired, ladder, level_due, step_time
 from escalation.models import (
@@ -30,6 +29,7 @@ from escalation.models import (
     Notice,
 )
 from escalation.notices import write_deliveries
+from escalation.roster.selectors import rosters_for
 from escalation.sla import all_windows, working_time
 from incidents.models import Incident, Team
 
@@ -69,7 +69,7 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         )
         result.claimed = len(rows)
         created = _escalate_all(rows, now) if rows else []
-        created += _overdue_actions(now, limit)
+        created += _owned_notices(now, limit)
         if created:
             result.notices = [n.pk for n in created]
             result.deliveries = write_deliveries(created, now)
@@ -96,59 +96,22 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
     return result
 
 
-def _overdue_actions(now: datetime, limit: int) -> list[Notice]:
-    """Improvement actions past their due date: one notice to each owner, once.
-
-    An item is due through the end of its due date in the site's time zone.
-    The conditional claim (overdue_notified_at still empty) and the notice's
-    unique key keep two sweeps from telling anyone twice.
-    """
-    from knowledge.models import ActionItem
-
-    today = timezone.localdate(now)
-    due = ActionItem.objects.filter(
-        done_at__isnull=True, overdue_notified_at__isnull=True, due_date__lt=today
-    ).order_by("due_date", "id")
-    if connection.vendor == "postgresql":
-        due = due.select_for_update(skip_locked=True, of=("self",))
-    claimed = list(due.values_list("pk", flat=True)[:limit])
-    if not claimed:
-        return []
-    items = list(
-        ActionItem.objects.filter(pk__in=claimed).select_related(
-            "owner", "postmortem__incident__team"
+def _owned_notices(now: datetime, limit: int) -> list[Notice]:
+    """The notices of the clocks other apps own (escalation.registry): each claims
+    what fell due; the notice's unique key keeps two sweeps from telling anyone
+    twice."""
+    created = []
+    for owned in registry.owned():
+        wanted = owned.claim(now, limit)
+        if not wanted:
+            continue
+        Notice.objects.bulk_create(wanted, ignore_conflicts=True)
+        keys = {(n.incident_id, n.cycle) for n in wanted}
+        written = Notice.objects.filter(clock=owned.clock, created_at=now).select_related(
+            "incident__team"
         )
-    )
-    ActionItem.objects.filter(pk__in=claimed).update(overdue_notified_at=now)
-    wanted = []
-    for item in items:
-        deadline = action_item_deadline(item.due_date)
-        late_by = now - deadline
-        wanted.append(
-            Notice(
-                incident=item.postmortem.incident,
-                clock=Clock.ACTION,
-                cycle=item.pk,
-                level=1,
-                deadline=deadline,
-                due_at=deadline,
-                created_at=now,
-                late=late_by > late_grace(),
-                late_seconds=int(late_by.total_seconds()) if late_by > late_grace() else 0,
-                recipients=[item.owner.username] if item.owner.is_active else [],
-            )
-        )
-    Notice.objects.bulk_create(wanted, ignore_conflicts=True)
-    keys = {(n.incident_id, n.cycle) for n in wanted}
-    written = Notice.objects.filter(clock=Clock.ACTION, created_at=now).select_related(
-        "incident__team"
-    )
-    return [n for n in written if (n.incident_id, n.cycle) in keys]
-
-
-def action_item_deadline(due_date) -> datetime:
-    """An improvement action is due through the end of its due date (site's zone)."""
-    return timezone.make_aware(datetime.combine(due_date + timedelta(days=1), datetime.min.time()))
+        created += [n for n in written if (n.incident_id, n.cycle) in keys]
+    return created
 
 
 def touch_heartbeat(name: str, now: datetime) -> None:
@@ -200,10 +163,11 @@ class _Context:
         """Layer → the user on call now in the team (None: nobody). The sweep's teams'
         rosters are loaded at the first step that asks; each team worked out once."""
         if self._rosters is None:
-            self._rosters = oncall.load(self.teams, since=self.now)
+            self._rosters = rosters_for(self.teams, since=self.now)
         if team_id not in self._on_call:
             roster = self._rosters.get(team_id)
-            self._on_call[team_id] = roster.who(self.now) if roster else {}
+            answer = roster.on_call(self.now) if roster else {}
+            self._on_call[team_id] = {layer: a.user for layer, a in answer.items()}
         return self._on_call[team_id]
 
     def recipients(

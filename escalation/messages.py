@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from common import clock
 from common.people import display_name
+from escalation import registry
 from escalation.models import Clock, Notice
 from incidents.models import LogEntry, State
 from incidents.timeline import verification_lines
@@ -112,15 +113,8 @@ def _render(notice: Notice, zone, names: dict[str, str]) -> tuple[str, str]:
                 "by": overdue_text(notice.created_at - notice.deadline),
             }
         )
-    elif notice.clock == Clock.ACTION:
-        from knowledge.models import ActionItem
-
-        item = ActionItem.objects.filter(pk=notice.cycle).first()
-        if item is not None:
-            lines.append(
-                _("Action: %(text)s (due %(due)s)")
-                % {"text": item.text, "due": item.due_date.isoformat()}
-            )
+    elif (owned := registry.detail(notice)) is not None:
+        lines.append(owned)  # a clock another app owns (escalation.registry)
     elif notice.clock == Clock.BLOCKER:
         entry = LogEntry.objects.filter(pk=notice.cycle, incident=incident).first()
         if entry is not None:

@@ -127,11 +127,13 @@ def compute_deadlines(
     update_clock_from: datetime | None,
     team=None,
     paused: Iterable[tuple[datetime, datetime]] = (),
+    clock: tuple[Windows, object] | None = None,
 ) -> Deadlines:
     """Respond and resolve run from `received_at`, the update clock from its last
     restart, all in the level's SLA time for `team`. `paused`: the (start, end)
-    of each pause so far; their SLA time is added to the resolve window."""
-    w, sla = clock_for(severity, team)
+    of each pause so far; their SLA time is added to the resolve window. `clock`:
+    clock_for(severity, team), when the caller has looked it up already."""
+    w, sla = clock or clock_for(severity, team)
     held = sum((sla.elapsed(start, end) for start, end in paused), timedelta(0))
     return Deadlines(
         respond_by=sla.add(received_at, w.respond),

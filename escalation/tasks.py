@@ -9,11 +9,12 @@ from celery import shared_task
 from django.db import transaction
 
 from common import clock
-from escalation import jobs, roster
+from escalation import jobs
 from escalation.channels import CHANNELS
 from escalation.engine import sweep_due_deadlines, touch_heartbeat
 from escalation.messages import payload, recipient_language, render
 from escalation.models import Delivery
+from escalation.roster import sweep as roster_sweep
 
 MAX_ATTEMPTS = 6
 
@@ -36,7 +37,7 @@ def sweep() -> int:
 @shared_task(name=jobs.SWEEP_ROSTERS, ignore_result=True)
 def sweep_rosters() -> int:
     """Handover and coverage-gap notices of the duty rosters (each exactly once)."""
-    result = roster.sweep_rosters()
+    result = roster_sweep.sweep_rosters()
     touch_heartbeat("rosters", clock.now())
     return len(result.handovers) + len(result.gaps)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from escalation import views
+from escalation.roster import views
 
 urlpatterns = [
     path("oncall/", views.oncall_index, name="oncall"),

@@ -582,6 +582,20 @@ class DashboardFilter(forms.Form):
         self.fields["state"].choices = [("", _("All states")), *states]
         _small_widgets(self)
 
+    def filter_kwargs(self) -> dict:
+        """The chosen filters as selectors.filter_incidents' arguments; none when
+        the query string does not parse (the page then lists every open incident)."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "teams": [data["team"]] if data["team"] else [],
+            "severities": [data["severity"]] if data["severity"] else [],
+            "states": [data["state"]] if data["state"] else [],
+            "owner": data["owner"],
+            "overdue": True if data["overdue"] else None,  # unticked: overdue or not
+        }
+
 
 class ArchiveFilter(forms.Form):
     date_from = forms.DateField(

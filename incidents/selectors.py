@@ -1,5 +1,6 @@
 """Reads: what a user sees, with the joins a list page needs."""
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
@@ -128,6 +129,47 @@ def overdue_q(now) -> Q:
     )
     update = Q(state__in=UPDATE_CLOCK_STATES, next_update_by__lt=now, paused_at__isnull=True)
     return respond | resolve | update
+
+
+def filter_incidents(
+    queryset: QuerySet[Incident],
+    *,
+    states: Collection[str] = (),
+    severities: Collection[str] = (),
+    teams: Collection[Team | int] = (),
+    owner: str = "",
+    overdue: bool | None = None,
+    words: str = "",
+    now: datetime | None = None,
+) -> QuerySet[Incident]:
+    """The incident filters of the dashboard and the API list, in one place.
+
+    Each argument left empty filters nothing. A state, level or team matches
+    any one given; `owner` is a username; `overdue` True keeps the incidents
+    with a running clock past its deadline at `now` (overdue_q), False those
+    without; each of the first ten of `words` must appear in the number, title,
+    symptoms or impact scope. The caller has checked the values: a team it
+    names is one the user may name.
+    """
+    if states:
+        queryset = queryset.filter(state__in=states)
+    if severities:
+        queryset = queryset.filter(severity__in=severities)
+    if teams:
+        queryset = queryset.filter(team__in=teams)
+    if owner:
+        queryset = queryset.filter(owner__username=owner)
+    if overdue is not None:
+        condition = overdue_q(now or clock.now())
+        queryset = queryset.filter(condition) if overdue else queryset.exclude(condition)
+    for word in words.split()[:10]:
+        queryset = queryset.filter(
+            Q(number__icontains=word)
+            | Q(title__icontains=word)
+            | Q(symptoms__icontains=word)
+            | Q(impact_scope__icontains=word)
+        )
+    return queryset
 
 
 def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incident]:

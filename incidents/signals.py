@@ -1,10 +1,17 @@
-"""Signal receivers (wiring only; connected in IncidentsConfig.ready)."""
+"""The incidents' signals, and their receivers (wiring only; connected in
+IncidentsConfig.ready)."""
 
 from django.conf import settings
+from django.dispatch import Signal
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from incidents.models import UserProfile
+
+# Sent by the reopen service inside its transaction, with `incident` and
+# `from_state`: apps above incidents (knowledge's search index) follow it
+# without incidents calling up into them.
+incident_reopened = Signal()
 
 
 def asked_language(request) -> str:

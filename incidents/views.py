@@ -38,10 +38,10 @@ from rest_framework.authtoken.models import Token
 from common import clock, tokens
 from common.errors import StaleVersion, TransitionNotAllowed
 from common.forms import add_errors
-from escalation import oncall
 from escalation.calendars import holiday_data_warnings
 from escalation.messages import oncall_lines, people_names
 from escalation.models import Delivery
+from escalation.roster.selectors import viewer_on_call
 from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
 from incidents.models import (
@@ -52,6 +52,7 @@ from incidents.models import (
 )
 from incidents.workflow import Action, allowed_in_state, check_state
 from knowledge import selectors as knowledge_selectors
+from knowledge import services as knowledge_services
 from knowledge.models import KnowledgeArticle, PostMortem
 from knowledge.services import archive_missing
 
@@ -65,7 +66,7 @@ ACTIONS = {
     Action.VERIFY: (forms.VerifyForm, services.incident_verify),
     Action.NOTIFY_USERS: (forms.NotifyUsersForm, services.incident_notify_users),
     Action.FEEDBACK: (forms.FeedbackForm, services.incident_record_feedback),
-    Action.ARCHIVE: (forms.ArchiveForm, services.incident_archive),
+    Action.ARCHIVE: (forms.ArchiveForm, knowledge_services.incident_archive),
     Action.REOPEN: (forms.ReasonForm, services.incident_reopen),
     Action.CANCEL: (forms.CancelForm, services.incident_cancel),
     Action.PAUSE: (forms.PauseForm, services.incident_pause),
@@ -217,22 +218,12 @@ def dashboard(request):
     teams = selectors.visible_teams(user)
     open_states = [(s.value, s.label) for s in State if s in OPEN_STATES]
     filters = forms.DashboardFilter(request.GET or None, teams=teams, states=open_states)
-    qs = selectors.dashboard_incidents(user=user)
-    counted = qs
-    if filters.is_valid():
-        f = filters.cleaned_data
-        if f.get("team"):
-            qs = qs.filter(team=f["team"])
-            counted = counted.filter(team=f["team"])
-        if f.get("severity"):
-            qs = qs.filter(severity=f["severity"])
-        if f.get("state"):
-            qs = qs.filter(state=f["state"])
-        if f.get("owner"):
-            qs = qs.filter(owner__username=f["owner"])
-        if f.get("overdue"):
-            qs = qs.filter(selectors.overdue_q(clock.now()))
+    chosen = filters.filter_kwargs()
     now = clock.now()
+    incidents = selectors.dashboard_incidents(user=user, now=now)
+    qs = selectors.filter_incidents(incidents, now=now, **chosen)
+    # The counts by level and state follow the team filter only.
+    counted = selectors.filter_incidents(incidents, teams=chosen.get("teams", ()))
     rows = list(qs[: DASHBOARD_LIMIT + 1])
     more = len(rows) > DASHBOARD_LIMIT
     rows = rows[:DASHBOARD_LIMIT]
@@ -291,7 +282,7 @@ def dashboard(request):
         ],
         total=sum(counts.values()),
         overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
-        on_call=oncall.viewer_on_call(user, now),
+        on_call=viewer_on_call(user, now),
         # Administrators only: the check is theirs to act on, and nobody else pays its query.
         holiday_warnings=holiday_data_warnings() if rules.context(user).is_admin else [],
     )

@@ -5,3 +5,21 @@ from django.utils.translation import gettext_lazy as _
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = _("Knowledge")
+
+    def ready(self):
+        from escalation import registry
+        from escalation.models import Clock
+        from incidents.signals import incident_reopened
+        from knowledge import clocks, services
+
+        registry.register(
+            Clock.ACTION, claim=clocks.claim_overdue_actions, detail=clocks.action_detail
+        )
+        incident_reopened.connect(services.follow_reopen, dispatch_uid="knowledge_follow_reopen")
+
+        # Post-mortems, articles and search documents in the incident dump.
+        from incidents.backup import register
+        from knowledge import backup
+
+        register(backup.INCIDENT_ROWS)
+        register(backup.ARTICLES)

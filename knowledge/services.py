@@ -1,7 +1,10 @@
-"""Writes of step 6: post-mortems, improvement actions, knowledge articles, the index.
+"""Writes of step 6: archiving, post-mortems, improvement actions, knowledge
+articles, the index.
 
-Same habits as incidents.services: keyword-only, atomic, the role checked by
-incidents.rules first, an audit event on the incident in the same transaction.
+Same habits as incidents.services, whose prologue (begin) and save they use:
+keyword-only, atomic, the role checked by incidents.rules first, an audit event
+on the incident in the same transaction. knowledge follows a reopen through the
+incident_reopened signal (connected in KnowledgeConfig.ready).
 """
 
 from datetime import date
@@ -14,9 +17,10 @@ from django.utils.translation import gettext as _
 from common import clock
 from common.errors import StaleVersion
 from incidents import rules
+from incidents import services as incident_services
 from incidents.models import Incident, Resolution, Severity, State, TimelineEvent
 from incidents.timeline import record_event
-from incidents.workflow import Action, check_state
+from incidents.workflow import Action
 from knowledge import search
 from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, RootCause, SearchDocument
 
@@ -59,13 +63,47 @@ def archive_missing(incident: Incident) -> list[str]:
     return missing
 
 
+@transaction.atomic
+def incident_archive(
+    *, incident: Incident, actor, summary: str, expected_version: int | None = None
+) -> Incident:
+    """Close the record of a resolved incident with its summary (step 6): a tech
+    lead, once its post-mortem is complete where the level needs one
+    (archive_missing); the incident's whole record goes into the search index."""
+    incident = incident_services.begin(incident, actor, Action.ARCHIVE, expected_version)
+    summary = incident_services.required(
+        summary,
+        "summary",
+        _("Write the archive summary: symptoms, diagnosis, solution and lessons."),
+    )
+    missing = archive_missing(incident)
+    if missing:
+        raise ValidationError(
+            {
+                "postmortem": _(
+                    "A %(level)s incident is archived after its post-mortem. Missing: %(missing)s."
+                )
+                % {"level": incident.severity, "missing": "; ".join(missing)}
+            }
+        )
+    incident.state = State.ARCHIVED
+    now = clock.now()
+    incident.archived_at = now
+    incident.archive_summary = summary
+    incident_services.save(incident, ["state", "archived_at", "archive_summary"], now)
+    record_event(
+        incident,
+        actor,
+        TimelineEvent.Kind.ARCHIVED,
+        from_state=State.RESOLVED,
+        to_state=State.ARCHIVED,
+        message=summary,
+    )
+    index_incident(incident)
+    return incident
+
+
 # ---------------------------------------------------------------- post-mortem
-
-
-def _authorize_postmortem(actor, incident: Incident) -> None:
-    """Tech lead or owner; once the incident is resolved (or archived)."""
-    rules.require(actor, Action.POSTMORTEM, incident)
-    check_state(incident, Action.POSTMORTEM)
 
 
 POSTMORTEM_TEXT_FIELDS = (
@@ -95,8 +133,7 @@ def postmortem_save(
     other_attendees: str = "",
 ) -> PostMortem:
     """Write the incident's post-mortem (tech lead or owner, once resolved)."""
-    incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
-    _authorize_postmortem(actor, incident)
+    incident = incident_services.begin(incident, actor, Action.POSTMORTEM)
     pm = PostMortem.objects.select_for_update().filter(incident=incident).first()
     if pm is not None and expected_version is not None and pm.version != expected_version:
         raise StaleVersion(
@@ -142,8 +179,7 @@ def postmortem_save(
 @transaction.atomic
 def action_item_add(*, incident: Incident, actor, text: str, owner, due_date: date) -> ActionItem:
     """Agree an improvement action with an owner and a due date."""
-    incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
-    _authorize_postmortem(actor, incident)
+    incident = incident_services.begin(incident, actor, Action.POSTMORTEM)
     text = (text or "").strip()
     errors = {}
     if not text:
@@ -302,6 +338,12 @@ def index_incident(incident: Incident) -> None:
 
 def unindex_incident(incident: Incident) -> None:
     search.remove(kind=SearchDocument.Kind.INCIDENT, object_id=incident.pk)
+
+
+def follow_reopen(sender, *, incident: Incident, from_state: str, **kwargs) -> None:
+    """A reopened archived incident leaves the archive's search index."""
+    if from_state == State.ARCHIVED:
+        unindex_incident(incident)
 
 
 def index_article(article: KnowledgeArticle) -> None:

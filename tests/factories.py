@@ -16,6 +16,7 @@ from escalation.models import SlaPolicy
 from incidents import rules, services
 from incidents.models import Incident, LogEntry, Pause, Severity, Source, State, Team, UserProfile
 from incidents.workflow import Action
+from knowledge import services as knowledge_services
 
 User = get_user_model()
 
@@ -211,7 +212,7 @@ def archived_incident(*, lead, owner, tester=None, helpers=(), reporter=None, **
     if incident.severity in (Severity.P0, Severity.P1):
         complete_postmortem(incident, lead=lead, owner=owner)
     return _fresh(
-        services.incident_archive(
+        knowledge_services.incident_archive(
             incident=incident,
             actor=lead,
             summary="Pool exhaustion after a config push; pool raised, alert added.",
@@ -295,7 +296,10 @@ def perform(action: Action, *, incident: Incident, actor, **overrides):
             {"message": "Checkout works again."},
         ),
         Action.FEEDBACK: (services.incident_record_feedback, {"text": "Users confirm."}),
-        Action.ARCHIVE: (services.incident_archive, {"summary": "Pool exhaustion; fixed."}),
+        Action.ARCHIVE: (
+            knowledge_services.incident_archive,
+            {"summary": "Pool exhaustion; fixed."},
+        ),
         Action.REOPEN: (services.incident_reopen, {"reason": "502s are back."}),
         Action.CANCEL: (services.incident_cancel, {"reason": "False alarm."}),
         Action.PAUSE: (
@@ -369,12 +373,12 @@ def make_rotation(
     day_start=None,
     day_end=None,
 ):
-    """A rotation written through escalation.roster.rotation_save (as a tech lead would)."""
+    """A rotation written through escalation.roster.services.rotation_save (as a lead would)."""
     from datetime import date, time
 
-    from escalation import roster
+    from escalation.roster import services as roster_services
 
-    spec = roster.RotationSpec(
+    spec = roster_services.RotationSpec(
         name=name or f"{layer} rotation",
         layer=layer,
         participants=list(people),
@@ -385,4 +389,4 @@ def make_rotation(
         day_start=day_start,
         day_end=day_end,
     )
-    return roster.rotation_save(actor=actor, team=team, spec=spec)
+    return roster_services.rotation_save(actor=actor, team=team, spec=spec)

@@ -1,17 +1,25 @@
-"""The house rule, read from the code: services write, selectors read, pages and
-the API both call them and never each other, and no two files import each other.
+"""The house rules, read from the code (STYLE.md habit 10, docs/architecture.md).
 
 Every import of every module of the apps is read with `ast` (function-local
-imports too: a lazy import is still a dependency). Three layers:
+imports too: a lazy import is still a dependency).
+
+Apps import downward only: common < incidents < escalation < knowledge, with
+config (wiring) on top. `common` imports no app. The domain code of `incidents`
+reaches `escalation` only through the one seam, `escalation.deadlines`, and never
+`knowledge`; `escalation`'s domain never imports `knowledge` (clocks knowledge
+owns register with escalation.registry). Entry points — the pages, the API and
+the management commands of any app — may import any app's services and selectors.
+
+Within an app, three layers:
 
 - web: the pages (views, forms, urls, templatetags, context processors,
   middleware, admin);
 - api: `incidents/api/`, every `api.py` and every `serializers.py`;
 - domain: everything else (models, services, selectors, the engine, tasks,
-  exports, management commands ...).
+  exports ...).
 
-Forbidden: domain → web or api; web → api; api → web. And no import circle
-between files.
+Forbidden: domain → web or api; web → api; api → web. A `_name` is private to
+its package: no module outside imports it. And no import circle between files.
 """
 
 import ast
@@ -21,7 +29,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("incidents", "escalation", "knowledge", "common")
+APPS = ("incidents", "escalation", "knowledge", "common", "config")
+# How low each app sits: domain code imports its own app and lower ones only.
+LEVEL = {"common": 0, "incidents": 1, "escalation": 2, "knowledge": 3, "config": 4}
+SEAM = "escalation.deadlines"
 WEB_NAMES = {"views", "forms", "urls", "context_processors", "middleware", "admin"}
 API_NAMES = {"api", "serializers"}
 
@@ -31,6 +42,7 @@ class Edge:
     source: str
     target: str
     where: str  # path:line
+    names: tuple[str, ...] = ()  # what a from-import takes from the target
 
     def __str__(self):
         return f"{self.where}: {self.source} imports {self.target}"
@@ -75,13 +87,16 @@ def edges(root: Path) -> list[Edge]:
                     base = ".".join([*anchor, *([base] if base else [])])
                 # `from pkg import mod` imports the module pkg.mod; else names of pkg.
                 targets = [
-                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                    (f"{base}.{alias.name}", ())
+                    if f"{base}.{alias.name}" in known
+                    else (base, (alias.name,))
                     for alias in node.names
                 ]
             where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
             for target in targets:
+                target, names = target if isinstance(target, tuple) else (target, ())
                 if target in known and target != name:
-                    out.append(Edge(name, target, where))
+                    out.append(Edge(name, target, where, names))
     return out
 
 
@@ -99,6 +114,46 @@ def layer_violations(root: Path) -> list[str]:
         why = FORBIDDEN.get((layer(edge.source), layer(edge.target)))
         if why:
             found.append(f"{edge} ({why})")
+    return sorted(set(found))
+
+
+def is_entry(module: str) -> bool:
+    """Pages, API and management commands: they may use any app."""
+    return layer(module) != "domain" or "management" in module.split(".")
+
+
+def direction_violations(root: Path) -> list[str]:
+    found = []
+    for edge in edges(root):
+        src, dst = edge.source.split(".")[0], edge.target.split(".")[0]
+        if src == dst:
+            continue
+        if src == "common":
+            found.append(f"{edge} (common imports no app)")
+        elif is_entry(edge.source):
+            continue
+        elif src == "incidents" and dst == "escalation":
+            if edge.target != SEAM:
+                found.append(f"{edge} (incidents reaches escalation only through {SEAM})")
+        elif LEVEL[dst] > LEVEL[src]:
+            found.append(f"{edge} ({src} may not import {dst}: imports go down)")
+    return sorted(set(found))
+
+
+def private_violations(root: Path) -> list[str]:
+    """`_name`s imported from a module of another package."""
+    known = modules(root)
+
+    def package(module: str) -> str:
+        return module if known[module].name == "__init__.py" else module.rpartition(".")[0]
+
+    found = []
+    for edge in edges(root):
+        if package(edge.source) == package(edge.target):
+            continue
+        for name in edge.names:
+            if name.startswith("_") and not name.startswith("__"):
+                found.append(f"{edge} ({name} is private to {package(edge.target)})")
     return sorted(set(found))
 
 
@@ -154,6 +209,14 @@ def test_it_finds_no_forbidden_import_direction():
     assert layer_violations(ROOT) == []
 
 
+def test_it_finds_every_app_importing_downward():
+    assert direction_violations(ROOT) == []
+
+
+def test_it_finds_no_private_name_imported_from_another_package():
+    assert private_violations(ROOT) == []
+
+
 def test_it_finds_no_import_circle_between_files():
     assert cycles(ROOT) == []
 
@@ -170,6 +233,8 @@ def test_it_reads_the_real_tree():
     assert layer("incidents.templatetags.responder") == "web"
     assert layer("knowledge.exports") == "domain"
     assert layer("escalation.engine") == "domain"
+    assert ("incidents.services.base", SEAM) in found
+    assert ("knowledge.services", "incidents.services") in found
 
 
 # ---------------------------------------------------------------- the checker catches
@@ -248,3 +313,69 @@ def test_it_catches_a_circle_even_through_a_lazy_import(tmp_path):
         },
     )
     assert cycles(root) == [["escalation.engine", "escalation.tasks"]]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {
+                "common/people.py": "def f():\n    from incidents.models import Team\n",
+                "incidents/models.py": "",
+            },
+            "common/people.py:2: common.people imports incidents.models (common imports no app)",
+        ),
+        (
+            {"incidents/services.py": "from escalation import sla\n", "escalation/sla.py": ""},
+            "incidents/services.py:1: incidents.services imports escalation.sla "
+            "(incidents reaches escalation only through escalation.deadlines)",
+        ),
+        (
+            {"incidents/rules.py": "from knowledge import models\n", "knowledge/models.py": ""},
+            "incidents/rules.py:1: incidents.rules imports knowledge.models "
+            "(incidents may not import knowledge: imports go down)",
+        ),
+        (
+            {
+                "escalation/engine.py": "def f():\n    from knowledge.models import ActionItem\n",
+                "knowledge/models.py": "",
+            },
+            "escalation/engine.py:2: escalation.engine imports knowledge.models "
+            "(escalation may not import knowledge: imports go down)",
+        ),
+    ],
+    ids=["common-to-app", "around-the-seam", "incidents-to-knowledge", "escalation-to-knowledge"],
+)
+def test_it_catches_an_upward_import(tmp_path, files, expected):
+    assert direction_violations(_tree(tmp_path, files)) == [expected]
+
+
+def test_it_allows_the_seam_downward_imports_and_entry_points(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "escalation/deadlines.py": "from incidents.models import Incident\n",
+            "incidents/models.py": "",
+            "incidents/services.py": "from escalation import deadlines\n",
+            "incidents/views.py": "from knowledge import services\n",
+            "knowledge/services.py": "from incidents import services\n",
+            "incidents/management/__init__.py": "",
+            "incidents/management/seed.py": "from knowledge import services\n",
+        },
+    )
+    assert direction_violations(root) == []
+
+
+def test_it_catches_a_private_name_from_another_package(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "incidents/views.py": "def _add_errors(form, error): ...\n",
+            "knowledge/views.py": "from incidents.views import _add_errors\n",
+            "knowledge/forms.py": "from knowledge.views import _helper, __doc__\n",
+        },
+    )
+    assert private_violations(root) == [
+        "knowledge/views.py:1: knowledge.views imports incidents.views "
+        "(_add_errors is private to incidents)"
+    ]

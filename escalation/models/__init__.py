@@ -33,7 +33,7 @@ class Clock(models.TextChoices):
 
 # Clocks that fire once, at once, when something happens (not when time runs out).
 ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION, Clock.VERIFY})
-# Clocks of a team's duty roster, not of an incident (escalation.roster).
+# Clocks of a team's duty roster, not of an incident (escalation.roster.sweep).
 ROSTER_CLOCKS = frozenset({Clock.HANDOVER, Clock.GAP})
 
 
@@ -371,7 +371,7 @@ class Delivery(models.Model):
         return f"{self.notice_id} {self.channel} {self.status}"
 
 
-from escalation.models.roster import (  # noqa: E402  (the roster's models need Notice's module loaded)
+from escalation.roster.models import (  # noqa: E402  (the roster's models need Notice's module loaded)
     CalendarFeed,
     HandoverNote,
     Layer,

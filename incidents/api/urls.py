@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from escalation.api import (
+from escalation.roster.api import (
     FeedView,
     OnCallView,
     OverrideDetailView,

@@ -9,7 +9,6 @@ import re
 
 import django_filters
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import Q
 from django.http import Http404
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -38,6 +37,7 @@ from incidents.models import (
     Severity,
     State,
 )
+from knowledge import services as knowledge_services
 
 
 class CountFromPaginator(DjangoPaginator):
@@ -72,21 +72,18 @@ class Pagination(PageNumberPagination):
 
 
 class IncidentFilter(django_filters.FilterSet):
-    # distinct=False: these filter the incident's own columns, no join can duplicate rows.
-    state = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, distinct=False)
-    team = django_filters.CharFilter(
-        method="filter_team", help_text="Team slug; repeat the parameter for several teams."
-    )
+    """The list's query parameters, checked (400 saying why) and documented; the
+    filtering itself is selectors.filter_incidents, the dashboard's too."""
+
+    state = django_filters.MultipleChoiceFilter(choices=State.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    team = django_filters.CharFilter(help_text="Team slug; repeat the parameter for several teams.")
     owner = django_filters.CharFilter(field_name="owner__username", help_text="Owner username.")
     overdue = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
-        method="filter_overdue",
         help_text="true: only incidents with a clock past its deadline now; false: none.",
     )
-    q = django_filters.CharFilter(
-        method="filter_q", help_text="Words in the number, title, symptoms or impact scope."
-    )
+    q = django_filters.CharFilter(help_text="Words in the number, title, symptoms or impact scope.")
 
     class Meta:
         model = Incident
@@ -100,41 +97,37 @@ class IncidentFilter(django_filters.FilterSet):
             raise ValidationError(
                 {p: [_("Give a value or leave the parameter out.")] for p in empty}
             )
-        return super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        return selectors.filter_incidents(
+            queryset,
+            states=data["state"],
+            severities=data["severity"],
+            teams=self.team_ids(queryset, data["team"]) if data["team"] else (),
+            owner=data["owner"],
+            overdue={"true": True, "false": False}.get(data["overdue"]),
+            words=data["q"],
+            now=clock.now(),
+        )
 
-    def filter_team(self, queryset, name, value):
+    def team_ids(self, queryset, value: str) -> list[int]:
+        """The teams named by slug (the parameter repeated for several), each one
+        the user may name; else a 400 that says which are unknown."""
         slugs = set(self.request.query_params.getlist("team") if self.request else [value])
         if any(not SLUG.match(slug) for slug in slugs):
             raise ValidationError({"team": [_("Team slugs are letters, digits, - and _.")]})
         # Another team's slug answers as an unknown one: the filter must not tell
         # which teams exist. Known: the user's teams and those of incidents they see.
         user = self.request.user if self.request else None
-        known = set(
-            selectors.visible_teams(user).filter(slug__in=slugs).values_list("slug", flat=True)
+        known = dict(selectors.visible_teams(user).filter(slug__in=slugs).values_list("slug", "pk"))
+        known |= dict(
+            queryset.filter(team__slug__in=slugs - known.keys()).values_list("team__slug", "team")
         )
-        known |= set(
-            queryset.filter(team__slug__in=slugs - known).values_list("team__slug", flat=True)
-        )
-        unknown = slugs - known
+        unknown = slugs - known.keys()
         if unknown:
             raise ValidationError(
                 {"team": [_("No team %(slug)s.") % {"slug": slug} for slug in sorted(unknown)]}
             )
-        return queryset.filter(team__slug__in=slugs)
-
-    def filter_overdue(self, queryset, name, value):
-        condition = selectors.overdue_q(clock.now())
-        return queryset.filter(condition) if value == "true" else queryset.exclude(condition)
-
-    def filter_q(self, queryset, name, value):
-        for word in value.split()[:10]:
-            queryset = queryset.filter(
-                Q(number__icontains=word)
-                | Q(title__icontains=word)
-                | Q(symptoms__icontains=word)
-                | Q(impact_scope__icontains=word)
-            )
-        return queryset
+        return list(known.values())
 
 
 FILTER_PARAMS = set(IncidentFilter.base_filters)
@@ -433,7 +426,7 @@ class IncidentViewSet(
     )
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        return self._act(request, s.ArchiveSerializer, services.incident_archive)
+        return self._act(request, s.ArchiveSerializer, knowledge_services.incident_archive)
 
     @action_schema(s.ReasonSerializer, "Reopen", {"reason": "The errors are back"})
     @action(detail=True, methods=["post"])

@@ -12,7 +12,9 @@ EXCLUDED for the words the commands print):
      "articles": [...]}
 
 Every incident carries all of its rows nested inside it. Which model fields
-go into a row is declared once, in `format` (`Part`); a test holds every
+go into a row is declared once, in a `Part`: incidents' own in `format`,
+escalation's and knowledge's in their `backup` modules, which add them to the
+dump through `registry` (incidents imports neither app). A test holds every
 model field either written or named as left out, so a new field cannot be
 forgotten.
 
@@ -23,32 +25,46 @@ data is rebuilt afterwards: the tallies, the search documents, the per-day
 number sequences. Both directions work in chunks, so a dump of 100k incidents
 is never held in memory as model instances at once.
 
-The modules: `format` (what a dump is and holds), `export` (writing it),
-`reader` (streaming it back in), `restore` (the import).
+The modules: `format` (what a dump is and holds), `registry` (the parts other
+apps add), `export` (writing it), `reader` (streaming it back in), `restore`
+(the import).
 """
 
-from incidents.backup.export import export
+from incidents.backup.export import ExportChunk, Exporter, export
 from incidents.backup.format import (
+    CHUNK,
     EXCLUDED,
     INCLUDED,
-    PARTS,
-    SECTIONS,
     VERSION,
     BackupError,
     BadDump,
+    Part,
+    chunks,
 )
-from incidents.backup.reader import _Reader
-from incidents.backup.restore import import_
+from incidents.backup.reader import Reader
+from incidents.backup.registry import Nested, Section, parts, register
+from incidents.backup.registry import section_keys as sections
+from incidents.backup.restore import ImportChunk, Importer, import_
 
 __all__ = [
+    "CHUNK",
     "EXCLUDED",
     "INCLUDED",
-    "PARTS",
-    "SECTIONS",
     "VERSION",
     "BackupError",
     "BadDump",
-    "_Reader",
+    "ExportChunk",
+    "Exporter",
+    "ImportChunk",
+    "Importer",
+    "Nested",
+    "Part",
+    "Reader",
+    "Section",
+    "chunks",
     "export",
     "import_",
+    "parts",
+    "register",
+    "sections",
 ]

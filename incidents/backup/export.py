@@ -2,29 +2,24 @@
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import connection, models, transaction
 
 from common import clock
-from escalation.models import Clock, Deadline, Delivery, Notice, TeamChannel
+from incidents.backup import registry
 from incidents.backup.format import (
-    ACTION_ITEM,
     ALERT,
-    ARTICLE,
     CHUNK,
-    DEADLINE,
-    DELIVERY,
     FORMAT,
     INCIDENT,
     INTEGRATION,
     LATER_CHILDREN,
-    NOTICE,
-    POSTMORTEM,
     PROFILE,
     SERVICE,
     SIMPLE_CHILDREN,
@@ -36,8 +31,8 @@ from incidents.backup.format import (
     BackupError,
     Part,
     User,
-    _chunks,
     _permission_names,
+    chunks,
 )
 from incidents.models import (
     Alert,
@@ -49,17 +44,17 @@ from incidents.models import (
     UserProfile,
     Verification,
 )
-from knowledge.models import ActionItem, KnowledgeArticle, PostMortem
 
 
-def _by(rows: Iterable[dict], key: str) -> dict[Any, list[dict]]:
+def by(rows: Iterable[dict], key: str) -> dict[Any, list[dict]]:
+    """{row[key]: [rows]}, in the order of `rows`."""
     grouped: dict[Any, list[dict]] = defaultdict(list)
     for row in rows:
         grouped[row[key]].append(row)
     return grouped
 
 
-def _links(m2m: models.ManyToManyField, ids: Iterable[int]) -> dict[int, list[int]]:
+def links(m2m: models.ManyToManyField, ids: Iterable[int]) -> dict[int, list[int]]:
     """{row id: [related ids]} of a many-to-many field, for many rows in one query."""
     source, target = m2m.m2m_column_name(), m2m.m2m_reverse_name()
     grouped: dict[int, list[int]] = defaultdict(list)
@@ -93,12 +88,16 @@ def _snapshot():
         yield
 
 
-class _Exporter:
+class Exporter:
+    """One export; a registered `Section` reads the filters and the lookups here and
+    writes its rows with `row` and `names`."""
+
     def __init__(self, out, *, teams: list[str] | None, since: datetime | None):
         self.out = out
         self.team_filter = teams
         self.since = since
         self.counts: Counter = Counter()
+        self._once: dict[str, Any] = {}
 
     def run(self) -> Counter:
         with _snapshot():
@@ -106,7 +105,6 @@ class _Exporter:
             self.team_slugs = dict(Team.objects.values_list("id", "slug"))
             self.service_slugs = dict(Service.objects.values_list("id", "slug"))
             self.integration_names = dict(AlertIntegration.objects.values_list("id", "name"))
-            self.channel_names = dict(TeamChannel.objects.values_list("id", "name"))
             self.teams = Team.objects.all()
             if self.team_filter is not None:
                 self.teams = self.teams.filter(slug__in=self.team_filter)
@@ -124,13 +122,24 @@ class _Exporter:
             }
             for key, value in header.items():
                 self.out.write(f"{json.dumps(key)}: {json.dumps(value)},\n")
-            self._section("users", self._users())
-            self._section("teams", self._teams())
-            self._section("integrations", self._integrations())
-            self._section("incidents", self._incidents())
-            self._section("articles", self._articles(), last=True)
+            own = {
+                "users": self._users,
+                "teams": self._teams,
+                "integrations": self._integrations,
+                "incidents": self._incidents,
+            }
+            written = [(key, own[key]) for key in registry.CORE_SECTIONS]
+            written += [(s.key, partial(s.write, self)) for s in registry.sections()]
+            for i, (key, rows) in enumerate(written):
+                self._section(key, rows(), last=i == len(written) - 1)
             self.out.write("}\n")
         return self.counts
+
+    def once(self, key: str, load: Callable[[], Any]) -> Any:
+        """`load()`, run once per export (a lookup a part needs in every chunk)."""
+        if key not in self._once:
+            self._once[key] = load()
+        return self._once[key]
 
     def _section(self, key: str, items: Iterable[dict], *, last: bool = False) -> None:
         self.out.write(f'"{key}": [\n')
@@ -144,7 +153,8 @@ class _Exporter:
             self.out.write(previous + "\n")
         self.out.write("]\n" if last else "],\n")
 
-    def _row(self, part: Part, row: dict) -> dict:
+    def row(self, part: Part, row: dict) -> dict:
+        """The dump's dict of `row` (a `.values()` dict): its plain fields and users."""
         out = {}
         for key, attname, convert in part.writers:
             value = row[attname]
@@ -153,46 +163,47 @@ class _Exporter:
             out[name] = self.usernames.get(row[f"{name}_id"])
         return out
 
-    def _names(self, user_ids: Iterable[int]) -> list[str]:
+    def names(self, user_ids: Iterable[int]) -> list[str]:
+        """The sorted usernames of `user_ids`."""
         return sorted(self.usernames[i] for i in user_ids)
 
     def _users(self) -> Iterator[dict]:
         groups = dict(Group.objects.values_list("id", "name"))
         permissions = _permission_names()
-        for chunk in _chunks(User.objects.order_by(USERNAME).values().iterator(), CHUNK):
+        for chunk in chunks(User.objects.order_by(USERNAME).values().iterator(), CHUNK):
             ids = [row["id"] for row in chunk]
-            user_groups = _links(User._meta.get_field("groups"), ids)
-            user_permissions = _links(User._meta.get_field("user_permissions"), ids)
+            user_groups = links(User._meta.get_field("groups"), ids)
+            user_permissions = links(User._meta.get_field("user_permissions"), ids)
             profiles = {
                 p["user_id"]: p for p in UserProfile.objects.filter(user_id__in=ids).values()
             }
             for row in chunk:
-                out = self._row(USER, row)
+                out = self.row(USER, row)
                 out["groups"] = sorted(groups[g] for g in user_groups[row["id"]])
                 out["user_permissions"] = sorted(
                     permissions[p] for p in user_permissions[row["id"]]
                 )
                 profile = profiles.get(row["id"])
-                out["profile"] = self._row(PROFILE, profile) if profile else None
+                out["profile"] = self.row(PROFILE, profile) if profile else None
                 yield out
 
     def _teams(self) -> Iterator[dict]:
         rows = list(self.teams.order_by("slug").values())
         ids = [row["id"] for row in rows]
-        members = _links(Team._meta.get_field("members"), ids)
-        leads = _links(Team._meta.get_field("tech_leads"), ids)
-        services = _by(Service.objects.filter(team_id__in=ids).order_by("slug").values(), "team_id")
+        members = links(Team._meta.get_field("members"), ids)
+        leads = links(Team._meta.get_field("tech_leads"), ids)
+        services = by(Service.objects.filter(team_id__in=ids).order_by("slug").values(), "team_id")
         for row in rows:
-            out = self._row(TEAM, row)
-            out["members"] = self._names(members[row["id"]])
-            out["tech_leads"] = self._names(leads[row["id"]])
-            out["services"] = [self._row(SERVICE, s) for s in services[row["id"]]]
+            out = self.row(TEAM, row)
+            out["members"] = self.names(members[row["id"]])
+            out["tech_leads"] = self.names(leads[row["id"]])
+            out["services"] = [self.row(SERVICE, s) for s in services[row["id"]]]
             yield out
 
     def _integrations(self) -> Iterator[dict]:
         rows = AlertIntegration.objects.filter(team_id__in=self.team_ids).order_by("name")
         for row in rows.values():
-            out = self._row(INTEGRATION, row)
+            out = self.row(INTEGRATION, row)
             out["team"] = self.team_slugs[row["team_id"]]
             yield out
 
@@ -210,108 +221,88 @@ class _Exporter:
             last = chunk[-1]["number"]
             yield from self._incident_chunk(chunk)
 
-    def _incident_chunk(self, chunk: list[dict]) -> Iterator[dict]:
+    def _incident_chunk(self, chunk: list[dict]) -> list[dict]:
         ids = [row["id"] for row in chunk]
+        context = ExportChunk(self, ids)
 
-        def rows(model, order, key="incident_id", within=ids):
-            qs = model.objects.filter(**{f"{key}__in": within}).order_by(*order)
-            return _by(qs.values(), key)
-
-        helpers = _links(Incident._meta.get_field("helpers"), ids)
+        helpers = links(Incident._meta.get_field("helpers"), ids)
         simple = {
-            name: rows(part.model, part.model._meta.ordering)
+            name: context.rows(part.model, part.model._meta.ordering)
             for name, part in {**SIMPLE_CHILDREN, **LATER_CHILDREN}.items()
         }
         assignment_ids = [a["id"] for group in simple["assignments"].values() for a in group]
-        assignment_helpers = _links(Assignment._meta.get_field("helpers"), assignment_ids)
-        verifications = rows(Verification, Verification._meta.ordering)
-        alert_rows = rows(Alert, Alert._meta.ordering)
-        postmortems = {
-            p["incident_id"]: p for p in PostMortem.objects.filter(incident_id__in=ids).values()
-        }
-        pm_ids = [p["id"] for p in postmortems.values()]
-        attendees = _links(PostMortem._meta.get_field("attendees"), pm_ids)
-        items = rows(ActionItem, ActionItem._meta.ordering, "postmortem_id", pm_ids)
-        deadlines = rows(Deadline, ["clock", "id"])
-        notices = rows(Notice, Notice._meta.ordering)
-        notice_ids = [n["id"] for group in notices.values() for n in group]
-        deliveries = rows(Delivery, ["id"], "notice_id", notice_ids)
+        assignment_helpers = links(Assignment._meta.get_field("helpers"), assignment_ids)
+        verifications = context.rows(Verification, Verification._meta.ordering)
+        alert_rows = context.rows(Alert, Alert._meta.ordering)
+        context.found.update(simple, verifications=verifications, alerts=alert_rows)
 
+        written = []
         for row in chunk:
             pk = row["id"]
-            out = self._row(INCIDENT, row)
+            out = self.row(INCIDENT, row)
             out["team"] = self.team_slugs[row["team_id"]]
             out["service"] = self.service_slugs.get(row["service_id"])
-            out["helpers"] = self._names(helpers[pk])
+            out["helpers"] = self.names(helpers[pk])
             for name, part in SIMPLE_CHILDREN.items():
-                out[name] = [self._row(part, r) for r in simple[name][pk]]
+                out[name] = [self.row(part, r) for r in simple[name][pk]]
             for a, assignment in zip(out["assignments"], simple["assignments"][pk], strict=True):
-                a["helpers"] = self._names(assignment_helpers[assignment["id"]])
+                a["helpers"] = self.names(assignment_helpers[assignment["id"]])
             position = {r["id"]: i for i, r in enumerate(simple["resolutions"][pk])}
             out["verifications"] = []
             for v in verifications[pk]:
-                written = self._row(VERIFICATION, v)
-                written["resolution"] = position[v["resolution_id"]]
-                out["verifications"].append(written)
+                row_out = self.row(VERIFICATION, v)
+                row_out["resolution"] = position[v["resolution_id"]]
+                out["verifications"].append(row_out)
             for name, part in LATER_CHILDREN.items():
-                out[name] = [self._row(part, r) for r in simple[name][pk]]
+                out[name] = [self.row(part, r) for r in simple[name][pk]]
             out["alerts"] = []
             for a in alert_rows[pk]:
-                written = self._row(ALERT, a)
-                written["integration"] = self.integration_names[a["integration_id"]]
-                out["alerts"].append(written)
-            pm = postmortems.get(pk)
-            pm_items = items[pm["id"]] if pm else []
-            if pm:
-                written = self._row(POSTMORTEM, pm)
-                written["attendees"] = self._names(attendees[pm["id"]])
-                written["action_items"] = [self._row(ACTION_ITEM, i) for i in pm_items]
-                out["postmortem"] = written
-            else:
-                out["postmortem"] = None
-            cycle_refs = {
-                Clock.BLOCKER: {r["id"]: i for i, r in enumerate(simple["log_entries"][pk])},
-                Clock.ACTION: {r["id"]: i for i, r in enumerate(pm_items)},
-            }
-            out["deadlines"] = [self._cycled(DEADLINE, d, cycle_refs) for d in deadlines[pk]]
-            out["notices"] = []
-            for n in notices[pk]:
-                written = self._cycled(NOTICE, n, cycle_refs)
-                written["deliveries"] = [self._delivery(d) for d in deliveries[n["id"]]]
-                out["notices"].append(written)
-            yield out
+                row_out = self.row(ALERT, a)
+                row_out["integration"] = self.integration_names[a["integration_id"]]
+                out["alerts"].append(row_out)
+            written.append(out)
+        # The registered parts, in their order: each may read what an earlier one found.
+        for part in registry.nested():
+            for out, values in zip(written, part.write(context), strict=True):
+                for key in part.keys:
+                    out[key] = values[key]
+        return written
 
-    def _cycled(self, part: Part, row: dict, refs: dict) -> dict:
-        out = self._row(part, row)
-        position = refs.get(row["clock"], {}).get(row["cycle"])
-        if position is None:
-            out["cycle"], out["cycle_ref"] = row["cycle"], None
-        else:
-            kind = "log_entry" if row["clock"] == Clock.BLOCKER else "action_item"
-            out["cycle"], out["cycle_ref"] = None, {kind: position}
-        return out
 
-    def _delivery(self, row: dict) -> dict:
-        out = self._row(DELIVERY, row)
-        out["team_channel"] = self.channel_names.get(row["team_channel_id"])
-        out["address"] = row["address"] if row["channel"] == "email" else ""
-        return out
+class ExportChunk:
+    """A chunk of incidents being written, as a registered `Nested` part sees it.
 
-    def _articles(self) -> Iterator[dict]:
-        qs = KnowledgeArticle.objects.all()
-        if self.team_filter is not None:
-            qs = qs.filter(team_id__in=self.team_ids)
-        if self.since is not None:
-            qs = qs.filter(created_at__gte=self.since)
-        numbers = {}
-        for chunk in _chunks(qs.order_by("created_at", "id").values().iterator(), CHUNK):
-            wanted = {r["incident_id"] for r in chunk} - set(numbers) - {None}
-            numbers.update(Incident.objects.filter(pk__in=wanted).values_list("id", "number"))
-            for row in chunk:
-                out = self._row(ARTICLE, row)
-                out["incident"] = numbers.get(row["incident_id"])
-                out["team"] = self.team_slugs.get(row["team_id"])
-                yield out
+    `ids` are the incidents' ids in the dump's order; `found[key][incident id]`
+    the rows (`.values()` dicts) written under `key`, in order: incidents' own
+    and those a part before published (a position in such a list is how a row
+    points at another row across a restore).
+    """
+
+    def __init__(self, exporter: Exporter, ids: list[int]):
+        self.exporter = exporter
+        self.ids = ids
+        self.found: dict[str, dict[int, list[dict]]] = {}
+
+    def rows(self, model, order, key: str = "incident_id", within=None) -> dict[Any, list[dict]]:
+        """{key value: [rows]} of `model` for the chunk's incidents (or `within`), in
+        one query."""
+        within = self.ids if within is None else within
+        qs = model.objects.filter(**{f"{key}__in": within}).order_by(*order)
+        return by(qs.values(), key)
+
+    def links(self, m2m: models.ManyToManyField, ids: Iterable[int]) -> dict[int, list[int]]:
+        return links(m2m, ids)
+
+    def row(self, part: Part, row: dict) -> dict:
+        return self.exporter.row(part, row)
+
+    def names(self, user_ids: Iterable[int]) -> list[str]:
+        return self.exporter.names(user_ids)
+
+    def positions(self, key: str, incident_id: int) -> dict[int, int]:
+        """{row id: its position} of the rows found under `key` for one incident."""
+        rows = self.found.get(key, {}).get(incident_id, [])
+        return {r["id"]: i for i, r in enumerate(rows)}
 
 
 def export(out, *, teams: list[str] | None = None, since: datetime | None = None) -> Counter:
@@ -322,4 +313,4 @@ def export(out, *, teams: list[str] | None = None, since: datetime | None = None
         )
         if unknown:
             raise BackupError(f"no team with slug {', '.join(sorted(unknown))}")
-    return _Exporter(out, teams=teams, since=since).run()
+    return Exporter(out, teams=teams, since=since).run()

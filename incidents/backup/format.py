@@ -1,5 +1,8 @@
 """What a dump is: its name and version, what it holds and leaves out, which
-fields each row carries (`Part`), and the helpers export and import share."""
+fields each row carries (`Part`), and the helpers export and import share.
+
+The rows of incidents' own models are declared here; escalation and knowledge
+declare theirs in their `backup` modules (see `registry`)."""
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +16,6 @@ from django.contrib.auth.models import Permission
 from django.db import models
 from django.utils.duration import duration_iso_string
 
-from escalation.models import Deadline, Delivery, Notice
 from incidents.models import (
     Alert,
     AlertIntegration,
@@ -32,7 +34,6 @@ from incidents.models import (
     UserProfile,
     Verification,
 )
-from knowledge.models import ActionItem, KnowledgeArticle, PostMortem
 
 FORMAT = "responder-incidents"
 VERSION = 1
@@ -152,10 +153,7 @@ INCIDENT = Part(
         "events",
         "pauses",
         "alerts",
-        "postmortem",
-        "deadlines",
-        "notices",
-    ),
+    ),  # then the keys of the registered parts (registry.Nested)
 )
 # Rows nested in an incident, in the order they are written (a row only points back).
 SIMPLE_CHILDREN = {
@@ -175,30 +173,8 @@ LATER_CHILDREN = {
     "pauses": Part(Pause, parent="incident", users=("paused_by", "resumed_by")),
 }
 ALERT = Part(Alert, parent="incident", refs=("integration",))
-POSTMORTEM = Part(
-    PostMortem,
-    parent="incident",
-    users=("author",),
-    many=("attendees",),
-    children=("action_items",),
-)
-ACTION_ITEM = Part(ActionItem, parent="postmortem", users=("owner", "done_by"))
-# A blocker's cycle is the id of its log entry, an overdue action's the id of
-# the item: written as the position of that row, so it survives new ids.
-DEADLINE = Part(Deadline, parent="incident", refs=("cycle", "cycle_ref"))
-# `team` is set only on a roster notice (handover, coverage gap), which has no
-# incident and so is not in an incident dump.
-NOTICE = Part(
-    Notice,
-    parent="incident",
-    refs=("cycle", "cycle_ref"),
-    children=("deliveries",),
-    omit=frozenset({"team"}),
-)
-# A team channel's address is its webhook URL, a secret: only e-mail addresses are written.
-DELIVERY = Part(Delivery, parent="notice", users=("user",), refs=("team_channel", "address"))
-ARTICLE = Part(KnowledgeArticle, refs=("incident", "team"), users=("author",))
 
+# incidents' own parts; registry.parts() adds the registered ones.
 PARTS = [
     USER,
     PROFILE,
@@ -210,14 +186,7 @@ PARTS = [
     VERIFICATION,
     *LATER_CHILDREN.values(),
     ALERT,
-    POSTMORTEM,
-    ACTION_ITEM,
-    DEADLINE,
-    NOTICE,
-    DELIVERY,
-    ARTICLE,
 ]
-SECTIONS = ("users", "teams", "integrations", "incidents", "articles")
 
 
 def _writer(f: models.Field) -> Callable | None:
@@ -232,7 +201,8 @@ def _writer(f: models.Field) -> Callable | None:
     return None
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of at most `size` items, read from `items` as they are needed."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

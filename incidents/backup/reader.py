@@ -4,10 +4,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from incidents.backup.format import SECTIONS, BadDump
+from incidents.backup import registry
+from incidents.backup.format import BadDump
 
 
-class _Reader:
+class Reader:
     """The dump's top-level object, one value at a time.
 
     json.load would hold every incident at once; this parses the object's keys
@@ -24,6 +25,7 @@ class _Reader:
         self.pos = 0
         self.eof = False
         self.decoder = json.JSONDecoder()
+        self.sections = frozenset(registry.section_keys())
 
     def _more(self) -> bool:
         if self.eof:
@@ -97,7 +99,7 @@ class _Reader:
                 if not isinstance(key, str):
                     raise BadDump("the top-level keys must be strings")
                 self.take(":", f"after {key!r}")
-                if key in SECTIONS:
+                if key in self.sections:
                     items = self.items(key)
                     yield key, items
                     for _ in items:  # the caller stopped early: skip the rest

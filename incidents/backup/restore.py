@@ -4,8 +4,9 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -13,23 +14,16 @@ from django.db import models, transaction
 from django.utils import translation
 
 from common import clock
-from escalation.models import Delivery, TeamChannel
 from incidents import alerts, tallies
+from incidents.backup import registry
 from incidents.backup.format import (
-    ACTION_ITEM,
     ALERT,
-    ARTICLE,
     CHUNK,
-    DEADLINE,
-    DELIVERY,
     FORMAT,
     INCIDENT,
     INTEGRATION,
     LATER_CHILDREN,
-    NOTICE,
-    POSTMORTEM,
     PROFILE,
-    SECTIONS,
     SERVICE,
     SIMPLE_CHILDREN,
     TEAM,
@@ -40,23 +34,19 @@ from incidents.backup.format import (
     BadDump,
     Part,
     User,
-    _chunks,
     _permission_names,
+    chunks,
 )
-from incidents.backup.reader import _Reader
+from incidents.backup.reader import Reader
 from incidents.models import (
     AlertIntegration,
     Assignment,
     Incident,
     IncidentSequence,
     Service,
-    State,
     Team,
     UserProfile,
 )
-from knowledge import search
-from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, SearchDocument
-from knowledge.services import incident_document, index_article
 
 NUMBER = re.compile(r"^INC-(\d{4})(\d{2})(\d{2})-(\d+)$")
 
@@ -107,7 +97,10 @@ def _strings(value, where: str) -> list[str]:
     return value
 
 
-class _Importer:
+class Importer:
+    """One import; a registered part builds, checks and inserts its rows with `row`,
+    `insert` and `link`, and finds people and teams with `user`, `users` and `team`."""
+
     def __init__(self):
         self.result = ImportResult()
         self.user_ids = dict(User.objects.values_list(USERNAME, "id"))
@@ -118,11 +111,25 @@ class _Importer:
             for pk, team_id, slug in Service.objects.values_list("id", "team_id", "slug")
         }
         self.integration_ids = dict(AlertIntegration.objects.values_list("name", "id"))
-        self.channels = {
-            (c.team_id, c.name): c for c in TeamChannel.objects.only("id", "team_id", "name", "url")
-        }
         self.numbers_seen: set[str] = set()
         self.sequences: dict[date, int] = {}
+        # The incident's own keys and those of the registered parts.
+        self.incident_part = replace(INCIDENT, children=INCIDENT.children + registry.nested_keys())
+        self._once: dict[str, Any] = {}
+
+    def once(self, key: str, load: Callable[[], Any]) -> Any:
+        """`load()`, run once per import (a lookup a part needs in every chunk)."""
+        if key not in self._once:
+            self._once[key] = load()
+        return self._once[key]
+
+    def note(self, text: str) -> None:
+        """A line the command prints before the counts."""
+        self.result.notes.append(text)
+
+    def skip(self, model, count: int = 1) -> None:
+        """Count rows of `model` left out because the database has them."""
+        self.result.skipped[_label(model)] += count
 
     # -- rows
 
@@ -134,7 +141,8 @@ class _Importer:
             raise BadDump(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         return data
 
-    def _user(self, username, where: str, *, null: bool) -> int | None:
+    def user(self, username, where: str, *, null: bool) -> int | None:
+        """The id of the user named `username` (in the database or restored)."""
         if username is None:
             if null:
                 return None
@@ -144,12 +152,14 @@ class _Importer:
         except (KeyError, TypeError):
             raise BadDump(f"{where}: unknown user {username!r}") from None
 
-    def _users(self, usernames, where: str) -> list[int]:
+    def users(self, usernames, where: str) -> list[int]:
+        """The ids of a list of usernames."""
         if not isinstance(usernames, list):
             raise BadDump(f"{where}: expected a list of usernames")
-        return [self._user(name, where, null=False) for name in usernames]
+        return [self.user(name, where, null=False) for name in usernames]
 
-    def _team(self, slug, where: str, *, null: bool = False) -> int | None:
+    def team(self, slug, where: str, *, null: bool = False) -> int | None:
+        """The id of the team with `slug`."""
         if slug is None and null:
             return None
         try:
@@ -157,17 +167,17 @@ class _Importer:
         except (KeyError, TypeError):
             raise BadDump(f"{where}: unknown team {slug!r}") from None
 
-    def _row(self, part: Part, data, where: str, **values):
+    def row(self, part: Part, data, where: str, **values):
         """A model instance of `part` from its dict (checked), not saved."""
         data = self._check(part, data, where)
         kwargs = {f.attname: _load_value(f, choices, data, where) for f, choices in part.readers}
         for name in part.users:
             f = part.model._meta.get_field(name)
-            kwargs[f.attname] = self._user(data.get(name), f"{where}.{name}", null=f.null)
+            kwargs[f.attname] = self.user(data.get(name), f"{where}.{name}", null=f.null)
         kwargs.update(values)
         return part.model(**kwargs)
 
-    def _insert(self, model, objs: list) -> list:
+    def insert(self, model, objs: list) -> list:
         """bulk_create that keeps the dump's created_at/updated_at (auto_now fields
         would overwrite them) and counts the rows."""
         if not objs:
@@ -187,7 +197,8 @@ class _Importer:
         self.result.created[_label(model)] += len(objs)
         return objs
 
-    def _link(self, m2m_owner, name: str, pairs: list[tuple[int, int]]) -> None:
+    def link(self, m2m_owner, name: str, pairs: list[tuple[int, int]]) -> None:
+        """Insert the (row id, related id) pairs of the many-to-many field `name`."""
         m2m = m2m_owner._meta.get_field(name)
         through = m2m.remote_field.through
         source, target = m2m.m2m_column_name(), m2m.m2m_reverse_name()
@@ -199,24 +210,36 @@ class _Importer:
 
     # -- sections
 
-    def users(self, items: Iterator) -> None:
+    def read(self, key: str, items: Iterator) -> None:
+        own = {
+            "users": self._users,
+            "teams": self._teams,
+            "integrations": self._integrations,
+            "incidents": self._incidents,
+        }
+        if key in own:
+            own[key](items)
+        else:
+            next(s for s in registry.sections() if s.key == key).read(self, items)
+
+    def _users(self, items: Iterator) -> None:
         groups = dict(Group.objects.values_list("name", "id"))
         permissions = {name: pk for pk, name in _permission_names().items()}
         seen: set[str] = set()
-        for chunk in _chunks(enumerate(items), CHUNK):
+        for chunk in chunks(enumerate(items), CHUNK):
             fresh = []
             for i, data in chunk:
-                user = self._row(USER, data, f"users[{i}]")
+                user = self.row(USER, data, f"users[{i}]")
                 name = getattr(user, USERNAME)
                 if name in seen:
                     raise BadDump(f"users[{i}]: {name!r} appears twice")
                 seen.add(name)
                 if name in self.user_ids:
-                    self.result.skipped[_label(User)] += 1
+                    self.skip(User)
                     continue
                 user.set_unusable_password()
                 fresh.append((i, user, data))
-            self._insert(User, [user for _i, user, _data in fresh])
+            self.insert(User, [user for _i, user, _data in fresh])
             memberships, grants, profiles = [], [], []
             for i, user, data in fresh:
                 self.user_ids[getattr(user, USERNAME)] = user.pk
@@ -224,9 +247,7 @@ class _Importer:
                 for name in _strings(data.get("groups"), f"users[{i}].groups"):
                     if name not in groups:
                         groups[name] = Group.objects.create(name=name).pk
-                        self.result.notes.append(
-                            f"created the missing group {name!r} (without permissions)"
-                        )
+                        self.note(f"created the missing group {name!r} (without permissions)")
                     memberships.append((user.pk, groups[name]))
                 for codename in _strings(
                     data.get("user_permissions"), f"users[{i}].user_permissions"
@@ -236,22 +257,22 @@ class _Importer:
                     grants.append((user.pk, permissions[codename]))
                 if data.get("profile") is not None:
                     profiles.append(
-                        self._row(PROFILE, data["profile"], f"users[{i}].profile", user_id=user.pk)
+                        self.row(PROFILE, data["profile"], f"users[{i}].profile", user_id=user.pk)
                     )
-            self._link(User, "groups", memberships)
-            self._link(User, "user_permissions", grants)
-            self._insert(UserProfile, profiles)
+            self.link(User, "groups", memberships)
+            self.link(User, "user_permissions", grants)
+            self.insert(UserProfile, profiles)
 
-    def teams(self, items: Iterator) -> None:
+    def _teams(self, items: Iterator) -> None:
         fresh, all_teams = [], []
         for i, data in enumerate(items):
-            team = self._row(TEAM, data, f"teams[{i}]")
+            team = self.row(TEAM, data, f"teams[{i}]")
             all_teams.append((i, team.slug, data))
             if team.slug in self.team_ids:
-                self.result.skipped[_label(Team)] += 1
+                self.skip(Team)
             else:
                 fresh.append(team)
-        self._insert(Team, fresh)
+        self.insert(Team, fresh)
         new_team_ids = set()
         for team in fresh:
             self.team_ids[team.slug] = team.pk
@@ -264,45 +285,45 @@ class _Importer:
                 # there before keep the relation they had.
                 pairs = [
                     (team_id, user_id)
-                    for user_id in self._users(data.get(relation, []), f"teams[{i}].{relation}")
+                    for user_id in self.users(data.get(relation, []), f"teams[{i}].{relation}")
                     if team_id in new_team_ids or user_id in self.new_user_ids
                 ]
-                self._link(Team, relation, pairs)
+                self.link(Team, relation, pairs)
             for j, s in enumerate(data.get("services") or []):
-                service = self._row(SERVICE, s, f"teams[{i}].services[{j}]", team_id=team_id)
+                service = self.row(SERVICE, s, f"teams[{i}].services[{j}]", team_id=team_id)
                 if (team_id, service.slug) not in known:
                     known.add((team_id, service.slug))
                     services.append(service)
-        self._insert(Service, services)
+        self.insert(Service, services)
         for service in services:
             self.service_ids[(service.team_id, service.slug)] = service.pk
 
-    def integrations(self, items: Iterator) -> None:
+    def _integrations(self, items: Iterator) -> None:
         fresh = []
         now = clock.now()
         for i, data in enumerate(items):
             where = f"integrations[{i}]"
-            integration = self._row(
-                INTEGRATION, data, where, team_id=self._team(data.get("team"), where)
+            integration = self.row(
+                INTEGRATION, data, where, team_id=self.team(data.get("team"), where)
             )
             if integration.name in self.integration_ids:
-                self.result.skipped[_label(AlertIntegration)] += 1
+                self.skip(AlertIntegration)
                 continue
             # The token cannot come back: a random one nobody knows, and revoked.
             integration.token_hash = alerts.hash_token(secrets.token_urlsafe(alerts.TOKEN_BYTES))
             if integration.revoked_at is None:
                 integration.revoked_at = now
-                self.result.notes.append(
+                self.note(
                     f"alert integration {integration.name!r} restored revoked: "
                     "create a new one with manage.py create_integration"
                 )
             fresh.append(integration)
-        self._insert(AlertIntegration, fresh)
+        self.insert(AlertIntegration, fresh)
         for integration in fresh:
             self.integration_ids[integration.name] = integration.pk
 
-    def incidents(self, items: Iterator) -> None:
-        for chunk in _chunks(enumerate(items), CHUNK):
+    def _incidents(self, items: Iterator) -> None:
+        for chunk in chunks(enumerate(items), CHUNK):
             numbers = []
             for i, data in chunk:
                 number = data.get("number") if isinstance(data, dict) else None
@@ -315,7 +336,7 @@ class _Importer:
             existing = set(
                 Incident.objects.filter(number__in=numbers).values_list("number", flat=True)
             )
-            self.result.skipped[_label(Incident)] += len(existing)
+            self.skip(Incident, len(existing))
             fresh = [(data["number"], data) for _i, data in chunk if data["number"] not in existing]
             if fresh:
                 self._incident_chunk(fresh)
@@ -324,68 +345,47 @@ class _Importer:
         incidents = []
         for number, data in fresh:
             where = f"incident {number}"
-            team_id = self._team(data.get("team"), f"{where}.team")
+            team_id = self.team(data.get("team"), f"{where}.team")
             service_id = None
             if data.get("service") is not None:
                 service_id = self.service_ids.get((team_id, data["service"]))
                 if service_id is None:
                     raise BadDump(f"{where}.service: unknown service {data['service']!r}")
             incidents.append(
-                self._row(INCIDENT, data, where, team_id=team_id, service_id=service_id)
+                self.row(self.incident_part, data, where, team_id=team_id, service_id=service_id)
             )
-        self._insert(Incident, incidents)
+        self.insert(Incident, incidents)
         pairs = [
             (incident.pk, user_id)
             for incident, (number, data) in zip(incidents, fresh, strict=True)
-            for user_id in self._users(data.get("helpers", []), f"incident {number}.helpers")
+            for user_id in self.users(data.get("helpers", []), f"incident {number}.helpers")
         ]
-        self._link(Incident, "helpers", pairs)
+        self.link(Incident, "helpers", pairs)
 
-        # One list per kind of row for the whole chunk; `made[kind][i]` holds the
-        # rows of the i-th incident, in the dump's order.
-        made: dict[str, list[list]] = {}
-
-        def build(name: str, part: Part, make: Callable | None = None) -> None:
-            per_incident, flat = [], []
-            for incident, (number, data) in zip(incidents, fresh, strict=True):
-                rows = data.get(name) or []
-                if not isinstance(rows, list):
-                    raise BadDump(f"incident {number}.{name}: expected a list")
-                objs = []
-                for j, row in enumerate(rows):
-                    where = f"incident {number}.{name}[{j}]"
-                    extra = make(incident, row, where) if make else {}
-                    objs.append(self._row(part, row, where, incident_id=incident.pk, **extra))
-                per_incident.append(objs)
-                flat += objs
-            self._insert(part.model, flat)
-            made[name] = per_incident
-
+        chunk = ImportChunk(self, incidents, fresh)
         for name, part in SIMPLE_CHILDREN.items():
-            build(name, part)
+            chunk.build(name, part)
         helper_pairs = []
-        for assignments, (number, data) in zip(made["assignments"], fresh, strict=True):
+        for assignments, (number, data) in zip(chunk.made["assignments"], fresh, strict=True):
             for j, (assignment, row) in enumerate(
                 zip(assignments, data.get("assignments") or [], strict=True)
             ):
                 where = f"incident {number}.assignments[{j}].helpers"
                 helper_pairs += [
-                    (assignment.pk, u) for u in self._users(row.get("helpers", []), where)
+                    (assignment.pk, u) for u in self.users(row.get("helpers", []), where)
                 ]
-        self._link(Assignment, "helpers", helper_pairs)
-
-        position = {incident.pk: i for i, incident in enumerate(incidents)}
+        self.link(Assignment, "helpers", helper_pairs)
 
         def resolution(incident, row, where):
             index = row.get("resolution")
-            resolutions = made["resolutions"][position[incident.pk]]
+            resolutions = chunk.made_for("resolutions", incident)
             if not isinstance(index, int) or not 0 <= index < len(resolutions):
                 raise BadDump(f"{where}: no resolution at position {index!r}")
             return {"resolution_id": resolutions[index].pk}
 
-        build("verifications", VERIFICATION, resolution)
+        chunk.build("verifications", VERIFICATION, resolution)
         for name, part in LATER_CHILDREN.items():
-            build(name, part)
+            chunk.build(name, part)
 
         def integration(incident, row, where):
             name = row.get("integration")
@@ -393,32 +393,15 @@ class _Importer:
                 raise BadDump(f"{where}: unknown alert integration {name!r}")
             return {"integration_id": self.integration_ids[name]}
 
-        build("alerts", ALERT, integration)
-        self._postmortems(incidents, fresh, made)
+        chunk.build("alerts", ALERT, integration)
+        # The registered parts, in their order, then what they derive.
+        parts = registry.nested()
+        for part in parts:
+            part.read(chunk)
+        for part in parts:
+            if part.after is not None:
+                part.after(chunk)
 
-        def cycle(incident, row, where):
-            ref = row.get("cycle_ref")
-            if ref is None:
-                if not isinstance(row.get("cycle"), int):
-                    raise BadDump(f"{where}: no cycle")
-                return {"cycle": row["cycle"]}
-            kinds = {
-                "log_entry": made["log_entries"][position[incident.pk]],
-                "action_item": made["action_items"][position[incident.pk]],
-            }
-            if not isinstance(ref, dict) or len(ref) != 1:
-                raise BadDump(f"{where}: bad cycle_ref {ref!r}")
-            [(kind, index)] = ref.items()
-            rows = kinds.get(kind)
-            if rows is None or not isinstance(index, int) or not 0 <= index < len(rows):
-                raise BadDump(f"{where}: bad cycle_ref {ref!r}")
-            return {"cycle": rows[index].pk}
-
-        build("deadlines", DEADLINE, cycle)
-        build("notices", NOTICE, cycle)
-        self._deliveries(incidents, fresh, made)
-
-        self._index(incidents, made)
         for incident in incidents:
             match = NUMBER.match(incident.number)
             if match:
@@ -428,130 +411,6 @@ class _Importer:
                 except ValueError:
                     continue
                 self.sequences[key] = max(self.sequences.get(key, 0), n)
-
-    def _postmortems(self, incidents, fresh, made) -> None:
-        postmortems, per_incident = [], []
-        for incident, (number, data) in zip(incidents, fresh, strict=True):
-            row = data.get("postmortem")
-            pm = None
-            if row is not None:
-                where = f"incident {number}.postmortem"
-                pm = self._row(POSTMORTEM, row, where, incident_id=incident.pk)
-                postmortems.append(pm)
-            per_incident.append((number, pm, row))
-        self._insert(PostMortem, postmortems)
-        attendees, items, made["action_items"] = [], [], []
-        for number, pm, row in per_incident:
-            pm_items = []
-            if pm is not None:
-                where = f"incident {number}.postmortem"
-                attendees += [
-                    (pm.pk, u) for u in self._users(row.get("attendees", []), f"{where}.attendees")
-                ]
-                for j, item in enumerate(row.get("action_items") or []):
-                    pm_items.append(
-                        self._row(
-                            ACTION_ITEM, item, f"{where}.action_items[{j}]", postmortem_id=pm.pk
-                        )
-                    )
-            made["action_items"].append(pm_items)
-            items += pm_items
-        self._link(PostMortem, "attendees", attendees)
-        self._insert(ActionItem, items)
-        made["postmortem"] = [pm for _number, pm, _row in per_incident]
-
-    def _deliveries(self, incidents, fresh, made) -> None:
-        deliveries = []
-        for incident, notices, (number, data) in zip(
-            incidents, made["notices"], fresh, strict=True
-        ):
-            for j, (notice, row) in enumerate(zip(notices, data.get("notices") or [], strict=True)):
-                for k, d in enumerate(row.get("deliveries") or []):
-                    where = f"incident {number}.notices[{j}].deliveries[{k}]"
-                    channel = self.channels.get((incident.team_id, d.get("team_channel")))
-                    delivery = self._row(
-                        DELIVERY,
-                        d,
-                        where,
-                        notice_id=notice.pk,
-                        team_channel_id=channel.pk if channel else None,
-                        address=str(d.get("address") or ""),
-                    )
-                    if channel is not None and delivery.channel != "email":
-                        delivery.address = channel.url
-                    deliveries.append(delivery)
-        self._insert(Delivery, deliveries)
-
-    def _index(self, incidents, made) -> None:
-        """Search documents of the archived incidents, as index_incident writes them."""
-        documents = []
-        for i, incident in enumerate(incidents):
-            if incident.state != State.ARCHIVED:
-                continue
-            document = incident_document(
-                incident,
-                diagnoses=[
-                    g.diagnosis for g in sorted(made["gradings"][i], key=lambda g: g.graded_at)
-                ],
-                log=[e.text for e in sorted(made["log_entries"][i], key=lambda e: e.happened_at)],
-                resolutions=sorted(made["resolutions"][i], key=lambda r: r.submitted_at),
-                postmortem=made["postmortem"][i],
-            )
-            documents.append(
-                SearchDocument(
-                    kind=SearchDocument.Kind.INCIDENT,
-                    object_id=incident.pk,
-                    team_id=incident.team_id,
-                    title=document["title"][:200],
-                    body=document["body"][: search.MAX_INDEXED],
-                    excerpt=document["excerpt"][:2000],
-                    happened_at=document["at"],
-                )
-            )
-        if documents:
-            # Documents left behind by incidents that no longer exist would collide.
-            SearchDocument.objects.filter(
-                kind=SearchDocument.Kind.INCIDENT, object_id__in=[d.object_id for d in documents]
-            ).delete()
-            search.bulk_vectors(SearchDocument.objects.bulk_create(documents, batch_size=CHUNK))
-
-    def articles(self, items: Iterator) -> None:
-        for chunk in _chunks(enumerate(items), CHUNK):
-            rows = []
-            for i, data in chunk:
-                where = f"articles[{i}]"
-                team_id = self._team(
-                    data.get("team") if isinstance(data, dict) else None, where, null=True
-                )
-                article = self._row(ARTICLE, data, where, team_id=team_id)
-                rows.append((i, article, data.get("incident")))
-            # An article has no number: the same title written at the same moment is the same one.
-            existing = set(
-                KnowledgeArticle.objects.filter(
-                    created_at__in=[a.created_at for _i, a, _n in rows]
-                ).values_list("title", "created_at")
-            )
-            numbers = {n for _i, _a, n in rows if n is not None}
-            incident_ids = dict(
-                Incident.objects.filter(number__in=numbers).values_list("number", "id")
-            )
-            fresh = []
-            for i, article, number in rows:
-                if (article.title, article.created_at) in existing:
-                    self.result.skipped[_label(KnowledgeArticle)] += 1
-                    continue
-                existing.add((article.title, article.created_at))
-                if number is not None:
-                    article.incident_id = incident_ids.get(number)
-                    if article.incident_id is None:
-                        self.result.notes.append(
-                            f"articles[{i}]: incident {number} is not in the database; "
-                            "the article is kept without it"
-                        )
-                fresh.append(article)
-            self._insert(KnowledgeArticle, fresh)
-            for article in fresh:
-                index_article(article)
 
     # -- derived data
 
@@ -572,6 +431,46 @@ class _Importer:
         IncidentSequence.objects.bulk_update(stale, ["last"], batch_size=CHUNK)
 
 
+class ImportChunk:
+    """A chunk of new incidents being restored, as a registered `Nested` part sees it.
+
+    `incidents` are the saved Incident rows and `data` their (number, dict) from
+    the dump, in the same order; `made[key][i]` the rows restored under `key` for
+    the i-th incident, in the dump's order: incidents' own and those a part
+    before published.
+    """
+
+    def __init__(self, importer: Importer, incidents: list, data: list[tuple[str, dict]]):
+        self.importer = importer
+        self.incidents = incidents
+        self.data = data
+        self.made: dict[str, list[list]] = {}
+        self._position = {incident.pk: i for i, incident in enumerate(incidents)}
+
+    def made_for(self, key: str, incident) -> list | None:
+        """The rows restored under `key` for `incident`, or None if nothing made any."""
+        made = self.made.get(key)
+        return None if made is None else made[self._position[incident.pk]]
+
+    def build(self, name: str, part: Part, make: Callable | None = None) -> None:
+        """Restore the list under `name` of every incident as rows of `part`, each
+        pointing at its incident; `make(incident, row, where)` adds more values."""
+        per_incident, flat = [], []
+        for incident, (number, data) in zip(self.incidents, self.data, strict=True):
+            rows = data.get(name) or []
+            if not isinstance(rows, list):
+                raise BadDump(f"incident {number}.{name}: expected a list")
+            objs = []
+            for j, row in enumerate(rows):
+                where = f"incident {number}.{name}[{j}]"
+                extra = make(incident, row, where) if make else {}
+                objs.append(self.importer.row(part, row, where, incident_id=incident.pk, **extra))
+            per_incident.append(objs)
+            flat += objs
+        self.importer.insert(part.model, flat)
+        self.made[name] = per_incident
+
+
 def import_(stream, *, dry_run: bool = False, read_size: int = 1 << 16) -> ImportResult:
     """Restore a dump from the text stream `stream` in one transaction.
 
@@ -580,7 +479,7 @@ def import_(stream, *, dry_run: bool = False, read_size: int = 1 << 16) -> Impor
     refusals (IntegrityError, DataError) also roll everything back.
     """
     try:
-        return _import(_Reader(stream, read_size=read_size).entries(), dry_run=dry_run)
+        return _import(Reader(stream, read_size=read_size).entries(), dry_run=dry_run)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # A value of the wrong shape that no check above caught.
         raise BadDump(f"malformed data ({type(exc).__name__}: {exc})") from exc
@@ -596,17 +495,17 @@ def _import(entries: Iterator, *, dry_run: bool) -> ImportResult:
             raise BadDump('the "version" must follow the "format"')
         if version != VERSION:
             raise BadDump(f"unsupported format version {version!r}; this Responder reads {VERSION}")
-        importer = _Importer()
-        expected = list(SECTIONS)
+        importer = Importer()
+        expected = list(registry.section_keys())
         for key, value in entries:
             if key in ("exported_at", "filters"):
                 continue
             if not expected or key != expected[0]:
                 # Each section only refers to the ones before it.
-                order = ", ".join(SECTIONS)
+                order = ", ".join(registry.section_keys())
                 raise BadDump(f"unexpected {key!r}: the sections are, once each, {order}")
             expected.pop(0)
-            getattr(importer, key)(value)
+            importer.read(key, value)
         if expected:
             raise BadDump(f"missing section(s): {', '.join(expected)}")
         importer.finish()

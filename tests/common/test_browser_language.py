@@ -7,9 +7,9 @@ import icalendar
 import pytest
 from django.core import mail
 
-from escalation import roster
 from escalation.engine import sweep_due_deadlines
 from escalation.models import Delivery
+from escalation.roster import services as roster_services
 from escalation.tasks import deliver
 from incidents.models import UserProfile
 from tests.conftest import NOW
@@ -93,7 +93,7 @@ def test_the_calendar_feed_follows_the_browser_without_a_saved_language(
 ):
     settings.LANGUAGE_CODE = "en"
     sign_in(client, lead, "zh-CN")
-    feed = roster.feed_create(user=lead)
+    feed = roster_services.feed_create(user=lead)
     client.logout()
 
     # Fetched by a calendar program: no cookie, no Accept-Language of the person.

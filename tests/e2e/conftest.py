@@ -42,7 +42,7 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Response, Route
 
-from escalation import roster
+from escalation.roster import services as roster_services
 from tests.factories import make_rotation
 
 # Playwright's sync API keeps an asyncio loop registered as running in this thread
@@ -227,7 +227,7 @@ def duty_roster(platform, lead, engineer, owner, onduty):
         start_date=monday,
     )
     start = timezone.localtime().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-    roster.override_create(
+    roster_services.override_create(
         actor=lead,
         team=platform,
         layer="primary",
@@ -236,7 +236,7 @@ def duty_roster(platform, lead, engineer, owner, onduty):
         end=start + timedelta(hours=8),
         note="发布演练 release rehearsal",
     )
-    roster.override_create(
+    roster_services.override_create(
         actor=lead,
         team=platform,
         layer="secondary",

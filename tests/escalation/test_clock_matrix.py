@@ -17,7 +17,7 @@ SECOND = timedelta(seconds=1)
 SLA = {"P0": (5, 120, 30), "P1": (15, 240, 30), "P2": (30, 480, 60), "P3": (120, 1440, 60)}
 # clock, level: minutes after the deadline, recipients (seeded ladder). The team
 # keeps no roster here, so the on-call primary of respond level 1 falls back to
-# the tech leads (tests/escalation/test_roster.py routes it to a rotation).
+# the tech leads (tests/escalation/roster/test_roster.py routes it to a rotation).
 LADDER = {
     ("respond", 1): (0, ["lead"]),
     ("respond", 2): (5, ["lead"]),

@@ -11,9 +11,9 @@ from django.utils import timezone, translation
 
 from common.clock import now as clock_now
 from common.responses import unavailable
-from escalation import roster
 from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, Rotation
+from escalation.roster import services as roster_services
 from incidents import services
 from incidents.models import Team, UserProfile
 from knowledge import services as knowledge
@@ -184,7 +184,7 @@ def world(request, clock, onduty, engineer, owner, helper, tester, lead, manager
     make_rotation(
         actor=lead, team=team, people=[engineer, onduty], name=t("每周主值班", "Weekly primary")
     )
-    roster.override_create(
+    roster_services.override_create(
         actor=lead,
         team=team,
         layer="primary",

@@ -66,6 +66,37 @@ def test_it_agrees_with_the_python_rule_of_the_list_pages(clock, lead, owner, on
         assert by_sql == by_python, minutes
 
 
+# ---------------------------------------------------------------- the list filters
+
+
+def _filtered(**filters) -> set[str]:
+    found = selectors.filter_incidents(Incident.objects.all(), **filters)
+    return set(found.values_list("title", flat=True))
+
+
+def test_it_filters_the_list_as_the_dashboard_and_the_api_ask(
+    clock, lead, owner, onduty, pay_engineer, payments
+):
+    new_incident(reporter=onduty, title="unacknowledged P0", severity=Severity.P0)
+    acknowledged_incident(lead=lead, title="acknowledged P2", severity=Severity.P2)
+    in_progress_incident(lead=lead, owner=owner, title="working P1", severity=Severity.P1)
+    new_incident(reporter=pay_engineer, title="payments P3", severity=Severity.P3)
+    everything = {"unacknowledged P0", "acknowledged P2", "working P1", "payments P3"}
+    later = wall.now() + timedelta(minutes=6)  # only the P0's respond clock has run out
+
+    assert _filtered() == everything  # nothing given, nothing filtered
+    assert _filtered(states=[State.NEW], severities=[Severity.P0, Severity.P3]) == {
+        "unacknowledged P0",
+        "payments P3",
+    }
+    assert _filtered(teams=[payments]) == _filtered(teams=[payments.pk]) == {"payments P3"}
+    assert _filtered(owner="owner") == {"working P1"}
+    assert _filtered(overdue=True, now=later) == {"unacknowledged P0"}
+    assert _filtered(overdue=False, now=later) == everything - {"unacknowledged P0"}
+    assert _filtered(words="  P1  working ") == {"working P1"}
+    assert _filtered(words="working nothing-matches") == set()
+
+
 # ---------------------------------------------------------------- the archive
 
 

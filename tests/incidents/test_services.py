@@ -25,6 +25,7 @@ from incidents.models import (
     Verification,
 )
 from incidents.workflow import ALLOWED_IN, PROCESS_ACTIONS, Action, action_label
+from knowledge import services as knowledge_services
 from tests.conftest import NOW
 from tests.factories import (
     STATE_FOR_ACTION,
@@ -408,7 +409,9 @@ def test_it_archives_a_resolved_incident(clock, lead, owner):
     incident = resolved_incident(lead=lead, owner=owner)
     clock.shift(MINUTE)
 
-    services.incident_archive(incident=incident, actor=lead, summary="  Pool exhausted.  ")
+    knowledge_services.incident_archive(
+        incident=incident, actor=lead, summary="  Pool exhausted.  "
+    )
 
     row = reload(incident)
     assert row.state == State.ARCHIVED

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def archive(incident, lead, summary="Pool exhausted; index added."):
-    return services.incident_archive(incident=incident, actor=lead, summary=summary)
+    return knowledge.incident_archive(incident=incident, actor=lead, summary=summary)
 
 
 @pytest.mark.parametrize("severity", ["P0", "P1"])

@@ -140,7 +140,7 @@ def archive(clock, onduty, lead, owner):
         incident=z, actor=lead, text="加连接池告警", owner=owner, due_date=date(2026, 11, 28)
     )
     at(clock, "2026-11-21 16:10")
-    services.incident_archive(incident=z, actor=lead, summary="连接池耗尽；已扩容并加告警")
+    knowledge.incident_archive(incident=z, actor=lead, summary="连接池耗尽；已扩容并加告警")
     at(clock, "2026-11-26 10:00")
     r.refresh_from_db()
     z.refresh_from_db()
@@ -292,7 +292,7 @@ def test_it_writes_levels_filed_and_graded_and_missed_deadlines(
     services.incident_acknowledge(incident=incident, actor=lead)
     services.incident_grade(
         incident=incident, actor=lead, severity="P1", diagnosis="Pool exhausted."
-    )  # now respond_by 09:15, resolve_by 13:00
+    )  # resolve_by now 13:00; respond_by stays 09:30, decided before the regrade
     services.incident_assign(incident=incident, actor=lead, owner=owner)
     services.incident_log(
         incident=incident, actor=owner, kind=LogEntry.Kind.ACTION, text="Rolled back."
@@ -318,7 +318,9 @@ def test_it_writes_levels_filed_and_graded_and_missed_deadlines(
     sla = (columns["Minutes to acknowledge (SLA time)"], columns["Minutes to restore (SLA time)"])
     assert sla == ("20.0", "270.0")
     assert columns["Minutes paused"] == "0"
-    assert columns["Respond deadline met"] == "no"  # 20 > 15
+    # Acknowledged at 20 min as P2 (30 min): met. The regrade to P1 came after
+    # the response and must not rewrite it (and no later step may either).
+    assert columns["Respond deadline met"] == "yes"
     assert columns["Resolve deadline met"] == "no"  # 270 > 240
 
 
@@ -403,7 +405,7 @@ def formulas(clock, lead, owner):
         title: resolved_incident(lead=lead, owner=owner, title=title) for title in FORMULAS
     }
     summary = resolved_incident(lead=lead, owner=owner, title="Plain title")
-    services.incident_archive(incident=summary, actor=lead, summary="=cmd|' /C calc'!A0")
+    knowledge.incident_archive(incident=summary, actor=lead, summary="=cmd|' /C calc'!A0")
     return incidents
 
 

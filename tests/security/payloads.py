@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from common import clock
-from escalation import roster
 from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, CalendarDay, Delivery, SlaPolicy, TeamChannel
+from escalation.roster import sweep as roster_sweep
 from incidents import alerts
 from incidents.models import Incident, Service, Severity, Team
 from incidents.rules import Role
@@ -414,7 +414,7 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
         {"layer": "primary", "text": p("HandoverNote.text")},
     )
     midnight = timezone.make_aware(datetime.combine(today + timedelta(days=1), time(0, 5)))
-    assert roster.sweep_rosters(now=midnight).handovers
+    assert roster_sweep.sweep_rosters(now=midnight).handovers
 
     # ---- escalation: every open clock overdue a day later; one delivery failed
     sweep_due_deadlines(now=clock.now() + timedelta(days=1))

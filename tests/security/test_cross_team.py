@@ -54,11 +54,11 @@ ALLOWED = {
     ),
     "oncall/feeds/<str:token>.ics": (
         "a calendar feed, read by its secret address, not by a user; revoked, unknown or "
-        "no longer visible to its owner answers 404 (tests/escalation/test_ical.py)"
+        "no longer visible to its owner answers 404 (tests/escalation/roster/test_ical.py)"
     ),
     "oncall/feeds/<int:pk>/revoke/": (
         "revokes the signed-in user's own calendar address; anyone else's answers 404, "
-        "managers and admins included (tests/escalation/test_ical.py)"
+        "managers and admins included (tests/escalation/roster/test_ical.py)"
     ),
 }
 

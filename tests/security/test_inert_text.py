@@ -335,7 +335,7 @@ def formula_world(clock, platform):
     knowledge.action_item_add(
         incident=incident, actor=lead, text="x", owner=owner, due_date=date(2026, 12, 1)
     )
-    services.incident_archive(incident=incident, actor=lead, summary="\t-2+3")
+    knowledge.incident_archive(incident=incident, actor=lead, summary="\t-2+3")
     return lead
 
 

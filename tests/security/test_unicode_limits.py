@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from rest_framework import serializers
 
-from escalation.api import OverrideSerializer, RotationSerializer
+from escalation.roster.api import OverrideSerializer, RotationSerializer
 from incidents import alerts, views
 from incidents import forms as incident_forms
 from incidents.api import serializers as s

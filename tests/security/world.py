@@ -11,8 +11,8 @@ from datetime import timedelta
 from functools import cached_property
 
 from common import clock
-from escalation import roster
 from escalation.engine import sweep_due_deadlines
+from escalation.roster import services as roster_services
 from incidents import services
 from incidents.models import LogEntry, Severity, State
 from knowledge import services as knowledge
@@ -109,7 +109,7 @@ class TeamRecords:
         """The tester covers a stretch of the primary layer, ten days ahead."""
         self.rotation  # noqa: B018 (builds it)
         start = clock.now() + timedelta(days=10)
-        return roster.override_create(
+        return roster_services.override_create(
             actor=self.lead,
             team=self.team,
             layer="primary",
@@ -122,14 +122,14 @@ class TeamRecords:
     @cached_property
     def handover_note(self):
         self.rotation  # noqa: B018
-        return roster.handover_note_add(
+        return roster_services.handover_note_add(
             actor=self.lead, team=self.team, layer="primary", text=self.text("handover note")
         )
 
     @cached_property
     def feed(self):
         """The lead's calendar address of the team's schedule."""
-        return roster.feed_create(user=self.lead, team=self.team)
+        return roster_services.feed_create(user=self.lead, team=self.team)
 
     def everything(self, clock_):
         """Open, worked-on, resolved, archived incidents, a post-mortem with an

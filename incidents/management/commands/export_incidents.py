@@ -69,7 +69,7 @@ class Command(BaseCommand):
             finally:
                 if os.path.exists(partial):
                     os.remove(partial)
-        summary = ", ".join(f"{counts[key]} {key}" for key in backup.SECTIONS)
+        summary = ", ".join(f"{counts[key]} {key}" for key in backup.sections())
         # The summary goes to stderr, so stdout holds nothing but the JSON.
         (self.stderr if not output else self.stdout).write(f"Exported {summary}.")
 

@@ -19,9 +19,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from common import clock
-from escalation import oncall, roster
-from escalation.engine import action_item_deadline, sweep_due_deadlines
+from escalation.engine import sweep_due_deadlines
 from escalation.models import Deadline, Delivery, Layer, Override, Rotation
+from escalation.roster import selectors as roster_selectors
+from escalation.roster import services as roster_services
 from incidents import services
 from incidents.models import (
     Category,
@@ -34,6 +35,10 @@ from incidents.models import (
     UserProfile,
 )
 from incidents.rules import Role
+from knowledge import services as knowledge_services
+from knowledge.clocks import action_item_deadline
+from knowledge.models import ActionItem
+from knowledge.selectors import postmortem_prefill
 
 User = get_user_model()
 
@@ -575,7 +580,7 @@ class Command(BaseCommand):
         09:00, and one override ahead (made again once the last one is over)."""
         team = Team.objects.get(slug="platform")
         lead = users["lead"]
-        roster_ = oncall.roster_for(team)
+        roster_ = roster_selectors.roster_for(team)
         today = clock.now().astimezone(roster_.zone).date()
         monday = today - timedelta(days=today.weekday())
         if not Rotation.objects.filter(team=team).exists():
@@ -583,10 +588,10 @@ class Command(BaseCommand):
                 ("Weekly primary", Layer.PRIMARY, ["engineer", "onduty"]),
                 ("Weekly secondary", Layer.SECONDARY, ["lead", "engineer"]),
             ]:
-                roster.rotation_save(
+                roster_services.rotation_save(
                     actor=lead,
                     team=team,
-                    spec=roster.RotationSpec(
+                    spec=roster_services.RotationSpec(
                         name=name,
                         layer=layer,
                         participants=[users[u] for u in people],
@@ -598,7 +603,7 @@ class Command(BaseCommand):
         if not Override.objects.filter(team=team, end__gt=clock.now()).exists():
             tomorrow = today + timedelta(days=1)
             start = datetime.combine(tomorrow, time(9, 0), tzinfo=roster_.zone)
-            roster.override_create(
+            roster_services.override_create(
                 actor=lead,
                 team=team,
                 layer=Layer.PRIMARY,
@@ -655,7 +660,6 @@ class Command(BaseCommand):
     def _next_due(self, incident: Incident, until: datetime) -> datetime | None:
         """The first level of the incident's clocks, or of its improvement actions,
         due by `until` and not sent yet."""
-        from knowledge.models import ActionItem
 
         due = list(
             Deadline.objects.filter(incident=incident, next_at__lte=until).values_list(
@@ -701,7 +705,7 @@ class Command(BaseCommand):
             "verify": services.incident_verify,
             "notify_users": services.incident_notify_users,
             "feedback": services.incident_record_feedback,
-            "archive": services.incident_archive,
+            "archive": knowledge_services.incident_archive,
             "cancel": services.incident_cancel,
             "pause": services.incident_pause,
             "resume": services.incident_resume,
@@ -715,17 +719,16 @@ class Command(BaseCommand):
         return Incident.objects.get(pk=incident.pk)
 
     def _knowledge(self, action, incident, actor, kwargs, users) -> None:
-        from knowledge import services as knowledge
 
         today = clock.now().date()
         if action == "postmortem":
-            from knowledge.selectors import postmortem_prefill
-
             kwargs["attendees"] = [users[u] for u in kwargs.get("attendees", [])]
             kwargs["timeline"] = postmortem_prefill(incident)["timeline"]
-            knowledge.postmortem_save(incident=incident, actor=actor, meeting_date=today, **kwargs)
+            knowledge_services.postmortem_save(
+                incident=incident, actor=actor, meeting_date=today, **kwargs
+            )
         elif action == "action_item":
-            knowledge.action_item_add(
+            knowledge_services.action_item_add(
                 incident=incident,
                 actor=actor,
                 text=kwargs["text"],
@@ -733,6 +736,6 @@ class Command(BaseCommand):
                 due_date=today + timedelta(days=kwargs["days"]),
             )
         else:
-            knowledge.article_save(
-                actor=actor, incident=incident, **knowledge.article_draft(incident)
+            knowledge_services.article_save(
+                actor=actor, incident=incident, **knowledge_services.article_draft(incident)
             )

@@ -257,6 +257,17 @@ def test_it_does_not_widen_visibility_with_the_team_filter(client_for, pay_engin
     assert response.json() == {"team": ["No team platform."]}
 
 
+def test_it_knows_the_team_of_cross_team_work_whatever_the_other_filters(
+    client_for, lead, owner, onduty, pay_engineer
+):
+    helped = assigned_incident(lead=lead, owner=owner, helpers=[pay_engineer], reporter=onduty)
+    client = client_for(pay_engineer)
+
+    assert numbers(client.get(LIST_URL, {"team": "platform"})) == [helped.number]
+    # A team they see work of is known, even when the other filters leave none of it.
+    assert numbers(client.get(LIST_URL, {"team": "platform", "state": "new"})) == []
+
+
 def test_it_filters_by_owner_username(client_for, lead, mixed):
     response = client_for(lead).get(LIST_URL, {"owner": "owner"})
 

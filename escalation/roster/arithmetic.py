@@ -25,15 +25,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from math import gcd
 
-from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
 from common import clock as wall
 from common.people import display_name
-from escalation.calendars import zone
-from escalation.models import Layer, Override, Rotation, RotationMember
-from escalation.models.roster import LAYER_ORDER
-from incidents import rules
+from escalation.roster.models import LAYER_ORDER, Layer, Override, Rotation
 from incidents.models import Team
 
 LAYERS = sorted(Layer.values, key=lambda v: LAYER_ORDER[v])
@@ -64,6 +60,87 @@ class Shift:
     def source_key(self) -> tuple:
         rotation = self.rotation.identity if self.rotation else None
         return (rotation, self.override.pk if self.override else None)
+
+
+_UNSET = object()
+
+
+class OnCall:
+    """Who is on call in one layer at `at` (Roster.on_call): `user` (None: nobody);
+    `now`, their whole stretch (back-to-back shifts of the same person joined), and
+    `next`, the stretch that follows it (None: nobody within REACH).
+
+    Each is worked out when first read, and what it needs once for every layer of
+    the answer: `user` alone needs only the shifts around `at` (the escalation
+    sweep and the dashboard ask just that); `now` and `next` need the stretches
+    within REACH either side, and then `user` comes from them.
+    """
+
+    # Slots and plain properties: the sweep reads `user` of every team it pages
+    # for, and functools.cached_property (a lock per read on 3.11) costs more.
+    __slots__ = ("_around", "_next", "_now", "_user", "layer")
+
+    def __init__(self, layer: str, around: "_Around"):
+        self.layer, self._around = layer, around
+        self._user = self._now = self._next = _UNSET
+
+    def __repr__(self):
+        return f"OnCall({self.layer!r}, at={self.at.isoformat()})"
+
+    @property
+    def at(self) -> datetime:
+        return self._around.at
+
+    @property
+    def user(self):
+        if self._user is _UNSET:
+            if self._around.has_stretches:
+                self._user = self.now.user if self.now is not None else None
+            else:
+                at = self._around.at
+                items = self._around.pieces()[self.layer]
+                self._user = next((s.user for s in items if s.start <= at), None)
+        return self._user
+
+    @property
+    def now(self) -> Shift | None:
+        if self._now is _UNSET:
+            at, items = self._around.at, self._around.stretches()[self.layer]
+            self._now = next((s for s in items if s.start <= at < s.end), None)
+        return self._now
+
+    @property
+    def next(self) -> Shift | None:
+        if self._next is _UNSET:
+            at, items = self._around.at, self._around.stretches()[self.layer]
+            self._next = next((s for s in items if s.start > at), None)
+        return self._next
+
+
+class _Around:
+    """What the OnCalls of one answer share, each part worked out once when first
+    needed: the shifts over [at, at + 1 s), and the stretches within REACH of `at`."""
+
+    __slots__ = ("_pieces", "_stretches", "at", "roster")
+
+    def __init__(self, roster: "Roster", at: datetime):
+        self.roster, self.at = roster, at
+        self._pieces = self._stretches = None
+
+    @property
+    def has_stretches(self) -> bool:
+        return self._stretches is not None
+
+    def pieces(self) -> dict[str, list[Shift]]:
+        if self._pieces is None:
+            at = self.at
+            self._pieces = self.roster.shifts(at, at + timedelta(seconds=1), merge=False)
+        return self._pieces
+
+    def stretches(self) -> dict[str, list[Shift]]:
+        if self._stretches is None:
+            self._stretches = self.roster.stretches(self.at - REACH, self.at + REACH)
+        return self._stretches
 
 
 @dataclass
@@ -216,10 +293,10 @@ class Roster:
             return []
         k = max(0, self.shift_at(rotation, start))
         shifts = []
-        while True:
-            s, e = self.boundary(rotation, k), self.boundary(rotation, k + 1)
-            if s >= end:
-                break
+        # Each boundary worked out once: one shift's end is the next one's start.
+        s = self.boundary(rotation, k)
+        while s < end:
+            e = self.boundary(rotation, k + 1)
             if e > start and self.takes_turn(rotation, k):
                 user = self.participant(rotation, self.turn(rotation, k))
                 parts = self._covered(rotation, s, e) if user is not None else []
@@ -230,7 +307,7 @@ class Roster:
                     shifts.append(
                         Shift(rotation.layer, user, a, b, rotation=rotation, index=k, part=part)
                     )
-            k += 1
+            k, s = k + 1, e
         return shifts
 
     def _covered(self, rotation: Rotation, start: datetime, end: datetime):
@@ -293,36 +370,21 @@ class Roster:
 
     def stretches(self, start: datetime, end: datetime) -> dict[str, list[Shift]]:
         """Like shifts(), with back-to-back shifts of the same person joined: when
-        someone really goes on and off call (what "now" and handovers mean)."""
+        someone really goes on and off call (what OnCall.now and handovers mean)."""
         return {
             layer: _merge(items, by_source=False)
             for layer, items in self.shifts(start, end).items()
         }
 
-    def who(self, at: datetime) -> dict[str, object]:
-        """Layer → the user on call at `at`, or None. Only the shifts around `at` are
-        worked out (the sweep and the dashboard ask this; on_call gives bounds)."""
-        around = self.shifts(at, at + timedelta(seconds=1))
-        return {layer: items[0].user if items else None for layer, items in around.items()}
-
-    def on_call(self, at: datetime) -> dict[str, Shift | None]:
-        """Layer → who is on call at `at` (their whole stretch), or None."""
-        found = {}
-        for layer, items in self.stretches(at - REACH, at + REACH).items():
-            found[layer] = next((s for s in items if s.start <= at < s.end), None)
-        return found
-
-    def now_and_next(self, at: datetime) -> tuple[list[Shift], list[Shift]]:
-        """Who is on call at `at` in each layer, and who comes next."""
-        now, upcoming = [], []
-        for items in self.stretches(at - REACH, at + REACH).values():
-            current = next((s for s in items if s.start <= at < s.end), None)
-            if current is not None:
-                now.append(current)
-            later = next((s for s in items if s.start > at), None)
-            if later is not None:
-                upcoming.append(later)
-        return now, upcoming
+    def on_call(self, at: datetime, layer: str | None = None):
+        """Who is on call at `at`: layer → OnCall (every layer, in order), or with
+        `layer` that layer's OnCall alone. The one way to ask it; nothing is worked
+        out until an OnCall is read (see OnCall: reading only `user` stays cheap).
+        """
+        around = _Around(self, at)
+        if layer is not None:
+            return OnCall(layer, around)
+        return {name: OnCall(name, around) for name in LAYERS}
 
     def double_duty(self, start: datetime, end: datetime, user=None) -> list[DoubleDuty]:
         """The stretches of [start, end) where one person (`user`, or anyone) is on
@@ -461,81 +523,3 @@ def _merge(items: list[Shift], *, by_source: bool) -> list[Shift]:
         else:
             merged.append(s)
     return merged
-
-
-def load(teams, *, since: datetime | None = None) -> dict[int, Roster]:
-    """Team id → its Roster, for `teams` (Team objects); overrides ending before
-    `since` are left out. A constant number of queries for any number of teams."""
-    teams = list(teams)
-    ids = [t.pk for t in teams]
-    since = since or (wall.now() - REACH)
-    # Every rotation running, and the earlier versions of rotations that ended after
-    # `since` (the schedule of the past is worked out from what was set then).
-    rotations = list(
-        Rotation.objects.filter(team_id__in=ids)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=since))
-        .order_by("id")
-        .prefetch_related(
-            Prefetch(
-                "members",
-                queryset=RotationMember.objects.select_related("user").order_by("position"),
-            )
-        )
-    )
-    overrides = list(
-        Override.objects.filter(team_id__in=ids, end__gt=since)
-        .select_related("user", "created_by")
-        .order_by("id")
-    )
-    people = people_ids(ids)
-    rosters = {}
-    for team in teams:
-        mine = [r for r in rotations if r.team_id == team.pk]
-        rosters[team.pk] = Roster(
-            team=team,
-            zone=zone(team.time_zone),
-            rotations=[r for r in mine if r.ends_at is None],
-            versions=mine,
-            overrides=[o for o in overrides if o.team_id == team.pk],
-            people=people.get(team.pk, set()),
-            members={r.pk: [m.user for m in r.members.all()] for r in mine},
-        )
-    return rosters
-
-
-def roster_for(team: Team, *, since: datetime | None = None) -> Roster:
-    return load([team], since=since)[team.pk]
-
-
-def people_ids(team_ids) -> dict[int, set[int]]:
-    """Team id → ids of its active members, tech leads and manager: who may be on
-    call for it."""
-    found: dict[int, set[int]] = {t: set() for t in team_ids}
-    for through in (Team.members.through, Team.tech_leads.through):
-        rows = through.objects.filter(team_id__in=team_ids, user__is_active=True)
-        for team_id, user_id in rows.values_list("team_id", "user_id"):
-            found[team_id].add(user_id)
-    managers = Team.objects.filter(pk__in=team_ids, manager__is_active=True)
-    for team_id, user_id in managers.values_list("pk", "manager_id"):
-        found[team_id].add(user_id)
-    return found
-
-
-def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[tuple[str, object]]]]:
-    """(team, who is on call now by layer) for each team the user belongs to that
-    keeps a roster: the dashboard's header line."""
-    ids = rules.context(user).team_ids
-    if not ids:
-        return []
-    teams = Team.objects.filter(pk__in=ids).filter(
-        Q(rotations__isnull=False) | Q(overrides__end__gt=now)
-    )
-    teams = list(teams.distinct().order_by("name"))
-    if not teams:
-        return []
-    rosters = load(teams, since=now)
-    found = []
-    for team in teams:
-        who = rosters[team.pk].who(now)
-        found.append((team, [(layer, u) for layer, u in who.items() if u is not None]))
-    return found

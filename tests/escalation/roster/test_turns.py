@@ -9,8 +9,10 @@ from math import gcd
 
 import pytest
 
-from escalation import oncall, roster
 from escalation.models import RosterEvent
+from escalation.roster import selectors as roster_selectors
+from escalation.roster import services as roster_services
+from escalation.roster import sweep as roster_sweep
 from incidents.rules import Role
 from tests.factories import make_rotation, make_user
 
@@ -30,13 +32,15 @@ def people(team, n):
 
 
 def primary(team, start, end):
-    items = oncall.roster_for(team, since=start).shifts(start, end)["primary"]
+    items = roster_selectors.roster_for(team, since=start).shifts(start, end)["primary"]
     return [(s.user.username, s.start, s.end) for s in items]
 
 
 def turns(team, start, end):
     """(username, shift index) of each shift that took a turn in [start, end)."""
-    items = oncall.roster_for(team, since=start).shifts(start, end, merge=False)["primary"]
+    items = roster_selectors.roster_for(team, since=start).shifts(start, end, merge=False)[
+        "primary"
+    ]
     seen = {}
     for s in items:
         seen.setdefault(s.index, s.user.username)
@@ -146,7 +150,7 @@ def test_over_whole_cycles_everyone_gets_the_same_number_of_shifts(
         day_end=day_end,
         handoff_time=handoff,
     )
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
     # The weekdays repeat every `period` shifts (a whole number of weeks); n periods
     # hold n × (turns per period) turns: a whole number of rounds of the n people.
     period = 7 // gcd(7, shift_days)
@@ -175,7 +179,7 @@ def daily(lead, team, crew, **kwargs):
 
 
 def edit(lead, rotation, crew, **changes):
-    spec = roster.RotationSpec(
+    spec = roster_services.RotationSpec(
         name=rotation.name,
         layer=rotation.layer,
         participants=crew,
@@ -188,11 +192,13 @@ def edit(lead, rotation, crew, **changes):
     )
     for name, value in changes.items():
         setattr(spec, name, value)
-    return roster.rotation_save(actor=lead, team=rotation.team, spec=spec, rotation=rotation)
+    return roster_services.rotation_save(
+        actor=lead, team=rotation.team, spec=spec, rotation=rotation
+    )
 
 
 def on_call(team, at):
-    return oncall.roster_for(team, since=at).who(at)["primary"].username
+    return roster_selectors.roster_for(team, since=at).on_call(at, "primary").user.username
 
 
 def next_days(team, at, days=3):
@@ -278,7 +284,7 @@ def test_someone_who_leaves_while_on_call_is_replaced_at_once_and_the_turns_go_o
 
     assert on_call(platform, tuesday_noon) == "p2"  # at once, before any sweep
     clock.move_to(tuesday_noon + 5 * timedelta(minutes=1))
-    roster.sweep_rosters()
+    roster_sweep.sweep_rosters()
 
     # The turns go on from p2 round the people still here: p0, p2, p0 (p2 would
     # have had Wednesday as well without it).
@@ -287,10 +293,10 @@ def test_someone_who_leaves_while_on_call_is_replaced_at_once_and_the_turns_go_o
     [event] = RosterEvent.objects.filter(kind=RosterEvent.Kind.TURNS_MOVED)
     assert event.data["left"] == ["p1"]
     assert event.data["holder"] == "p2"
-    assert "p1 left" in roster.describe(event)
+    assert "p1 left" in roster_selectors.describe(event)
 
     # A second sweep changes nothing more.
-    roster.sweep_rosters()
+    roster_sweep.sweep_rosters()
     assert RosterEvent.objects.filter(kind=RosterEvent.Kind.TURNS_MOVED).count() == 1
 
 
@@ -310,7 +316,7 @@ def test_a_handoff_in_the_skipped_hour_happens_at_the_first_instant_after_the_ga
         handoff_time=time(2, 30),
         start_date=date(2026, 3, 7),
     )
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
 
     # 8 March 2026: 02:00 CST jumps to 03:00 CDT; 02:30 happens at 03:00 CDT (08:00
     # UTC), not 03:30 CDT (08:30 UTC).
@@ -332,7 +338,7 @@ def test_a_repeated_handoff_time_takes_its_first_occurrence(clock, platform, lea
     )
 
     # 1 November 2026: 01:30 happens twice, first in CDT (06:30 UTC).
-    assert oncall.roster_for(platform).boundary(rotation, 0) == datetime(
+    assert roster_selectors.roster_for(platform).boundary(rotation, 0) == datetime(
         2026, 11, 1, 6, 30, tzinfo=UTC
     )
 
@@ -408,7 +414,7 @@ def test_a_deleted_rotation_keeps_its_past(client, clock, platform, lead, abc):
     clock.move_to(wednesday_noon)
     past = primary(platform, local(20, 0), wednesday_noon)
 
-    roster.rotation_delete(actor=lead, rotation=rotation)
+    roster_services.rotation_delete(actor=lead, rotation=rotation)
 
     assert primary(platform, local(20, 0), wednesday_noon) == past
     assert primary(platform, wednesday_noon, wednesday_noon + 7 * D) == []
@@ -419,7 +425,7 @@ def test_a_deleted_rotation_keeps_its_past(client, clock, platform, lead, abc):
 def test_a_rotation_deleted_before_it_begins_is_gone(clock, platform, lead, abc):
     rotation = daily(lead, platform, list(abc), start_date=date(2026, 12, 7))
 
-    roster.rotation_delete(actor=lead, rotation=rotation)
+    roster_services.rotation_delete(actor=lead, rotation=rotation)
 
     assert not platform.rotations.exists()
 
@@ -432,6 +438,6 @@ def test_a_team_change_leaves_the_past_schedule_as_it_was(clock, platform, lead,
     past = primary(platform, local(20, 0), local(27, 9))
 
     platform.members.remove(a)
-    roster.sweep_rosters()
+    roster_sweep.sweep_rosters()
 
     assert primary(platform, local(20, 0), local(27, 9)) == past

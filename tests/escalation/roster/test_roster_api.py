@@ -1,5 +1,5 @@
 """The roster over HTTP: /api/v1/teams/{slug}/rotations/, overrides/, shifts/,
-feeds/ and oncall/?at=. Every write goes through escalation.roster (and so
+feeds/ and oncall/?at=. Every write goes through escalation.roster.services (and so
 lands on the roster's timeline); a team the caller does not see is 404."""
 
 from datetime import date, time, timedelta
@@ -9,9 +9,10 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 
-from escalation import oncall, roster
 from escalation.models import CalendarFeed, Override, RosterEvent, Rotation
-from escalation.models.roster import LAYER_ORDER
+from escalation.roster import selectors as roster_selectors
+from escalation.roster import services as roster_services
+from escalation.roster.models import LAYER_ORDER
 from tests.conftest import NOW
 from tests.factories import make_rotation
 
@@ -399,7 +400,7 @@ def test_it_refuses_a_bad_override(
 
 
 def _override(team, lead, user, start, hours=2):
-    return roster.override_create(
+    return roster_services.override_create(
         actor=lead, team=team, layer="primary", user=user, start=start, end=start + hours * H
     )
 
@@ -538,7 +539,7 @@ def test_it_answers_the_final_schedule_cut_at_from_and_until(token_client, roste
 
     assert response.status_code == 200
     shifts = response.json()
-    layers = oncall.roster_for(rostered, since=start).shifts(start, end)
+    layers = roster_selectors.roster_for(rostered, since=start).shifts(start, end)
     expected = sorted(
         (s for items in layers.values() for s in items),
         key=lambda s: (s.start, LAYER_ORDER[s.layer]),
@@ -686,7 +687,7 @@ def test_each_user_gets_their_own_feed_and_a_revoked_one_is_replaced(
 ):
     mine = token_client(engineer).post(f"{API}/feeds/").json()["url"]
     theirs = token_client(lead).post(f"{API}/feeds/").json()["url"]
-    roster.feed_revoke(user=engineer, feed=CalendarFeed.objects.get(user=engineer))
+    roster_services.feed_revoke(user=engineer, feed=CalendarFeed.objects.get(user=engineer))
 
     renewed = token_client(engineer).post(f"{API}/feeds/")
 
@@ -696,10 +697,10 @@ def test_each_user_gets_their_own_feed_and_a_revoked_one_is_replaced(
 
 
 def test_feed_for_keeps_the_address_and_the_team_private(rostered, engineer, pay_engineer):
-    first = roster.feed_for(user=engineer, team=rostered)
-    assert roster.feed_for(user=engineer, team=rostered) == first
+    first = roster_services.feed_for(user=engineer, team=rostered)
+    assert roster_services.feed_for(user=engineer, team=rostered) == first
     with pytest.raises(PermissionDenied):
-        roster.feed_for(user=pay_engineer, team=rostered)
+        roster_services.feed_for(user=pay_engineer, team=rostered)
     assert CalendarFeed.objects.count() == 1
 
 

@@ -3,7 +3,7 @@
 `oncall/` (who is on call, now or at an instant), `rotations/` and `overrides/`
 (read and write), `shifts/` (the final schedule over a window) and `feeds/`
 (the caller's private iCalendar address). Views translate HTTP to the roster's
-services (escalation.roster) and back; the rules live there and in
+services (escalation.roster.services) and back; the rules live there and in
 incidents.rules. A team the caller may not see answers exactly as an unknown
 one: 404.
 """
@@ -33,9 +33,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import clock
-from escalation import oncall, roster
-from escalation.models import CalendarFeed, Layer, Override, Rotation, RotationMember
-from escalation.models.roster import LAYER_ORDER
+from escalation.roster import selectors, services
+from escalation.roster.arithmetic import REACH as ON_CALL_REACH
+from escalation.roster.models import (
+    LAYER_ORDER,
+    CalendarFeed,
+    Layer,
+    Override,
+    Rotation,
+    RotationMember,
+)
 from incidents import rules
 from incidents.api import serializers as s
 from incidents.api.serializers import Choice, Count, Moment, Text, UsernameField
@@ -62,13 +69,13 @@ def _team(request, slug: str) -> Team:
 def _require_lead(request, team: Team) -> None:
     """Refuse a non-lead before reading their input (the service checks again)."""
     if not rules.edits_roster(request.user, team):
-        raise PermissionDenied(roster.not_lead(team))
+        raise PermissionDenied(services.not_lead(team))
 
 
 # ---------------------------------------------------------------- shapes
 #
 # Serializers check types and shapes only; every rule (who may, what a rotation
-# or an override may be) is escalation.roster's. Times of day are "HH:MM" in the
+# or an override may be) is escalation.roster.services'. Times of day are "HH:MM" in the
 # team's zone; instants are ISO 8601 with their offset from UTC.
 
 HH_MM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
@@ -206,7 +213,7 @@ class RotationSerializer(serializers.Serializer):
         return attrs
 
 
-def rotation_spec(rotation: Rotation | None, changes: dict) -> roster.RotationSpec:
+def rotation_spec(rotation: Rotation | None, changes: dict) -> services.RotationSpec:
     """The whole rotation a write asks for: `changes` over what `rotation` is now."""
     current = {}
     if rotation is not None:
@@ -223,7 +230,7 @@ def rotation_spec(rotation: Rotation | None, changes: dict) -> roster.RotationSp
             "day_start": rotation.day_start,
             "day_end": rotation.day_end,
         }
-    return roster.RotationSpec(**{**current, **changes})
+    return services.RotationSpec(**{**current, **changes})
 
 
 class OverrideSerializer(serializers.Serializer):
@@ -389,15 +396,15 @@ class OnCallView(APIView):
         query.is_valid(raise_exception=True)
         at = query.validated_data.get("at") or clock.now()
         # Overrides that ended before the stretch around `at` cannot touch it.
-        roster_ = oncall.roster_for(team, since=at - oncall.REACH)
-        now, upcoming = roster_.now_and_next(at)
+        roster = selectors.roster_for(team, since=at - ON_CALL_REACH)
+        answer = roster.on_call(at).values()
         ser = OnCallShiftSerializer
         return Response(
             {
                 "team": team.slug,
-                "now": ser(now, many=True).data,
-                "next": ser(upcoming, many=True).data,
-                "warnings": [str(w) for w in roster_.warnings()],
+                "now": ser([a.now for a in answer if a.now], many=True).data,
+                "next": ser([a.next for a in answer if a.next], many=True).data,
+                "warnings": [str(w) for w in roster.warnings()],
             }
         )
 
@@ -507,7 +514,7 @@ class RotationListView(APIView):
         _require_lead(request, team)
         data = RotationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rotation = roster.rotation_save(
+        rotation = services.rotation_save(
             actor=request.user, team=team, spec=rotation_spec(None, data.validated_data)
         )
         return _rotation_answer(request, team, rotation, status.HTTP_201_CREATED)
@@ -559,7 +566,7 @@ class RotationDetailView(APIView):
         _require_lead(request, team)
         data = RotationSerializer(rotation, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        rotation = roster.rotation_save(
+        rotation = services.rotation_save(
             actor=request.user,
             team=team,
             spec=rotation_spec(rotation, data.validated_data),
@@ -580,7 +587,7 @@ class RotationDetailView(APIView):
     )
     def delete(self, request, slug: str, pk: int):
         team = _team(request, slug)
-        roster.rotation_delete(actor=request.user, rotation=_rotation(team, pk))
+        services.rotation_delete(actor=request.user, rotation=_rotation(team, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -663,7 +670,7 @@ class OverrideListView(APIView):
         team = _team(request, slug)
         data = OverrideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        override = roster.override_create(actor=request.user, team=team, **data.validated_data)
+        override = services.override_create(actor=request.user, team=team, **data.validated_data)
         override = Override.objects.select_related("user", "created_by").get(pk=override.pk)
         return Response(OverrideSerializer(override).data, status=status.HTTP_201_CREATED)
 
@@ -690,7 +697,7 @@ class OverrideDetailView(APIView):
         override = Override.objects.filter(team=team, pk=pk).select_related("user").first()
         if override is None:
             raise NotFound(_("No such override."))
-        roster.override_delete(actor=request.user, override=override)
+        services.override_delete(actor=request.user, override=override)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -761,7 +768,7 @@ class ShiftsView(APIView):
         query = ShiftsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["from"], query.validated_data["until"]
-        layers = oncall.roster_for(team, since=start).shifts(start, end)
+        layers = selectors.roster_for(team, since=start).shifts(start, end)
         shifts = sorted(
             (shift for items in layers.values() for shift in items),
             key=lambda shift: (shift.start, LAYER_ORDER[shift.layer]),
@@ -805,7 +812,7 @@ class FeedView(APIView):
             .exclude(nonce="")
             .exists()
         )
-        feed = roster.feed_for(user=request.user, team=team)
+        feed = services.feed_for(user=request.user, team=team)
         url = settings.SITE_URL + reverse("oncall-feed", args=[feed.token])
         code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
         return Response({"url": url}, status=code)

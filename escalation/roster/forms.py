@@ -12,8 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from common import clock as wall
-from escalation.models import Layer
-from escalation.models.roster import ALL_WEEKDAYS
+from escalation.roster.models import ALL_WEEKDAYS, Layer
 from incidents.forms import datetime_field, textarea
 
 User = get_user_model()

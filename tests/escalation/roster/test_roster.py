@@ -7,9 +7,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import translation
 
-from escalation import messages, roster
+from escalation import messages
 from escalation.engine import sweep_due_deadlines
 from escalation.models import Delivery, HandoverNote, Notice, RosterEvent
+from escalation.roster import selectors as roster_selectors
+from escalation.roster import services as roster_services
+from escalation.roster import sweep as roster_sweep
 from incidents import services
 from tests.conftest import NOW
 from tests.factories import IncidentFactory, in_progress_incident, make_rotation
@@ -29,7 +32,7 @@ def handovers(team=None):
 
 def sweep(clock, at):
     clock.move_to(at)
-    return roster.sweep_rosters()
+    return roster_sweep.sweep_rosters()
 
 
 # ---------------------------------------------------------------- who may change what
@@ -50,7 +53,7 @@ def test_only_a_tech_lead_sets_up_rotations(clock, platform, lead, engineer):
         "primary rotation (primary): engineer; shifts of 7 days from 2026-11-23 09:00"
     )
     with translation.override("zh-hans"):
-        assert roster.describe(event) == (
+        assert roster_selectors.describe(event) == (
             "primary rotation（主值班）：engineer；每班 7 天，自 2026-11-23 09:00 起"
         )
 
@@ -65,14 +68,14 @@ def test_it_refuses_a_participant_from_another_team(clock, platform, lead, pay_e
 
 def test_a_change_is_on_the_timeline_with_before_and_after(clock, platform, lead, engineer, onduty):
     rotation = make_rotation(actor=lead, team=platform, people=[engineer])
-    spec = roster.RotationSpec(
+    spec = roster_services.RotationSpec(
         name="Weekly",
         layer="primary",
         participants=[onduty, engineer],
         shift_days=1,
         start_date=date(2026, 11, 23),
     )
-    roster.rotation_save(actor=lead, team=platform, spec=spec, rotation=rotation)
+    roster_services.rotation_save(actor=lead, team=platform, spec=spec, rotation=rotation)
 
     changed = RosterEvent.objects.filter(kind="rotation_changed").get()
     assert changed.summary == (
@@ -86,10 +89,10 @@ def test_anyone_may_cover_themselves_or_ask_to_be_covered(
 ):
     make_rotation(actor=lead, team=platform, people=[engineer])
     # onduty covers engineer's shift; engineer asks tester to cover another stretch.
-    roster.override_create(
+    roster_services.override_create(
         actor=onduty, team=platform, layer="primary", user=onduty, start=NOW, end=NOW + H
     )
-    roster.override_create(
+    roster_services.override_create(
         actor=engineer,
         team=platform,
         layer="primary",
@@ -99,7 +102,7 @@ def test_anyone_may_cover_themselves_or_ask_to_be_covered(
     )
     # tester may not put onduty in someone else's shift.
     with pytest.raises(PermissionDenied):
-        roster.override_create(
+        roster_services.override_create(
             actor=tester,
             team=platform,
             layer="primary",
@@ -117,7 +120,7 @@ def test_it_refuses_an_override_outside_the_team_or_in_the_past(
         args = {"actor": manager, "team": platform, "layer": "primary", "user": engineer}
         args.update(start=NOW + H, end=NOW + 2 * H)
         args.update(kw)
-        return roster.override_create(**args)
+        return roster_services.override_create(**args)
 
     with pytest.raises(ValidationError) as error:
         add(user=pay_engineer)
@@ -133,12 +136,12 @@ def test_it_refuses_an_override_outside_the_team_or_in_the_past(
 
 
 def test_only_the_people_concerned_remove_an_override(clock, platform, lead, engineer, tester):
-    made = roster.override_create(
+    made = roster_services.override_create(
         actor=lead, team=platform, layer="primary", user=engineer, start=NOW, end=NOW + H
     )
     with pytest.raises(PermissionDenied):
-        roster.override_delete(actor=tester, override=made)
-    roster.override_delete(actor=engineer, override=made)
+        roster_services.override_delete(actor=tester, override=made)
+    roster_services.override_delete(actor=engineer, override=made)
     assert RosterEvent.objects.filter(kind="override_deleted", actor=engineer).exists()
 
 
@@ -180,11 +183,11 @@ def test_the_handover_lists_incidents_deadlines_blockers_and_the_outgoing_note(
         incident=busy, actor=owner, kind="blocker", text="Waiting for the storage team"
     )
     quiet = IncidentFactory(actor=lead, severity="P3", title="Typo on the status page")
-    roster.handover_note_add(
+    roster_services.handover_note_add(
         actor=engineer, team=platform, layer="primary", text="db-3 needs a look at 10:00"
     )
     with pytest.raises(PermissionDenied):  # not on call now, not a lead
-        roster.handover_note_add(actor=onduty, team=platform, layer="primary", text="hi")
+        roster_services.handover_note_add(actor=onduty, team=platform, layer="primary", text="hi")
 
     sweep(clock, NEXT_MONDAY + MIN)
 
@@ -211,7 +214,7 @@ def test_the_handover_lists_incidents_deadlines_blockers_and_the_outgoing_note(
 
 def test_an_override_hands_over_from_its_first_minute(clock, platform, lead, engineer, onduty):
     make_rotation(actor=lead, team=platform, people=[engineer])
-    roster.override_create(
+    roster_services.override_create(
         actor=onduty, team=platform, layer="primary", user=onduty, start=NOW, end=NOW + 4 * H
     )
 
@@ -344,7 +347,7 @@ def test_with_nobody_on_call_the_step_falls_back_to_the_leads_and_says_so(
 
 def test_an_override_decides_who_is_paged(clock, platform, lead, onduty, engineer, tester):
     make_rotation(actor=lead, team=platform, people=[engineer])
-    roster.override_create(
+    roster_services.override_create(
         actor=lead, team=platform, layer="primary", user=tester, start=NOW, end=NOW + H
     )
     incident = IncidentFactory(actor=onduty, severity="P0", urgent=True, phone_call_to="lead")
@@ -366,11 +369,11 @@ def test_the_handoff_time_matters_to_who_is_paged(clock, platform, lead, onduty,
 
 def test_a_removed_override_names_whom_it_covered(clock, platform, lead, engineer, onduty):
     make_rotation(actor=lead, team=platform, people=[engineer])
-    made = roster.override_create(
+    made = roster_services.override_create(
         actor=lead, team=platform, layer="primary", user=onduty, start=NOW, end=NOW + H
     )
 
-    roster.override_delete(actor=lead, override=made)
+    roster_services.override_delete(actor=lead, override=made)
 
     event = RosterEvent.objects.get(kind="override_deleted")
     assert event.data["covers"] == ["engineer"]
@@ -382,7 +385,7 @@ def test_it_refuses_far_dates_that_would_break_the_arithmetic(clock, platform, l
         make_rotation(actor=lead, team=platform, people=[engineer], start_date=date(9999, 1, 4))
     assert "start_date" in error.value.message_dict
     with pytest.raises(ValidationError) as error:
-        roster.override_create(
+        roster_services.override_create(
             actor=lead,
             team=platform,
             layer="primary",

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from escalation import roster
+from escalation.roster import services as roster_services
 from tests.conftest import NOW
 from tests.factories import make_rotation, make_user
 
@@ -57,7 +57,7 @@ def test_it_answers_who_is_on_call_now_and_next(token_client, rostered, engineer
 
 
 def test_an_override_shows_in_now_and_next(token_client, rostered, lead, manager, onduty):
-    roster.override_create(
+    roster_services.override_create(
         actor=lead, team=rostered, layer="primary", user=manager, start=NOW + H, end=NOW + 3 * H
     )
 

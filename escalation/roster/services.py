@@ -1,52 +1,40 @@
-"""Writes to a team's duty roster, and the roster's own sweep (handovers, gaps).
+"""Writes to a team's duty roster: rotations, overrides, handover notes, calendar
+feeds, and rotations following team changes (run by the roster's sweep).
 
 Every change is checked against incidents.rules and written with a RosterEvent
 in the same transaction: the roster's timeline says who changed what, when.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import translation
-from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from common import clock as wall
-from common.people import display_name
-from escalation import jobs, oncall
 from escalation.calendars import zone
-from escalation.engine import late_grace
-from escalation.messages import LAYER_NAMES
-from escalation.models import (
+from escalation.roster.arithmetic import Roster
+from escalation.roster.models import (
+    ALL_WEEKDAYS,
     CalendarFeed,
-    Clock,
     HandoverNote,
     Layer,
-    Notice,
     Override,
     RosterEvent,
     Rotation,
     RotationMember,
 )
-from escalation.models.roster import ALL_WEEKDAYS, LAYER_ORDER
-from escalation.notices import write_deliveries
+from escalation.roster.selectors import describe, people_ids, roster_for
 from incidents import rules
-from incidents.models import OPEN_STATES, Incident, LogEntry, Team
+from incidents.models import Team
 
-# An override may reach this far ahead; a handover is sent up to this long after
-# the handoff (after an outage of the worker); a gap is looked for this far ahead.
+# An override may reach this far ahead.
 OVERRIDE_REACH = timedelta(days=366)
-HANDOVER_WINDOW = timedelta(hours=24)
 # A rotation's start date lies within this of today: further, and nothing it says
 # could matter (and far dates overflow the arithmetic).
 DATE_REACH = timedelta(days=3653)
-GAP_HORIZON = timedelta(hours=24)
-MAX_LISTED = 50
 
 
 def _event(team: Team, actor, kind: str, **data) -> RosterEvent:
@@ -57,83 +45,6 @@ def _event(team: Team, actor, kind: str, **data) -> RosterEvent:
         event.summary = describe(event)[:500]
     event.save()
     return event
-
-
-def describe(event: RosterEvent, names: dict[str, str] | None = None) -> str:
-    """What changed, in the active language. The facts keep usernames; `names`
-    (people_names of the page's events) shows them as people's names, a deleted
-    user by the username kept. Without it (the English summary): usernames."""
-    d = event.data
-    names = names or {}
-
-    def who(usernames) -> str:
-        return ", ".join(names.get(u, u) for u in usernames)
-
-    if (
-        event.kind
-        in (
-            RosterEvent.Kind.ROTATION_CREATED,
-            RosterEvent.Kind.ROTATION_CHANGED,
-            RosterEvent.Kind.ROTATION_DELETED,
-        )
-        and "after" in d
-    ):
-        text = _rotation_text(d["after"], names)
-        if d.get("before") and d["before"] != d["after"]:
-            text = f"{_rotation_text(d['before'], names)} → {text}"
-        return text
-    if event.kind in (RosterEvent.Kind.OVERRIDE_CREATED, RosterEvent.Kind.OVERRIDE_DELETED) and (
-        "user" in d
-    ):
-        text = _("%(user)s covers %(covers)s (%(layer)s) %(span)s") % {
-            "user": who([d["user"]]),
-            "covers": who(d["covers"]) or "—",
-            "layer": _layer(d["layer"]),
-            "span": d["span"],
-        }
-        if d.get("note"):
-            return _("%(label)s: %(text)s") % {"label": text, "text": d["note"]}
-        return text
-    if event.kind == RosterEvent.Kind.TURNS_MOVED and "people" in d:
-        changes = []
-        if d["left"]:
-            changes.append(_("%(users)s left") % {"users": who(d["left"])})
-        if d["back"]:
-            changes.append(_("%(users)s back") % {"users": who(d["back"])})
-        return _(
-            "%(name)s follows a team change (%(changes)s): turns go round %(people)s, "
-            "from %(user)s now"
-        ) % {
-            "name": d["name"],
-            "changes": "; ".join(changes),
-            "people": " → ".join(names.get(u, u) for u in d["people"]),
-            "user": who([d["holder"]]),
-        }
-    if event.kind == RosterEvent.Kind.NOTE_ADDED and "text" in d:
-        return f"{_layer(d['layer'])}: {d['text']}"
-    return event.summary  # a row written before the facts were kept
-
-
-def people_names(events) -> dict[str, str]:
-    """username → name of everyone the events' facts mention, in one query for all
-    of them; a deleted user is left out (describe keeps their username)."""
-    usernames = set()
-    for event in events:
-        d = event.data
-        for facts in (d.get("before"), d.get("after")):
-            usernames.update((facts or {}).get("people", []))
-        usernames.update(d.get(key) for key in ("user", "holder"))
-        for key in ("covers", "left", "back", "people"):
-            usernames.update(d.get(key) or [])
-    usernames.discard(None)
-    if not usernames:
-        return {}
-    users = get_user_model().objects.filter(username__in=usernames)
-    return {u.username: display_name(u) for u in users.only("username", "first_name", "last_name")}
-
-
-def _layer(value: str) -> str:
-    return str(LAYER_NAMES.get(value, value))
 
 
 def _rotation_facts(rotation: Rotation, users) -> dict:
@@ -155,26 +66,6 @@ def _rotation_facts(rotation: Rotation, users) -> dict:
 
 def _participants(rotation: Rotation) -> list:
     return [m.user for m in rotation.members.select_related("user").order_by("position")]
-
-
-def _rotation_text(f: dict, names: dict[str, str]) -> str:
-    text = ngettext(
-        "%(name)s (%(layer)s): %(people)s; shifts of %(days)s day from %(start)s %(at)s",
-        "%(name)s (%(layer)s): %(people)s; shifts of %(days)s days from %(start)s %(at)s",
-        f["shift_days"],
-    ) % {
-        "name": f["name"],
-        "layer": _layer(f["layer"]),
-        "people": " → ".join(names.get(u, u) for u in f["people"]),
-        "days": f["shift_days"],
-        "start": f["start"],
-        "at": f["at"],
-    }
-    if f["weekdays"] != ALL_WEEKDAYS:
-        text += "; " + ", ".join(str(WEEKDAYS_ABBR[int(d)]) for d in f["weekdays"])
-    if f["window"]:
-        text += "; " + _("daily %(window)s") % {"window": f["window"]}
-    return text
 
 
 def _span(zone, start: datetime, end: datetime) -> str:
@@ -214,7 +105,7 @@ def _check_rotation(team: Team, spec: RotationSpec) -> None:
         errors["layer"] = _("Choose primary or secondary.")
     if not spec.participants:
         errors["participants"] = _("Name at least one participant.")
-    people = oncall.people_ids([team.pk])[team.pk]
+    people = people_ids([team.pk])[team.pk]
     twice = sorted({u.username for u in spec.participants if spec.participants.count(u) > 1})
     if twice:
         errors["participants"] = _("Name each participant once: %(names)s.") % {
@@ -259,7 +150,7 @@ def rotation_save(
         held = (None, None, [])
     else:
         before = _rotation_facts(rotation, _participants(rotation))
-        current = oncall.roster_for(team)
+        current = roster_for(team)
         loaded = next(r for r in current.rotations if r.pk == rotation.pk)
         held = (*current.holder(loaded, now), current.members.get(rotation.pk, []))
         _keep_past(current, loaded, now)
@@ -296,14 +187,12 @@ def rotation_save(
     return rotation
 
 
-def _arithmetic(team: Team) -> oncall.Roster:
+def _arithmetic(team: Team) -> Roster:
     """A roster with nothing loaded: for a rotation's own arithmetic in the team's zone."""
-    return oncall.Roster(
-        team=team, zone=zone(team.time_zone), rotations=[], overrides=[], people=set()
-    )
+    return Roster(team=team, zone=zone(team.time_zone), rotations=[], overrides=[], people=set())
 
 
-def _keep_past(roster: oncall.Roster, rotation: Rotation, now: datetime) -> None:
+def _keep_past(roster: Roster, rotation: Rotation, now: datetime) -> None:
     """Before `rotation` (as loaded in `roster`) changes at `now`, keep what it said
     until now: an ended copy of its settings, turns and participants replaces it
     until `now`, and the rotation itself covers from `now`. Nothing is kept of a
@@ -347,7 +236,7 @@ def _anchor(rotation: Rotation, team: Team, now: datetime, turn, holder, order, 
     rotation.anchor_turn, rotation.anchor_user = new_turn, holder
 
 
-def follow_team_changes(roster: oncall.Roster, now: datetime) -> list[RosterEvent]:
+def follow_team_changes(roster: Roster, now: datetime) -> list[RosterEvent]:
     """Rotations whose participants left the team (or came back) since their turns
     were last set go round the people who may be on call now, from whoever holds the
     turn now: someone who left is replaced at once by the next person, who goes on
@@ -436,7 +325,7 @@ def override_create(
         errors["end"] = _("An override can reach at most a year ahead.")
     elif now - start > OVERRIDE_REACH:
         errors["start"] = _("An override can begin at most a year back.")
-    roster = oncall.roster_for(team)
+    roster = roster_for(team)
     if user is None or not roster.eligible(user):
         errors["user"] = _("Choose an active member of %(team)s.") % {"team": team.name}
     if len(note) > 200:
@@ -484,7 +373,7 @@ def override_delete(*, actor, override: Override) -> None:
         raise PermissionDenied(
             _("Only who made it, who covers, a tech lead or a manager may remove this override.")
         )
-    roster = oncall.roster_for(team)
+    roster = roster_for(team)
     # Whom it covered: what its own shifts lay over (the schedule with it in place).
     shifts = roster.shifts(override.start, override.end).get(override.layer, [])
     covered = {u.username for s in shifts if s.override == override for u in s.covers}
@@ -517,9 +406,8 @@ def handover_note_add(*, actor, team: Team, layer: str, text: str) -> HandoverNo
     if len(text) > 2000:
         raise ValidationError({"text": _("Keep the note under 2000 characters.")})
     now = wall.now()
-    current = oncall.roster_for(team).on_call(now).get(layer)
-    on_call = current is not None and current.user.pk == actor.pk
-    if not (on_call or rules.edits_roster(actor, team)):
+    on_call = roster_for(team).on_call(now, layer).user
+    if not ((on_call is not None and on_call.pk == actor.pk) or rules.edits_roster(actor, team)):
         raise PermissionDenied(
             _("Only who is on call now (or a tech lead) leaves the handover note.")
         )
@@ -575,181 +463,3 @@ def feed_revoke(*, user, feed: CalendarFeed) -> None:
     if feed.revoked_at is None:
         feed.revoked_at = wall.now()
         feed.save(update_fields=["revoked_at"])
-
-
-def feed_usable(feed: CalendarFeed | None) -> bool:
-    """An address works while it is not revoked and its owner may still see it."""
-    if feed is None or feed.revoked_at is not None or not feed.user.is_active:
-        return False
-    return feed.team is None or rules.sees_roster(feed.user, feed.team)
-
-
-# ---------------------------------------------------------------- the roster sweep
-
-
-@dataclass
-class RosterSweep:
-    handovers: list[int] = field(default_factory=list)
-    gaps: list[int] = field(default_factory=list)
-    deliveries: list[int] = field(default_factory=list)
-
-
-def sweep_rosters(*, now: datetime | None = None) -> RosterSweep:
-    """Handover notices (one per handoff, to whoever comes on call) and coverage-gap
-    notices (one per gap, to the tech leads), exactly once each: their unique key
-    is (team, clock, handoff or gap start, layer). After an outage only each
-    layer's current handoff is sent, marked late, never the ones in between."""
-    now = now or wall.now()
-    result = RosterSweep()
-    teams = list(
-        Team.objects.filter(Q(rotations__isnull=False) | Q(overrides__end__gt=now))
-        .distinct()
-        .select_related("manager")
-    )
-    if not teams:
-        return result
-    rosters = oncall.load(teams, since=now - oncall.REACH)
-    wanted: list[Notice] = []
-    for team in teams:
-        roster = rosters[team.pk]
-        with transaction.atomic():
-            follow_team_changes(roster, now)
-        wanted += _handovers(roster, now)
-        gap = _gap(roster, now)
-        if gap is not None:
-            wanted.append(gap)
-    if not wanted:
-        return result
-    with transaction.atomic():
-        Notice.objects.bulk_create(wanted, ignore_conflicts=True)
-        keys = {(n.team_id, n.clock, n.cycle, n.level) for n in wanted}
-        written = [
-            n
-            for n in Notice.objects.filter(
-                incident__isnull=True, team__in=teams, created_at=now
-            ).select_related("team")
-            if (n.team_id, n.clock, n.cycle, n.level) in keys
-        ]
-        for notice in written:
-            if notice.clock == Clock.HANDOVER:
-                result.handovers.append(notice.pk)
-                HandoverNote.objects.filter(
-                    pk__in=[n["id"] for n in notice.details.get("notes", [])]
-                ).update(notice=notice)
-            else:
-                result.gaps.append(notice.pk)
-        result.deliveries = write_deliveries(written, now)
-        if result.deliveries:
-            pending = list(result.deliveries)
-            transaction.on_commit(lambda: jobs.deliver(pending))
-    return result
-
-
-def _handovers(roster: oncall.Roster, now: datetime) -> list[Notice]:
-    wanted = []
-    for layer, current in roster.on_call(now).items():
-        if current is None or current.start < now - HANDOVER_WINDOW:
-            continue
-        # A rotation set up after this stretch began is not a handoff: nobody
-        # handed anything over. An override is one from its first minute.
-        source = current.override or current.rotation
-        if current.override is None and source.created_at > current.start:
-            continue
-        late_by = now - current.start
-        late = late_by > late_grace()
-        wanted.append(
-            Notice(
-                team=roster.team,
-                clock=Clock.HANDOVER,
-                cycle=int(current.start.timestamp()),
-                level=LAYER_ORDER[layer],
-                deadline=current.start,
-                due_at=current.end,
-                created_at=now,
-                late=late,
-                late_seconds=int(late_by.total_seconds()) if late else 0,
-                recipients=[current.user.username],
-                details=handover_details(roster, layer, current, now),
-            )
-        )
-    return wanted
-
-
-def handover_details(roster: oncall.Roster, layer: str, shift, now: datetime) -> dict:
-    """What the incoming person needs: the team's open incidents, the deadlines that
-    fall in their shift, open blockers, and the notes the outgoing person left."""
-    team = roster.team
-    incidents = list(
-        Incident.objects.filter(team=team, state__in=OPEN_STATES).order_by(
-            "severity", "received_at"
-        )[: MAX_LISTED * 4]
-    )
-    listed = [
-        {"id": i.pk, "number": i.number, "severity": i.severity, "state": i.state, "title": i.title}
-        for i in incidents[:MAX_LISTED]
-    ]
-    deadlines = []
-    for i in incidents:
-        for what, at, running in (
-            ("respond", i.respond_by, i.respond_clock_running),
-            ("resolve", i.resolve_by, i.resolve_clock_running and i.paused_at is None),
-            ("update", i.next_update_by, i.update_clock_running and i.paused_at is None),
-        ):
-            if running and at is not None and at < shift.end:
-                deadlines.append({"number": i.number, "clock": what, "at": at.isoformat()})
-    deadlines.sort(key=lambda d: d["at"])
-    blockers = []
-    entries = LogEntry.objects.filter(incident__in=incidents).order_by("incident_id", "created_at")
-    last_blocker: dict[int, LogEntry] = {}
-    for entry in entries.only("id", "incident_id", "kind", "text", "created_at"):
-        if entry.kind == LogEntry.Kind.BLOCKER:
-            last_blocker[entry.incident_id] = entry
-        elif entry.kind in (LogEntry.Kind.PROGRESS, LogEntry.Kind.WORKAROUND, LogEntry.Kind.FIX):
-            last_blocker.pop(entry.incident_id, None)  # handled since
-    numbers = {i.pk: i.number for i in incidents}
-    for incident_id, entry in sorted(last_blocker.items(), key=lambda kv: kv[1].created_at):
-        blockers.append({"number": numbers[incident_id], "text": entry.text[:300]})
-    notes = HandoverNote.objects.filter(
-        team=team, layer=layer, notice__isnull=True, created_at__lte=now
-    ).select_related("author")
-    return {
-        "layer": layer,
-        "from": shift.start.isoformat(),
-        "until": shift.end.isoformat(),
-        "incidents": listed,
-        "open_incidents": len(incidents),
-        "deadlines": deadlines[:MAX_LISTED],
-        "blockers": blockers[:MAX_LISTED],
-        "notes": [
-            {"id": n.pk, "author": n.author.username if n.author else "", "text": n.text}
-            for n in notes
-        ],
-    }
-
-
-def _gap(roster: oncall.Roster, now: datetime) -> Notice | None:
-    """A notice to the tech leads if nobody is on call in the primary layer at some
-    moment of the next 24 hours, once per gap (keyed by when the gap begins)."""
-    primary = [r for r in roster.rotations if r.layer == Layer.PRIMARY]
-    if not primary:
-        return None  # the team keeps no primary roster: nothing can lapse
-    gap = roster.first_gap(now, now + GAP_HORIZON)
-    if gap is None:
-        return None
-    start, end = gap
-    if start <= now:
-        start = roster.gap_began(now, anchor=min(r.created_at for r in primary))
-    leads = [u for u in roster.team.tech_leads.all() if u.is_active]
-    if not leads and roster.team.manager is not None:
-        leads = [roster.team.manager]
-    return Notice(
-        team=roster.team,
-        clock=Clock.GAP,
-        cycle=int(start.timestamp()),
-        level=1,
-        deadline=start,
-        due_at=end,
-        created_at=now,
-        recipients=[u.username for u in leads],
-        details={"layer": Layer.PRIMARY, "from": start.isoformat(), "until": end.isoformat()},
-    )

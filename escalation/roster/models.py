@@ -11,7 +11,9 @@
 - CalendarFeed: a private, revocable iCalendar address of a user's shifts or
   of a team's schedule.
 
-The arithmetic is in escalation.oncall, the writes in escalation.roster.
+Loaded by escalation.models (the app's models module), so the app label and the
+migrations stay escalation's. The arithmetic is in escalation.roster.arithmetic,
+the writes in escalation.roster.services, the reads in escalation.roster.selectors.
 """
 
 import secrets

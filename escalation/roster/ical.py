@@ -13,9 +13,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from common.people import display_name, display_names
-from escalation import oncall
 from escalation.messages import LAYER_NAMES
-from escalation.models import CalendarFeed
+from escalation.roster.arithmetic import REACH, Shift
+from escalation.roster.models import CalendarFeed
+from escalation.roster.selectors import rosters_for
 from incidents.selectors import visible_teams
 
 BACK = timedelta(days=30)
@@ -42,10 +43,10 @@ def feed_shifts(feed: CalendarFeed, now: datetime) -> list[tuple]:
     listed = []
     # Overrides that ended before the feed's first day are loaded too: one may have
     # cut a piece that reaches into it, and the pieces must be numbered the same.
-    for roster in oncall.load(teams, since=start - OVERRIDE_LOOKBACK).values():
+    for roster in rosters_for(teams, since=start - OVERRIDE_LOOKBACK).values():
         # Back far enough that every piece reaching into the feed starts inside what
         # is worked out: a shift lasts at most 28 days, an override as long as it says.
-        since = min([start - oncall.REACH] + [o.start for o in roster.overrides])
+        since = min([start - REACH] + [o.start for o in roster.overrides])
         since = max(since, start - OVERRIDE_LOOKBACK)
         for items in roster.shifts(since, end, merge=False).values():
             ordinal: dict[tuple, int] = {}
@@ -61,7 +62,7 @@ def feed_shifts(feed: CalendarFeed, now: datetime) -> list[tuple]:
     return listed
 
 
-def _source(shift: oncall.Shift) -> tuple:
+def _source(shift: Shift) -> tuple:
     """What a piece belongs to: (layer, "o", override) or (layer, "r", rotation, shift)."""
     if shift.override is not None:
         return (shift.layer, "o", shift.override.pk)

@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from escalation import oncall, roster
 from escalation.models import Override
+from escalation.roster import arithmetic
+from escalation.roster import selectors as roster_selectors
+from escalation.roster import services as roster_services
 from tests.conftest import NOW
 from tests.factories import make_rotation
 
@@ -24,7 +26,7 @@ def table(shifts):
 
 
 def primary(team, start, end):
-    return table(oncall.roster_for(team, since=start).shifts(start, end)["primary"])
+    return table(roster_selectors.roster_for(team, since=start).shifts(start, end)["primary"])
 
 
 def test_it_hands_a_weekly_shift_over_at_the_handoff_time_in_the_team_zone(
@@ -104,7 +106,7 @@ def test_a_handoff_in_the_skipped_hour_happens_at_the_first_instant_after_it(
         handoff_time=time(2, 30),
         start_date=date(2026, 3, 29),
     )
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
     # 02:30 does not exist that night; the clock jumps from 02:00 CET to 03:00 CEST
     # (01:00 UTC), and the hand-off happens then, not an hour late (it was 01:30 UTC).
     assert r.boundary(rotation, 0) == utc(2026, 3, 29, 1, 0)
@@ -117,7 +119,7 @@ def test_it_skips_a_participant_who_left_the_team_and_warns(
     make_rotation(actor=lead, team=platform, people=[engineer, onduty, tester], shift_days=1)
     platform.members.remove(onduty)
 
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
     got = table(r.shifts(utc(2026, 11, 23, 1), utc(2026, 11, 26, 1))["primary"])
 
     # onduty's day goes to the next in order; the others keep their days.
@@ -135,7 +137,7 @@ def test_it_skips_an_inactive_participant(clock, platform, lead, engineer, ondut
     onduty.is_active = False
     onduty.save()
 
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
 
     assert {s.user.username for s in r.shifts(NOW, NOW + 5 * D)["primary"]} == {"engineer"}
     assert [w.reason for w in r.warnings()] == ["inactive"]
@@ -182,7 +184,7 @@ def test_an_overnight_window_runs_into_the_next_day(clock, platform, lead, engin
 
 
 def override(team, user, start, end, actor, layer="primary"):
-    return roster.override_create(
+    return roster_services.override_create(
         actor=actor, team=team, layer=layer, user=user, start=start, end=end
     )
 
@@ -191,7 +193,7 @@ def test_a_partial_override_covers_part_of_a_shift(clock, platform, lead, engine
     make_rotation(actor=lead, team=platform, people=[engineer])
     override(platform, onduty, NOW + 2 * H, NOW + 5 * H, lead)
 
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
     shifts = r.shifts(NOW, NOW + 8 * H)["primary"]
 
     assert table(shifts) == [
@@ -232,23 +234,65 @@ def test_an_override_of_one_layer_leaves_the_other_alone(
     make_rotation(actor=lead, team=platform, people=[tester], layer="secondary")
     override(platform, onduty, NOW, NOW + 2 * H, lead, layer="secondary")
 
-    now = oncall.roster_for(platform).on_call(NOW + H)
+    now = roster_selectors.roster_for(platform).on_call(NOW + H)
 
     assert (now["primary"].user, now["secondary"].user) == (engineer, onduty)
 
 
-def test_now_and_next_give_whole_stretches(clock, platform, lead, engineer, onduty):
+def test_on_call_gives_whole_stretches_now_and_next(clock, platform, lead, engineer, onduty):
     make_rotation(actor=lead, team=platform, people=[engineer, onduty])
 
-    current, upcoming = oncall.roster_for(platform).now_and_next(NOW)
+    answer = roster_selectors.roster_for(platform).on_call(NOW)
 
-    assert table(current) == [("engineer", utc(2026, 11, 23, 1), utc(2026, 11, 30, 1))]
-    assert table(upcoming) == [("onduty", utc(2026, 11, 30, 1), utc(2026, 12, 7, 1))]
+    assert table([answer["primary"].now]) == [
+        ("engineer", utc(2026, 11, 23, 1), utc(2026, 11, 30, 1))
+    ]
+    assert table([answer["primary"].next]) == [
+        ("onduty", utc(2026, 11, 30, 1), utc(2026, 12, 7, 1))
+    ]
+    assert answer["primary"].user == engineer
+    nobody = answer["secondary"]
+    assert (nobody.user, nobody.now, nobody.next) == (None, None, None)
+
+
+def test_on_call_of_one_layer(clock, platform, lead, engineer, onduty, tester):
+    make_rotation(actor=lead, team=platform, people=[engineer])
+    override(platform, tester, NOW + H, NOW + 2 * H, lead)
+
+    r = roster_selectors.roster_for(platform)
+
+    assert r.on_call(NOW, "primary").user == engineer
+    assert r.on_call(NOW, "primary").next.user == tester
+    assert r.on_call(NOW + H, "primary").user == tester
+    assert r.on_call(NOW + H, "secondary").user is None
+
+
+def test_who_is_on_call_needs_only_the_shifts_around_the_moment(
+    clock, platform, lead, engineer, onduty, tester, monkeypatch
+):
+    # The escalation sweep and the dashboard read `user` alone: the stretches (29
+    # days either side) are worked out only when `now` or `next` is read, once.
+    make_rotation(actor=lead, team=platform, people=[engineer, onduty])
+    make_rotation(actor=lead, team=platform, people=[onduty, tester], layer="secondary")
+    r = roster_selectors.roster_for(platform)
+    windows = []
+    stretches = type(r).stretches
+    monkeypatch.setattr(
+        type(r), "stretches", lambda self, a, b: windows.append(b - a) or stretches(self, a, b)
+    )
+
+    answer = r.on_call(NOW + H)
+    assert [a.user for a in answer.values()] == [engineer, onduty]
+    assert windows == []
+
+    assert [a.next.user for a in answer.values()] == [onduty, tester]
+    assert answer["primary"].now.user == engineer
+    assert windows == [2 * arithmetic.REACH]
 
 
 def test_it_finds_the_first_gap_and_when_it_began(clock, platform, lead, engineer):
     make_rotation(actor=lead, team=platform, people=[engineer], weekdays="01234")
-    r = oncall.roster_for(platform)
+    r = roster_selectors.roster_for(platform)
 
     # Weekdays only: Friday's stretch runs to Saturday's 09:00 hand-off, so nobody is
     # on call from Saturday 09:00 until Monday 09:00 (Shanghai). (Before stretches,
@@ -269,7 +313,7 @@ def test_it_loads_any_number_of_teams_in_a_constant_number_of_queries(
     make_rotation(actor=pay_lead, team=payments, people=[pay_engineer])
 
     with django_assert_num_queries(6):
-        rosters = oncall.load([platform, payments])
+        rosters = roster_selectors.rosters_for([platform, payments])
     with django_assert_num_queries(0):
         found = {t: r.on_call(NOW)["primary"].user.username for t, r in rosters.items()}
     assert found == {platform.pk: "engineer", payments.pk: "pay-engineer"}
@@ -279,10 +323,10 @@ def test_it_finds_who_is_primary_and_secondary_at_once(clock, platform, lead, en
     make_rotation(actor=lead, team=platform, people=[engineer])
     make_rotation(actor=lead, team=platform, people=[onduty], layer="secondary")
     start = utc(2026, 11, 27, 1)  # Friday 09:00 in Shanghai
-    roster.override_create(
+    roster_services.override_create(
         actor=lead, team=platform, layer="primary", user=onduty, start=start, end=start + 9 * H
     )
-    schedule = oncall.roster_for(platform)
+    schedule = roster_selectors.roster_for(platform)
 
     found = schedule.double_duty(NOW, NOW + 7 * D)
 

@@ -8,9 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from escalation import messages, roster
+from escalation import messages
 from escalation.engine import sweep_due_deadlines
 from escalation.models import Notice
+from escalation.roster import services as roster_services
+from escalation.roster import sweep as roster_sweep
 from incidents import services
 from tests.conftest import NOW
 from tests.factories import IncidentFactory, make_rotation, verifying_incident
@@ -28,7 +30,7 @@ def named(clock, platform, lead, engineer, onduty, tester):
         user.save()
     make_rotation(actor=lead, team=platform, people=[onduty, engineer], name="Weekly primary")
     make_rotation(actor=lead, team=platform, people=[tester], layer="secondary", shift_days=1)
-    roster.override_create(
+    roster_services.override_create(
         actor=lead, team=platform, layer="primary", user=engineer, start=NOW + H, end=NOW + 5 * H
     )
     return platform
@@ -47,7 +49,7 @@ def test_it_names_rotation_members_and_overrides(client, named, lead):
 
 
 def test_it_names_people_in_calendar_event_titles(client, named, lead):
-    feed = roster.feed_create(user=lead, team=named)
+    feed = roster_services.feed_create(user=lead, team=named)
 
     cal = icalendar.Calendar.from_ical(client.get(f"/oncall/feeds/{feed.token}.ics").content)
     titles = {str(event["summary"]) for event in cal.walk("VEVENT")}
@@ -129,9 +131,9 @@ def test_it_names_the_author_of_a_handover_note(clock, platform, lead, engineer,
     engineer.first_name, engineer.last_name = "Fang", "Wang"
     engineer.save()
     make_rotation(actor=lead, team=platform, people=[engineer, onduty])
-    roster.handover_note_add(actor=engineer, team=platform, layer="primary", text="db-3")
+    roster_services.handover_note_add(actor=engineer, team=platform, layer="primary", text="db-3")
     clock.move_to(datetime(2026, 11, 30, 1, 1, tzinfo=UTC))  # Monday's handoff
-    roster.sweep_rosters()
+    roster_sweep.sweep_rosters()
 
     notice = Notice.objects.get(clock="handover")
 
@@ -200,7 +202,7 @@ def test_the_roster_log_looks_names_up_once(client, named, lead, engineer, ondut
     with CaptureQueriesContext(connection) as few:
         client.get("/oncall/platform/")
     for i in range(5):
-        roster.override_create(
+        roster_services.override_create(
             actor=lead,
             team=named,
             layer="primary",

@@ -8,8 +8,10 @@ import icalendar
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from escalation import ical, oncall, roster
 from escalation.models import CalendarFeed
+from escalation.roster import arithmetic, ical
+from escalation.roster import selectors as roster_selectors
+from escalation.roster import services as roster_services
 from incidents.models import UserProfile
 from tests.conftest import NOW
 from tests.factories import make_rotation
@@ -36,21 +38,23 @@ def parsed(response):
 def schedule(clock, platform, lead, engineer, onduty, tester):
     make_rotation(actor=lead, team=platform, people=[engineer, onduty])
     make_rotation(actor=lead, team=platform, people=[tester], layer="secondary", shift_days=1)
-    roster.override_create(
+    roster_services.override_create(
         actor=lead, team=platform, layer="primary", user=onduty, start=NOW + H, end=NOW + 5 * H
     )
     return platform
 
 
 def test_the_team_feed_parsed_back_equals_the_schedule(client, schedule, lead):
-    feed = roster.feed_create(user=lead, team=schedule)
+    feed = roster_services.feed_create(user=lead, team=schedule)
 
     cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
 
     # One event per shift (or per piece of one an override cuts), listed whole: the
     # shift running 30 days back is not cut at the feed's first day.
-    since = NOW - ical.BACK - oncall.REACH
-    shifts = oncall.roster_for(schedule, since=since).shifts(since, NOW + ical.AHEAD, merge=False)
+    since = NOW - ical.BACK - arithmetic.REACH
+    shifts = roster_selectors.roster_for(schedule, since=since).shifts(
+        since, NOW + ical.AHEAD, merge=False
+    )
     expected = sorted(
         (f"On call ({layer}): Platform — {s.user.get_full_name()}", s.start, s.end)
         for layer, items in shifts.items()
@@ -77,7 +81,7 @@ def uids(client, feed):
 
 
 def test_a_shift_keeps_its_uid_on_every_fetch(client, clock, schedule, lead):
-    feed = roster.feed_create(user=lead, team=schedule)
+    feed = roster_services.feed_create(user=lead, team=schedule)
     clock.move_to(NOW + 40 * 24 * H)  # the first week now starts before the feed's window
     first = uids(client, feed)
 
@@ -97,7 +101,7 @@ def test_a_shift_keeps_its_uid_on_every_fetch(client, clock, schedule, lead):
 
 
 def test_a_users_feed_holds_only_their_shifts(client, schedule, onduty):
-    feed = roster.feed_create(user=onduty)
+    feed = roster_services.feed_create(user=onduty)
 
     _cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
 
@@ -111,7 +115,7 @@ def test_a_users_feed_holds_only_their_shifts(client, schedule, onduty):
 
 def test_the_feed_speaks_its_owners_language(client, schedule, onduty):
     UserProfile.objects.update_or_create(user=onduty, defaults={"language": "zh-hans"})
-    feed = roster.feed_create(user=onduty)
+    feed = roster_services.feed_create(user=onduty)
 
     cal, events = parsed(client.get(f"/oncall/feeds/{feed.token}.ics"))
 
@@ -120,19 +124,19 @@ def test_the_feed_speaks_its_owners_language(client, schedule, onduty):
 
 
 def test_a_revoked_feed_answers_404(client, schedule, lead):
-    feed = roster.feed_create(user=lead, team=schedule)
+    feed = roster_services.feed_create(user=lead, team=schedule)
     url = f"/oncall/feeds/{feed.token}.ics"
     assert client.get(url).status_code == 200
 
-    roster.feed_revoke(user=lead, feed=feed)
+    roster_services.feed_revoke(user=lead, feed=feed)
 
     assert client.get(url).status_code == 404
     assert client.get("/oncall/feeds/no-such-token.ics").status_code == 404
 
 
 def test_a_new_address_replaces_the_old_one(client, schedule, lead):
-    old = roster.feed_create(user=lead)
-    new = roster.feed_create(user=lead)
+    old = roster_services.feed_create(user=lead)
+    new = roster_services.feed_create(user=lead)
 
     assert client.get(f"/oncall/feeds/{old.token}.ics").status_code == 404
     assert client.get(f"/oncall/feeds/{new.token}.ics").status_code == 200
@@ -141,7 +145,7 @@ def test_a_new_address_replaces_the_old_one(client, schedule, lead):
 
 
 def test_a_team_feed_stops_when_its_owner_leaves_the_team(client, schedule, engineer):
-    feed = roster.feed_create(user=engineer, team=schedule)
+    feed = roster_services.feed_create(user=engineer, team=schedule)
     schedule.members.remove(engineer)
 
     assert client.get(f"/oncall/feeds/{feed.token}.ics").status_code == 404
@@ -149,12 +153,12 @@ def test_a_team_feed_stops_when_its_owner_leaves_the_team(client, schedule, engi
 
 def test_nobody_makes_a_feed_of_a_team_they_do_not_see(schedule, pay_engineer):
     with pytest.raises(PermissionDenied):
-        roster.feed_create(user=pay_engineer, team=schedule)
+        roster_services.feed_create(user=pay_engineer, team=schedule)
     assert not CalendarFeed.objects.exists()
 
 
 def test_only_its_owner_revokes_a_feed(client, schedule, lead, engineer):
-    feed = roster.feed_create(user=lead, team=schedule)
+    feed = roster_services.feed_create(user=lead, team=schedule)
     client.force_login(engineer)
 
     response = client.post(f"/oncall/feeds/{feed.pk}/revoke/")
@@ -180,7 +184,7 @@ def test_the_roster_page_makes_and_shows_the_address(client, schedule, engineer)
 
 
 def test_the_database_keeps_no_feed_address(client, schedule, lead):
-    feed = roster.feed_create(user=lead, team=schedule)
+    feed = roster_services.feed_create(user=lead, team=schedule)
     token = feed.token
 
     row = CalendarFeed.objects.filter(pk=feed.pk).values().get()
@@ -207,8 +211,8 @@ def test_an_address_made_before_hashing_keeps_working(client, schedule, lead):
     page = client.get("/oncall/platform/").content.decode()
     assert "can no longer be shown" in page
     # The API makes a showable address beside it; the old one still works.
-    new = roster.feed_for(user=lead, team=schedule)
+    new = roster_services.feed_for(user=lead, team=schedule)
     assert new.pk != old.pk
     assert new.token
     assert client.get("/oncall/feeds/the-old-address.ics").status_code == 200
-    assert roster.feed_for(user=lead, team=schedule).pk == new.pk
+    assert roster_services.feed_for(user=lead, team=schedule).pk == new.pk
