@@ -54,7 +54,7 @@ def sync(
     """
     fields = set(fields)
     _run_update_clock(incident, now, fields, progress)
-    windows, sla = clock_for(incident.severity, incident.team)
+    windows, sla = _clock(incident)
     respond_by = incident.respond_by
     pauses = _ended_pauses(incident)
     computed = compute_deadlines(
@@ -88,6 +88,17 @@ def _run_update_clock(incident: Incident, now: datetime, fields: set, progress: 
         incident.update_clock_from = now  # resumed: one cadence from now
 
 
+def _clock(incident: Incident):
+    """The level's windows and SLA clock for the incident's team, looked up once per
+    write: the services lock a fresh instance for each, which holds it."""
+    key = (incident.severity, incident.team_id)
+    cached = getattr(incident, "_sla_clock", None)
+    if cached is None or cached[0] != key:
+        cached = (key, clock_for(incident.severity, incident.team))
+        incident._sla_clock = cached
+    return cached[1]
+
+
 def _ended_pauses(incident: Incident) -> list[tuple[datetime, datetime]]:
     if incident.pk is None or not incident.paused_for:
         return []
@@ -105,7 +116,7 @@ def sla_time(incident: Incident, start: datetime, end: datetime, *, less_pauses=
     """SLA time from `start` to `end` on the level's clock for the incident's team,
     less (with `less_pauses`) the SLA time of its ended pauses within it: how long a
     response or a restoration took, as metrics count it."""
-    _w, sla = clock_for(incident.severity, incident.team)
+    _w, sla = _clock(incident)
     pauses = _ended_pauses(incident) if less_pauses else []
     held = sum((sla.elapsed(max(a, start), min(b, end)) for a, b in pauses), timedelta(0))
     return max(sla.elapsed(start, end) - held, timedelta(0))

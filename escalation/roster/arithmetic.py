@@ -18,6 +18,9 @@ Layering, in each layer: rotations in the order they were defined, each later
 one painted over the earlier ones where they overlap; then overrides, in the
 order they were made, painted over everything (so an override inside an
 override wins where it lies).
+
+Nothing here reads the database: escalation.roster.selectors loads a Roster
+(rosters_for, roster_for), and Roster.on_call is the one way to ask who is on call.
 """
 
 from dataclasses import dataclass, field, replace

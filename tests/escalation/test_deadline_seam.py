@@ -109,9 +109,7 @@ def test_it_keeps_the_rows_in_line_with_the_columns_at_every_step(clock, platfor
         check_agreement(incident)
 
 
-def test_it_restarts_the_update_clock_on_progress_and_resume_stops_it_on_cancel(
-    clock, platform
-):
+def test_it_restarts_the_update_clock_on_progress_and_resume_stops_it_on_cancel(clock, platform):
     lead = make_user(Role.TECH_LEAD, platform, lead=True)
     incident = services.incident_acknowledge(
         incident=IncidentFactory(actor=lead, severity=Severity.P2), actor=lead

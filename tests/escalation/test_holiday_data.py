@@ -1,4 +1,4 @@
-"""Years without holiday data: the warning (healthz has its own in tests/common), the
+"""Years without holiday data: the warning (healthz has its own in tests/config), the
 dashboard and the admin showing it, and importing a year from a CSV or an .ics file
 by `manage.py import_calendar` and by the admin's "Import holidays" page.
 
