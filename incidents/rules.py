@@ -292,7 +292,7 @@ def edits_roster(user, team: Team) -> bool:
 
 def manages_roster(user, team: Team) -> bool:
     """The team's tech leads, its manager (or a manager in the team) and admins make
-    or remove anyone's override; everyone else only their own (escalation.roster).
+    or remove anyone's override; everyone else only their own (escalation.roster.services).
     A manager of another team sees the roster but does not change it."""
     ctx = context(user)
     if not user.is_authenticated or not user.is_active:
