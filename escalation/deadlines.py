@@ -109,7 +109,7 @@ def _ended_pauses(incident: Incident) -> list[tuple[datetime, datetime]]:
 
 def windows(incident: Incident) -> Windows:
     """The SLA windows of the incident's level (for texts such as the default goal)."""
-    return windows_for(incident.severity)
+    return _clock(incident)[0]
 
 
 def sla_time(incident: Incident, start: datetime, end: datetime, *, less_pauses=False) -> timedelta:
