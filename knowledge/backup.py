@@ -97,17 +97,7 @@ def _index(chunk):
             resolutions=sorted(made["resolutions"], key=lambda r: r.submitted_at),
             postmortem=made["postmortem"],
         )
-        documents.append(
-            SearchDocument(
-                kind=SearchDocument.Kind.INCIDENT,
-                object_id=incident.pk,
-                team_id=incident.team_id,
-                title=document["title"][:200],
-                body=document["body"][: search.MAX_INDEXED],
-                excerpt=document["excerpt"][:2000],
-                happened_at=document["at"],
-            )
-        )
+        documents.append(search.incident_row(incident, document))
     if documents:
         # Documents left behind by incidents that no longer exist would collide.
         SearchDocument.objects.filter(

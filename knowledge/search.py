@@ -132,6 +132,20 @@ def upsert(*, kind: str, object_id: int, team_id, title: str, body: str, excerpt
     return doc
 
 
+def incident_row(incident, document: dict) -> SearchDocument:
+    """An incident's search document (unsaved), cut as upsert() cuts: for the bulk
+    writers (restore, the bench data), which then call bulk_vectors()."""
+    return SearchDocument(
+        kind=SearchDocument.Kind.INCIDENT,
+        object_id=incident.pk,
+        team_id=incident.team_id,
+        title=document["title"][:200],
+        body=document["body"][:MAX_INDEXED],
+        excerpt=document["excerpt"][:2000],
+        happened_at=document["at"],
+    )
+
+
 def bulk_vectors(documents: list[SearchDocument]) -> None:
     """Compute the vectors of many saved documents in one statement (PostgreSQL)."""
     if connection.vendor != "postgresql" or not documents:

@@ -1,32 +1,17 @@
 """escalation.backup: deadlines, notices and deliveries in the incident dump."""
 
-import io
 import json
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from escalation import backup
 from escalation.models import Deadline
 from incidents.backup import registry
+from tests.dumps import export, import_text
 from tests.factories import new_incident
 
 pytestmark = pytest.mark.django_db
-
-
-def export() -> dict:
-    out = io.StringIO()
-    call_command("export_incidents", stdout=out, stderr=io.StringIO())
-    return json.loads(out.getvalue())
-
-
-def import_dump(dump: dict, tmp_path) -> str:
-    path = tmp_path / "dump.json"
-    path.write_text(json.dumps(dump), encoding="utf-8")
-    out = io.StringIO()
-    call_command("import_incidents", str(path), stdout=out)
-    return out.getvalue()
 
 
 def test_it_registers_its_rows_after_the_post_mortem():
@@ -42,7 +27,7 @@ def test_it_registers_its_rows_after_the_post_mortem():
 def test_it_writes_the_running_deadlines_of_each_incident(clock, lead):
     incident = new_incident(reporter=lead, severity="P1")
 
-    [written] = export()["incidents"]
+    [written] = json.loads(export())["incidents"]
 
     clocks = sorted(d["clock"] for d in written["deadlines"])
     assert clocks == sorted(
@@ -57,9 +42,9 @@ def test_it_writes_the_running_deadlines_of_each_incident(clock, lead):
 )
 def test_it_refuses_a_cycle_that_points_at_no_row(clock, lead, tmp_path, cycle_ref):
     new_incident(reporter=lead, severity="P1")
-    dump = export()
+    dump = json.loads(export())
     dump["incidents"][0]["number"] = "INC-20000101-0001"  # a new incident, so it is read
     dump["incidents"][0]["deadlines"][0].update(cycle=None, cycle_ref=cycle_ref)
 
     with pytest.raises(CommandError, match="bad cycle_ref"):
-        import_dump(dump, tmp_path)
+        import_text(json.dumps(dump), tmp_path)

@@ -51,6 +51,7 @@ from knowledge import services as knowledge
 from knowledge import services as knowledge_services
 from knowledge.models import ActionItem, SearchDocument
 from tests.conftest import NOW
+from tests.dumps import export, import_text
 from tests.factories import (
     TeamFactory,
     complete_postmortem,
@@ -91,20 +92,6 @@ NOT_IN_DUMP = {
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def export(**options) -> str:
-    out = io.StringIO()
-    call_command("export_incidents", stdout=out, stderr=io.StringIO(), **options)
-    return out.getvalue()
-
-
-def import_text(text: str, tmp_path, *options) -> str:
-    path = tmp_path / "dump.json"
-    path.write_text(text, encoding="utf-8")
-    out = io.StringIO()
-    call_command("import_incidents", str(path), *options, stdout=out)
-    return out.getvalue()
 
 
 def wipe() -> None:

@@ -1,32 +1,17 @@
 """knowledge.backup: post-mortems, articles and search documents in the incident dump."""
 
-import io
 import json
 
 import pytest
-from django.core.management import call_command
 
 from incidents.backup import registry
 from knowledge import backup
 from knowledge import services as knowledge
 from knowledge.models import KnowledgeArticle, SearchDocument
+from tests.dumps import export, import_text
 from tests.factories import archived_incident, new_incident
 
 pytestmark = pytest.mark.django_db
-
-
-def export() -> dict:
-    out = io.StringIO()
-    call_command("export_incidents", stdout=out, stderr=io.StringIO())
-    return json.loads(out.getvalue())
-
-
-def import_dump(dump: dict, tmp_path) -> str:
-    path = tmp_path / "dump.json"
-    path.write_text(json.dumps(dump), encoding="utf-8")
-    out = io.StringIO()
-    call_command("import_incidents", str(path), stdout=out)
-    return out.getvalue()
 
 
 def test_it_registers_the_post_mortem_the_articles_and_the_search_index():
@@ -43,7 +28,7 @@ def test_it_registers_the_post_mortem_the_articles_and_the_search_index():
 def test_it_writes_no_post_mortem_for_an_incident_without_one(clock, lead):
     new_incident(reporter=lead)
 
-    [written] = export()["incidents"]
+    [written] = json.loads(export())["incidents"]
 
     assert written["postmortem"] is None
 
@@ -55,12 +40,12 @@ def test_it_keeps_an_article_whose_incident_is_missing_and_says_so(
     knowledge.article_save(
         actor=lead, incident=incident, title="Pool exhausted", symptoms="slow", fix="bigger pool"
     )
-    dump = export()
+    dump = json.loads(export())
     [article] = dump["articles"]
     assert article["incident"] == incident.number
     article.update(title="Pool exhausted again", incident="INC-20000101-0001")
 
-    output = import_dump(dump, tmp_path)
+    output = import_text(json.dumps(dump), tmp_path)
 
     assert "incident INC-20000101-0001 is not in the database" in output
     restored = KnowledgeArticle.objects.get(title="Pool exhausted again")

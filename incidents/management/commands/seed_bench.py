@@ -395,17 +395,7 @@ class Command(BaseCommand):
                 resolutions=[resolution] if resolution else [],
                 postmortem=postmortems.get(incident.pk),
             )
-            documents.append(
-                SearchDocument(
-                    kind=SearchDocument.Kind.INCIDENT,
-                    object_id=incident.pk,
-                    team_id=incident.team_id,
-                    title=document["title"][:200],
-                    body=document["body"],
-                    excerpt=document["excerpt"],
-                    happened_at=document["at"],
-                )
-            )
+            documents.append(search.incident_row(incident, document))
         search.bulk_vectors(SearchDocument.objects.bulk_create(documents))
 
     def _write(self, rng: random.Random, plans: list[dict]) -> None:
