@@ -230,7 +230,7 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["fingerprint", "integration", "incident", "status", "times_seen", "last_seen"]
+    list_display = ["fingerprint", "integration", "incident", "status", "events", "last_seen"]
     list_filter = ["status", "integration"]
     search_fields = ["fingerprint", "group_key", "incident__number", "summary"]
     list_select_related = ["integration", "incident"]

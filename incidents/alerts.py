@@ -442,7 +442,7 @@ def _record(
                 ends_at=alert.ends_at,
                 first_seen=now,
                 last_seen=now,
-                times_seen=1,
+                events=1,
             )
             if not created:
                 note = _("Another alert of this group fired: %(title)s") % {"title": alert.title}
@@ -462,7 +462,7 @@ def _record(
             row.annotations = alert.annotations
             row.ends_at = alert.ends_at
             row.last_seen = now
-            row.times_seen += 1
+            row.events += 1
         rows[key] = row
         if note:
             notes.setdefault(incident, []).append(note)
@@ -470,7 +470,7 @@ def _record(
         rows.values(),
         update_conflicts=True,
         unique_fields=["incident", "fingerprint"],
-        update_fields=["status", "labels", "annotations", "ends_at", "last_seen", "times_seen"],
+        update_fields=["status", "labels", "annotations", "ends_at", "last_seen", "events"],
     )
     return notes
 

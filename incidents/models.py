@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -342,6 +343,26 @@ class Incident(models.Model):
     # Kept by incident_verify, so the metrics need not aggregate every attempt.
     verification_count = models.PositiveIntegerField(_("verification attempts"), default=0)
     failed_verification_count = models.PositiveIntegerField(_("failed verifications"), default=0)
+    # Monitoring: the incident this one repeats (a firing after that one was resolved),
+    # the maintenance window it opened under (mode "mark"), and its alerts counted.
+    recurrence_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recurrences",
+        verbose_name=_("recurrence of"),
+    )
+    maintenance_window = models.ForeignKey(
+        "MaintenanceWindow",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="marked_incidents",
+        verbose_name=_("opened during maintenance window"),
+    )
+    alert_count = models.PositiveIntegerField(_("alerts"), default=0, db_default=0)
+    event_count = models.PositiveIntegerField(_("alert events"), default=0, db_default=0)
 
     version = models.PositiveIntegerField(_("version"), default=1)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -785,6 +806,10 @@ def default_severity_rules() -> list:
     return []
 
 
+def default_storm_thresholds() -> list:
+    return [10, 100, 1000]
+
+
 class AlertIntegration(models.Model):
     """A monitoring system allowed to file incidents through /api/v1/alerts/<token>/.
 
@@ -823,6 +848,49 @@ class AlertIntegration(models.Model):
         max_length=2,
         choices=Severity.choices,
         default=Severity.P2,
+    )
+    group_by = models.JSONField(
+        _("group by labels"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'Labels whose values make a group, e.g. ["alertname", "cluster"]. Empty: '
+            "Alertmanager's group key, or the generic payload's group field."
+        ),
+    )
+    group_window_minutes = models.PositiveIntegerField(
+        _("group window (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Alerts join a group's open incident only within this many minutes of its "
+            "first alert. Empty: while the incident is open."
+        ),
+    )
+    storm_thresholds = models.JSONField(
+        _("storm thresholds"),
+        default=default_storm_thresholds,
+        blank=True,
+        help_text=_("Alerts in one incident at which the tech leads hear of a storm, once each."),
+    )
+    flap_changes = models.PositiveSmallIntegerField(
+        _("flapping: state changes"), default=4, validators=[MinValueValidator(2)]
+    )
+    flap_window_minutes = models.PositiveIntegerField(
+        _("flapping: within minutes"), default=60, validators=[MinValueValidator(1)]
+    )
+    flap_settle_minutes = models.PositiveIntegerField(
+        _("flapping: stable after minutes"), default=30, validators=[MinValueValidator(1)]
+    )
+    open_after = models.PositiveIntegerField(
+        _("open after N firings"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2)],
+        help_text=_("Open an incident only after this many firings of a group. Empty: at once."),
+    )
+    open_after_minutes = models.PositiveIntegerField(
+        _("…within minutes"), default=10, validators=[MinValueValidator(1)]
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
@@ -878,7 +946,12 @@ class SignatureSeen(models.Model):
 
 
 class Alert(models.Model):
-    """One alert (by fingerprint) of a group, attached to the group's incident."""
+    """One alert (one fingerprint under one integration) and the incident it belongs to.
+
+    An alert waiting for its group to reach "open after N" firings has no incident
+    and is pending; one held by a maintenance window has no incident and names
+    the window.
+    """
 
     class Status(models.TextChoices):
         FIRING = "firing", _("Firing")
@@ -889,7 +962,17 @@ class Alert(models.Model):
     )
     group_key = models.CharField(_("group key"), max_length=500)
     fingerprint = models.CharField(_("fingerprint"), max_length=200)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alerts")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True
+    )
+    held_by = models.ForeignKey(
+        "MaintenanceWindow",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="held_alerts",
+        verbose_name=_("held by maintenance window"),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     summary = models.TextField(_("summary"), blank=True)
     labels = models.JSONField(_("labels"), default=dict, blank=True)
@@ -898,21 +981,151 @@ class Alert(models.Model):
     ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
-    times_seen = models.PositiveIntegerField(_("times seen"), default=1)
+    events = models.PositiveIntegerField(_("webhook events"), default=1)
+    # Flapping: the times of its recent state changes (within the integration's
+    # flapping window), whether it flaps now, and since when its state is stable.
+    changes = models.JSONField(_("recent state changes"), default=list, blank=True)
+    flapping = models.BooleanField(_("flapping"), default=False)
+    changed_at = models.DateTimeField(_("state changed at"), null=True, blank=True)
+    pending = models.BooleanField(_("pending"), default=False)
 
     class Meta:
         ordering = ["first_seen", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["incident", "fingerprint"], name="alert_unique_fingerprint_per_incident"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["integration", "fingerprint"],
+                condition=models.Q(incident__isnull=True),
+                name="alert_unique_unattached_fingerprint",
+            ),
         ]
-        indexes = [models.Index(fields=["integration", "group_key"], name="alert_group")]
+        indexes = [
+            models.Index(fields=["integration", "group_key"], name="alert_group"),
+            models.Index(
+                fields=["integration", "first_seen"],
+                condition=models.Q(pending=True),
+                name="alert_pending",
+            ),
+            models.Index(
+                fields=["held_by"],
+                condition=models.Q(held_by__isnull=False),
+                name="alert_held",
+            ),
+        ]
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
 
     def __str__(self):
         return f"{self.fingerprint} ({self.status})"
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work: while one of its occurrences runs, matching alerts page nobody.
+
+    A one-off window has `starts_at`/`ends_at`; a recurring one an RFC 5545
+    `recurrence` (computed in the team's time zone from `starts_at`) and
+    `duration_minutes`, optionally only on China's working or rest days.
+    """
+
+    class Mode(models.TextChoices):
+        SUPPRESS = "suppress", _("Suppress: no incident, no notice")
+        MARK = "mark", _("Mark: open the incident marked, clocks held")
+
+    class Calendar(models.TextChoices):
+        ANY = "", _("Every occurrence")
+        WORKDAYS = "workdays", _("Only on China's working days")
+        RESTDAYS = "restdays", _("Only on China's rest days")
+
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="maintenance_windows", verbose_name=_("team")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    recurrence = models.CharField(_("recurrence (RRULE)"), max_length=500, blank=True)
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), null=True, blank=True)
+    matchers = models.JSONField(_("matchers"), default=list, blank=True)
+    services = models.ManyToManyField(
+        Service, blank=True, related_name="maintenance_windows", verbose_name=_("services")
+    )
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices, default=Mode.SUPPRESS)
+    calendar = models.CharField(
+        _("calendar"), max_length=10, choices=Calendar.choices, blank=True, default=Calendar.ANY
+    )
+    public = models.BooleanField(_("public"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # An occurrence ended early by hand (its start); a one-off window ended early.
+    ended_occurrence = models.DateTimeField(_("occurrence ended early"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    suppressed_alerts = models.PositiveIntegerField(_("suppressed alerts"), default=0)
+    # The sweep's bookkeeping: the occurrence it announced as started, and the
+    # occurrence it sent the 3-hour reminder for.
+    started_occurrence = models.DateTimeField(_("started occurrence"), null=True, blank=True)
+    reminded_occurrence = models.DateTimeField(_("reminded occurrence"), null=True, blank=True)
+    # Alertmanager silence mirroring this window (ALERTMANAGER_URL).
+    silence_id = models.CharField(_("Alertmanager silence"), max_length=100, blank=True)
+    silence_error = models.TextField(_("silence error"), blank=True)
+    silence_checked_at = models.DateTimeField(_("silence checked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["team", "starts_at"], name="maintenance_team_start")]
+        verbose_name = _("maintenance window")
+        verbose_name_plural = _("maintenance windows")
+
+    def __str__(self):
+        return self.title
+
+
+class TeamEvent(models.Model):
+    """A team's own timeline: maintenance windows starting and ending."""
+
+    class Kind(models.TextChoices):
+        MAINTENANCE_STARTED = "maintenance_started", _("Maintenance started")
+        MAINTENANCE_ENDED = "maintenance_ended", _("Maintenance ended")
+
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, related_name="events", verbose_name=_("team")
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    at = models.DateTimeField(_("at"))
+    text = models.TextField(_("text"), blank=True)
+    window = models.ForeignKey(
+        MaintenanceWindow,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("maintenance window"),
+    )
+    occurrence = models.DateTimeField(_("occurrence"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            # A start or end of one occurrence is written once, however many sweeps see it.
+            models.UniqueConstraint(
+                fields=["window", "occurrence", "kind"], name="team_event_once_per_occurrence"
+            )
+        ]
+        indexes = [models.Index(fields=["team", "-at"], name="team_event_recent")]
+        verbose_name = _("team event")
+        verbose_name_plural = _("team events")
+
+    def __str__(self):
+        return f"{self.team_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 class IncidentTally(models.Model):

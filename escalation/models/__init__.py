@@ -29,10 +29,14 @@ class Clock(models.TextChoices):
     HANDOVER = "handover", _("On-call handover")
     GAP = "gap", _("On-call coverage gap")
     VERIFY = "verify", _("Verification failed")
+    STORM = "storm", _("Alert storm")
+    MAINTENANCE = "window", _("Maintenance starts soon")
 
 
 # Clocks that fire once, at once, when something happens (not when time runs out).
-ONE_SHOT_CLOCKS = frozenset({Clock.PAGE, Clock.BLOCKER, Clock.ACTION, Clock.VERIFY})
+ONE_SHOT_CLOCKS = frozenset(
+    {Clock.PAGE, Clock.BLOCKER, Clock.ACTION, Clock.VERIFY, Clock.STORM, Clock.MAINTENANCE}
+)
 # Clocks of a team's duty roster, not of an incident (escalation.roster.sweep).
 ROSTER_CLOCKS = frozenset({Clock.HANDOVER, Clock.GAP})
 

@@ -144,7 +144,7 @@ def left_by(integration) -> dict:
                         "annotations",
                         "starts_at",
                         "ends_at",
-                        "times_seen",
+                        "events",
                     )
                 ),
                 "notes": expanded(monitoring_notes(incident)),
@@ -321,13 +321,13 @@ def test_it_changes_nothing_when_the_same_delivery_is_retried(clock, integration
 
     first = post(integration.token, body)
     after_first = state()
-    seen = dict(Alert.objects.values_list("fingerprint", "times_seen"))
+    seen = dict(Alert.objects.values_list("fingerprint", "events"))
     retry = post(integration.token, body)
 
     assert retry.status_code == first.status_code == 200
     assert state() == after_first
     # The only trace of a retry: each alert counts one more delivery.
-    assert dict(Alert.objects.values_list("fingerprint", "times_seen")) == {
+    assert dict(Alert.objects.values_list("fingerprint", "events")) == {
         fingerprint: times + 1 for fingerprint, times in seen.items()
     }
     assert first.json() == {
@@ -373,7 +373,7 @@ def test_it_leaves_nothing_of_a_delivery_that_fails_midway_and_loses_nothing_on_
     results = alerts.alerts_receive(integration=integration, alerts=batch)
 
     assert [(r.created, r.alerts) for r in results] == [(True, 200), (True, 200)]
-    assert Alert.objects.filter(times_seen=1).count() == 400
+    assert Alert.objects.filter(events=1).count() == 400
     assert LogEntry.objects.count() == 2
 
 
@@ -409,9 +409,9 @@ def test_it_folds_firing_and_resolved_alerts_of_one_delivery(clock, integration)
     assert statuses["d0000"] == "resolved"
     assert statuses["d0020"] == "firing"
     assert statuses["d0025"] == "resolved"
-    assert Alert.objects.get(fingerprint="d0010").times_seen == 2
-    assert Alert.objects.get(fingerprint="d0020").times_seen == 3
-    assert Alert.objects.get(fingerprint="n0000").times_seen == 1
+    assert Alert.objects.get(fingerprint="d0010").events == 2
+    assert Alert.objects.get(fingerprint="d0020").events == 3
+    assert Alert.objects.get(fingerprint="n0000").events == 1
     [entry] = LogEntry.objects.order_by("pk")[entries:]
     title = incident.title
     ended = localtime(Alert.objects.get(fingerprint="d0000").ends_at).isoformat(timespec="seconds")
@@ -498,4 +498,4 @@ def test_it_files_one_incident_for_simultaneous_batches_of_a_group(platform):
     assert codes == [200, 200, 200]
     assert Incident.objects.count() == 1
     assert Alert.objects.count() == 200
-    assert set(Alert.objects.values_list("times_seen", flat=True)) == {3}
+    assert set(Alert.objects.values_list("events", flat=True)) == {3}

@@ -104,7 +104,7 @@ def test_it_folds_repeats_and_resolution_into_one_incident(clock, api, integrati
     incident = Incident.objects.get()
     assert incident.state == "new"  # a person verifies; monitoring never closes it
     alert = Alert.objects.get()
-    assert alert.times_seen == 3
+    assert alert.events == 3
     assert alert.status == "resolved"
     notes = list(incident.log_entries.values_list("kind", "text"))
     assert len(notes) == 1
@@ -366,7 +366,7 @@ def test_it_files_one_incident_for_simultaneous_deliveries_of_a_group(platform):
 
     assert codes == [200, 200, 200]
     assert Incident.objects.count() == 1
-    assert Alert.objects.get().times_seen == 3
+    assert Alert.objects.get().events == 3
 
 
 @pytest.mark.parametrize("name", ["", "a\u0000b", "\ud800", "x" * 201, "tab\there"])
