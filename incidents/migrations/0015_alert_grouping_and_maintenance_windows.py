@@ -2,9 +2,10 @@
 
 import django.core.validators
 import django.db.models.deletion
-import incidents.models
 from django.conf import settings
 from django.db import migrations, models
+
+import incidents.models
 
 
 def count_alerts(apps, schema_editor):
