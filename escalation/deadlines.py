@@ -20,12 +20,12 @@ entries here record one-shot clocks: a page, a blocker, a failed verification.
 """
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 
-from escalation import jobs, notices
+from escalation import calendars, jobs, notices
 from escalation.calendars import ALWAYS
 from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
 from escalation.sla import Windows, clock_for, compute_deadlines, windows_for
@@ -63,6 +63,7 @@ def sync(
         update_clock_from=incident.update_clock_from,
         clock=(windows, sla),
         paused=pauses,
+        respond_paused=_respond_holds(incident, pauses, now),
     )
     incident.respond_by = computed.respond_by
     incident.resolve_by = computed.resolve_by
@@ -86,6 +87,16 @@ def _run_update_clock(incident: Incident, now: datetime, fields: set, progress: 
         incident.update_clock_from = now
     elif "paused_at" in fields and incident.paused_at is None:
         incident.update_clock_from = now  # resumed: one cadence from now
+
+
+def _respond_holds(incident: Incident, pauses, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The pauses that held the respond clock: those begun before the acknowledgement
+    (only a maintenance window's hold can be), the open one counted until now."""
+    held = list(pauses)
+    if incident.paused_at is not None:
+        held.append((incident.paused_at, now))
+    ack = incident.acknowledged_at
+    return [(start, end) for start, end in held if ack is None or start < ack]
 
 
 def _clock(incident: Incident):
@@ -160,7 +171,7 @@ def desired(incident: Incident, windows: Windows | None = None) -> dict[str, tup
             windows = windows or windows_for(incident.severity)
             warn_at = incident.received_at + windows.resolve * windows.warning_percent / 100
         want[Clock.WARNING] = (warn_at, incident.reopen_count)
-    if incident.paused_at is not None and incident.is_open:
+    if incident.paused_at is not None and incident.is_open and not incident.held_by_window:
         # A pause longer than the limit tells the tech leads, once per pause.
         limit = timedelta(hours=settings.SLA_PAUSE_LIMIT_HOURS)
         want[Clock.PAUSE] = (incident.paused_at + limit, int(incident.paused_at.timestamp()))
@@ -235,3 +246,15 @@ def verification_failed(incident: Incident, verification, facts: dict, now: date
     """A verification failed: its owner and helpers are told at once, in the same
     transaction (escalation.notices.notify_verification_failed)."""
     notices.notify_verification_failed(incident, verification, facts, now)
+
+
+def china_working_day(day: date) -> bool | None:
+    """Whether mainland China works on `day` (holidays and 调休 included), for the
+    maintenance windows' calendars; None for a year without holiday data."""
+    return calendars.china_workday(day)
+
+
+def storm(incident: Incident, *, level: int, threshold: int, alerts: int, now: datetime) -> None:
+    """An incident's alerts reached a storm threshold (`level` 1, 2, 3… for each
+    threshold): its team's tech leads hear of it once per threshold."""
+    notices.notify_storm(incident, level=level, threshold=threshold, alerts=alerts, now=now)

@@ -28,6 +28,8 @@ WHAT = {
     Clock.HANDOVER: gettext_lazy("you are on call: handover"),
     Clock.GAP: gettext_lazy("nobody on call in the next 24 hours"),
     Clock.VERIFY: gettext_lazy("verification failed: back in progress"),
+    Clock.STORM: gettext_lazy("alert storm"),
+    Clock.MAINTENANCE: gettext_lazy("maintenance starts in 3 hours"),
 }
 LAYER_NAMES = {"primary": gettext_lazy("primary"), "secondary": gettext_lazy("secondary")}
 
@@ -177,6 +179,14 @@ def oncall_lines(notice: Notice, names: dict[str, str] | None = None) -> list[st
             }
         )
         lines += verification_lines(details)
+    if notice.clock == Clock.STORM:
+        lines.append(
+            _(
+                "%(alerts)s alerts in this incident (threshold %(threshold)s): an alert "
+                "storm. Their notes are grouped; look at the alerts table."
+            )
+            % {"alerts": details.get("alerts"), "threshold": details.get("threshold")}
+        )
     filed_by = details.get("filed_by")
     said_who_filed = False
     for entry in details.get("oncall", []):
@@ -212,6 +222,8 @@ def _render_roster(notice: Notice, zone, names: dict[str, str]) -> tuple[str, st
     team = notice.team
     what = str(WHAT.get(notice.clock, notice.clock))
     details = notice.details or {}
+    if notice.clock == Clock.MAINTENANCE:
+        return _render_window(notice, zone)
     layer = str(LAYER_NAMES.get(details.get("layer"), details.get("layer", "")))
     link = f"{settings.SITE_URL}/oncall/{team.slug}/"
     subject = f"[Responder] {team.name} {what} ({layer})"
@@ -254,6 +266,26 @@ def _render_roster(notice: Notice, zone, names: dict[str, str]) -> tuple[str, st
     if notice.late:
         lines.append(_("Sent late, after an interruption of the escalation service."))
     lines.append(link)
+    return subject, "\n".join(lines)
+
+
+def _render_window(notice: Notice, zone) -> tuple[str, str]:
+    """A maintenance window starts in 3 hours: the team knows what will be quiet."""
+    team, details = notice.team, notice.details or {}
+    title = details.get("title", "")
+    subject = f"[Responder] {team.name} {WHAT[Clock.MAINTENANCE]}: {title}"
+    span = {"from": _at(notice.deadline, zone), "until": _at(notice.due_at, zone)}
+    if details.get("mode") == "mark":
+        effect = _("Matching alerts open incidents marked with the window, their clocks held.")
+    else:
+        effect = _("Matching alerts are recorded but open no incident and page nobody.")
+    lines = [
+        f"{team.name} · {title}",
+        _("Maintenance from %(from)s until %(until)s.") % span,
+        effect,
+        _("Incidents filed by hand still page as usual."),
+        f"{settings.SITE_URL}/maintenance/{details.get('window', '')}/",
+    ]
     return subject, "\n".join(lines)
 
 

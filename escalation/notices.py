@@ -52,6 +52,35 @@ def notify_verification_failed(
     return notice
 
 
+def notify_storm(
+    incident: Incident, *, level: int, threshold: int, alerts: int, now: datetime
+) -> Notice | None:
+    """An alert storm: the incident's alerts reached `threshold` (the `level`-th of its
+    integration's thresholds). The team's tech leads hear of it once per threshold,
+    however many alerts cross it (the notice is unique on its level)."""
+    names = sorted({u.username for u in incident.team.tech_leads.all() if u.is_active})
+    if not names:
+        return None
+    notice, created = Notice.objects.get_or_create(
+        incident=incident,
+        clock=Clock.STORM,
+        cycle=0,
+        level=level,
+        defaults={
+            "deadline": now,
+            "due_at": now,
+            "created_at": now,
+            "recipients": names,
+            "details": {"threshold": threshold, "alerts": alerts},
+        },
+    )
+    if created:
+        pending = write_deliveries([notice], now)
+        if pending:
+            transaction.on_commit(lambda: jobs.deliver(pending))
+    return notice
+
+
 def write_deliveries(notices: list[Notice], now: datetime) -> list[int]:
     """One Delivery per recipient and chosen channel, plus the team channels; returns
     the ids still to send (the in-app one is delivered by being written)."""

@@ -128,15 +128,19 @@ def compute_deadlines(
     team=None,
     paused: Iterable[tuple[datetime, datetime]] = (),
     clock: tuple[Windows, object] | None = None,
+    respond_paused: Iterable[tuple[datetime, datetime]] = (),
 ) -> Deadlines:
     """Respond and resolve run from `received_at`, the update clock from its last
     restart, all in the level's SLA time for `team`. `paused`: the (start, end)
-    of each pause so far; their SLA time is added to the resolve window. `clock`:
+    of each pause so far; their SLA time is added to the resolve window.
+    `respond_paused`: the holds of the respond clock (a maintenance window's, before
+    the acknowledgement), added to the respond window. `clock`:
     clock_for(severity, team), when the caller has looked it up already."""
     w, sla = clock or clock_for(severity, team)
     held = sum((sla.elapsed(start, end) for start, end in paused), timedelta(0))
+    held_before_ack = sum((sla.elapsed(start, end) for start, end in respond_paused), timedelta(0))
     return Deadlines(
-        respond_by=sla.add(received_at, w.respond),
+        respond_by=sla.add(received_at, w.respond + held_before_ack),
         resolve_by=sla.add(received_at, w.resolve + held),
         next_update_by=sla.add(update_clock_from, w.update) if update_clock_from else None,
         resolve_warn_by=sla.add(received_at, w.resolve * w.warning_percent / 100 + held),

@@ -65,10 +65,12 @@ def overdue_clocks(
     paused incident's resolve and update clocks are held, so never late.
     """
     late = []
+    if paused_at is not None:
+        # Only a maintenance hold pauses before the acknowledgement (a person pauses
+        # an acknowledged incident), and it holds the respond clock too.
+        return late
     if state in OPEN_STATES and acknowledged_at is None and respond_by < now:
         late.append("respond")
-    if paused_at is not None:
-        return late
     if state in OPEN_STATES and restored_at is None and resolve_by < now:
         late.append("resolve")
     if state in UPDATE_CLOCK_STATES and next_update_by is not None and next_update_by < now:
@@ -400,7 +402,18 @@ class Incident(models.Model):
 
     @property
     def respond_clock_running(self) -> bool:
-        return self.acknowledged_at is None and self.is_open
+        # A pause before the acknowledgement is a maintenance window's hold.
+        return self.acknowledged_at is None and self.is_open and self.paused_at is None
+
+    @property
+    def held_by_window(self) -> bool:
+        """Opened under a maintenance window in mode "mark" and still held by it: the
+        hold is the pause that started when the incident was received."""
+        return (
+            self.maintenance_window_id is not None
+            and self.paused_at is not None
+            and self.paused_at == self.received_at
+        )
 
     @property
     def paused(self) -> bool:
@@ -409,7 +422,7 @@ class Incident(models.Model):
     @property
     def resolve_clock_running(self) -> bool:
         # A resolution awaiting verification has not stopped the clock yet; a
-        # pause holds it (the respond clock is never paused).
+        # pause holds it.
         return self.restored_at is None and self.is_open and self.paused_at is None
 
     @property
@@ -447,8 +460,11 @@ class Pause(models.Model):
     paused_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
         verbose_name=_("paused by"),
+        help_text=_("Empty: held by a maintenance window."),
     )
     resumed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -122,8 +122,14 @@ def overdue_q(now) -> Q:
     The SQL form of models.overdue_clocks; the dashboard's and the API's
     `overdue` filter both use it.
     """
-    respond = Q(state__in=OPEN_STATES, acknowledged_at__isnull=True, respond_by__lt=now)
-    # A pause holds the resolve and update clocks.
+    # A pause holds the resolve and update clocks (a maintenance hold, the only pause
+    # before the acknowledgement, the respond clock too).
+    respond = Q(
+        state__in=OPEN_STATES,
+        acknowledged_at__isnull=True,
+        respond_by__lt=now,
+        paused_at__isnull=True,
+    )
     resolve = Q(
         state__in=OPEN_STATES, restored_at__isnull=True, resolve_by__lt=now, paused_at__isnull=True
     )

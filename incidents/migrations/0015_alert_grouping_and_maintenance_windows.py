@@ -403,5 +403,18 @@ class Migration(migrations.Migration):
                 fields=("window", "occurrence", "kind"), name="team_event_once_per_occurrence"
             ),
         ),
+        migrations.AlterField(
+            model_name="pause",
+            name="paused_by",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Empty: held by a maintenance window.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="paused by",
+            ),
+        ),
         migrations.RunPython(count_alerts, migrations.RunPython.noop),
     ]

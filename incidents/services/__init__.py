@@ -22,9 +22,11 @@ By step: `intake` (1), `triage` (2 and 3), `handling` (4), `verification` (5),
 from incidents.services.base import begin, required, save
 from incidents.services.exits import available_actions, incident_cancel, incident_reopen
 from incidents.services.handling import (
+    incident_hold_for_window,
     incident_log,
     incident_note_from_monitoring,
     incident_pause,
+    incident_release_from_window,
     incident_resolve,
     incident_resume,
 )
@@ -50,10 +52,12 @@ __all__ = [
     "incident_cancel",
     "incident_create",
     "incident_grade",
+    "incident_hold_for_window",
     "incident_log",
     "incident_note_from_monitoring",
     "incident_notify_users",
     "incident_pause",
+    "incident_release_from_window",
     "incident_record_feedback",
     "incident_reopen",
     "incident_resolve",

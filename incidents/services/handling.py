@@ -232,3 +232,42 @@ def incident_resume(*, incident: Incident, actor, expected_version: int | None =
         data={"paused_seconds": int(max(now - since, timedelta(0)).total_seconds())},
     )
     return incident
+
+
+@transaction.atomic
+def incident_hold_for_window(*, incident: Incident, window, now: datetime) -> Incident:
+    """An incident a maintenance window in mode "mark" let through opens marked with
+    the window and held: its respond, resolve and update clocks wait (a pause from
+    the moment it was received) until the window ends. Pages nobody meanwhile."""
+    incident = lock(incident)
+    if not incident.is_open or incident.paused_at is not None:
+        return incident
+    reason = _("Maintenance window: %(title)s") % {"title": window.title}
+    Pause.objects.create(incident=incident, started_at=incident.received_at, reason=reason)
+    incident.maintenance_window = window
+    incident.paused_at = incident.received_at
+    incident.pause_reason = reason
+    save(incident, ["maintenance_window", "paused_at", "pause_reason"], now)
+    record_event(
+        incident, None, TimelineEvent.Kind.PAUSED, data={"reason": reason, "waiting_on": ""}
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_release_from_window(*, incident: Incident, now: datetime) -> Incident:
+    """The window that held the incident ended: its clocks run from now on (the held
+    time is added to the respond and resolve windows). Idempotent; an incident
+    whose hold a person already ended is left as it is."""
+    incident = lock(incident)
+    if not incident.held_by_window:
+        return incident
+    since = incident.paused_at
+    save(incident, end_pause(incident, None, now), now)
+    record_event(
+        incident,
+        None,
+        TimelineEvent.Kind.RESUMED,
+        data={"paused_seconds": int(max(now - since, timedelta(0)).total_seconds())},
+    )
+    return incident
