@@ -41,7 +41,8 @@ def test_it_opens_marked_and_paused_from_the_moment_received(held, window):
     assert held.paused_at == held.received_at
     assert held.held_by_window
     pause = Pause.objects.get(incident=held)
-    assert pause.paused_by is None and "Database upgrade" in pause.reason
+    assert pause.paused_by is None
+    assert "Database upgrade" in pause.reason
     assert TimelineEvent.objects.filter(incident=held, kind=TimelineEvent.Kind.PAUSED).exists()
 
 
@@ -61,7 +62,8 @@ def test_it_runs_the_clocks_from_the_release_with_the_held_time_added(clock, hel
 
     released = services.incident_release_from_window(incident=held, now=NOW + 2 * HOUR)
 
-    assert not released.held_by_window and released.paused_at is None
+    assert not released.held_by_window
+    assert released.paused_at is None
     assert released.respond_by == received + 2 * HOUR + 15 * MIN
     assert released.resolve_by == received + 2 * HOUR + 4 * HOUR
     assert TimelineEvent.objects.filter(incident=held, kind=TimelineEvent.Kind.RESUMED).exists()
