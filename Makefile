@@ -9,7 +9,7 @@ export SITE_URL ?= http://localhost:$(or $(WEB_PORT),8000)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/responder
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-pg browser gettext messages lint check-deploy audit fmt venv clean-var bench fuzz
+.PHONY: run test test-pg browser alertmanager gettext messages lint check-deploy audit fmt venv clean-var bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -53,6 +53,16 @@ $(AXE): | $(NPM)
 	$(NPM) install --no-save --no-package-lock --no-audit --no-fund axe-core@$(AXE_VERSION)
 	touch $@
 
+## alertmanager: Debian's Prometheus Alertmanager for tests/integration/test_alertmanager.py
+## (the tests start their own instance; the package's service is not used). The
+## binary is the stamp: apt runs only when it is missing.
+ALERTMANAGER := /usr/bin/prometheus-alertmanager
+alertmanager: $(ALERTMANAGER)
+
+$(ALERTMANAGER):
+	$(APT_INSTALL) prometheus-alertmanager \
+	|| { $(SUDO) apt-get update && $(APT_INSTALL) prometheus-alertmanager; }
+
 ## gettext: GNU gettext's msgfmt, which compiles the translations.
 MSGFMT := /usr/bin/msgfmt
 gettext: $(MSGFMT)
@@ -90,11 +100,11 @@ run: $(VENV)/.runtime $(MO_FILES)
 	exec $(BIN)/python manage.py run_procfile
 
 ## test: the whole suite; respects DATABASE_URL (e.g. PostgreSQL).
-test: $(VENV)/.dev browser $(MO_FILES)
+test: $(VENV)/.dev browser alertmanager $(MO_FILES)
 	$(BIN)/pytest
 
 ## test-pg: the whole suite on this machine's PostgreSQL and Redis.
-test-pg: $(VENV)/.dev browser $(MO_FILES)
+test-pg: $(VENV)/.dev browser alertmanager $(MO_FILES)
 	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
 
 ## check-deploy: the production settings pass Django's deployment checks, warnings

@@ -24,6 +24,9 @@ env = environ.Env(
     HEARTBEAT_SECONDS=(float, 10.0),
     DELIVERY_STALL_SECONDS=(float, 60.0),
     SLA_PAUSE_LIMIT_HOURS=(float, 72.0),
+    WECOM_MESSAGES_PER_MINUTE=(int, 20),
+    DINGTALK_MESSAGES_PER_MINUTE=(int, 20),
+    FEISHU_MESSAGES_PER_MINUTE=(int, 100),
     HTTPS=(bool, False),
     SECURE_HSTS_SECONDS=(int, 31_536_000),
     HSTS_INCLUDE_SUBDOMAINS=(bool, False),
@@ -359,6 +362,15 @@ ROSTER_SWEEP_SECONDS = env("ROSTER_SWEEP_SECONDS")
 DELIVERY_STALL_SECONDS = env("DELIVERY_STALL_SECONDS")
 # An incident paused longer than this (wall time) tells its tech leads, once.
 SLA_PAUSE_LIMIT_HOURS = env("SLA_PAUSE_LIMIT_HOURS")
+# Chat robots refuse more than this many messages a minute (WeCom and DingTalk: 20,
+# Feishu's custom bot: 100); the rest wait and go out as one digest next minute.
+WECOM_MESSAGES_PER_MINUTE = env("WECOM_MESSAGES_PER_MINUTE")
+DINGTALK_MESSAGES_PER_MINUTE = env("DINGTALK_MESSAGES_PER_MINUTE")
+FEISHU_MESSAGES_PER_MINUTE = env("FEISHU_MESSAGES_PER_MINUTE")
+# Maintenance windows mirrored as silences in this Alertmanager (empty: off),
+# re-checked this often (which also retries failures).
+ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="").rstrip("/")
+ALERTMANAGER_SYNC_SECONDS = env.float("ALERTMANAGER_SYNC_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {
         "task": "escalation.tasks.record_heartbeat",
@@ -376,6 +388,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "escalation.tasks.sweep_rosters",
         "schedule": ROSTER_SWEEP_SECONDS,
         "options": {"expires": max(30.0, 3 * ROSTER_SWEEP_SECONDS)},
+    },
+    # Maintenance windows start, end (releasing what they held) and remind; flapping
+    # alerts settle.
+    "sweep-maintenance": {
+        "task": "escalation.tasks.sweep_maintenance",
+        "schedule": ESCALATION_SWEEP_SECONDS,
+        "options": {"expires": max(30.0, 3 * ESCALATION_SWEEP_SECONDS)},
+    },
+    # Alertmanager silences follow the maintenance windows (no-op without ALERTMANAGER_URL).
+    "sync-alertmanager-silences": {
+        "task": "incidents.tasks.sync_silences",
+        "schedule": ALERTMANAGER_SYNC_SECONDS,
+        "options": {"expires": max(30.0, 3 * ALERTMANAGER_SYNC_SECONDS)},
     },
 }
 

@@ -18,6 +18,7 @@ from escalation.models import (
     Heartbeat,
     LadderStep,
     Notice,
+    RobotSlot,
     SlaPolicy,
     TeamChannel,
     WorkingHours,
@@ -171,6 +172,21 @@ class HeartbeatAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(RobotSlot)
+class RobotSlotAdmin(admin.ModelAdmin):
+    """How many messages each chat robot (by its URL's hash) was sent a minute: the
+    engine's count against the robot's limit, read here, never edited."""
+
+    list_display = ["robot", "minute", "sent"]
+    readonly_fields = ["robot", "minute", "sent"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(LadderStep)
 class LadderStepAdmin(admin.ModelAdmin):
     list_display = [
@@ -197,7 +213,16 @@ class LadderStepAdmin(admin.ModelAdmin):
 class DeliveryInline(admin.TabularInline):
     model = Delivery
     extra = 0
-    fields = ["channel", "user", "address", "status", "attempts", "last_error", "sent_at"]
+    fields = [
+        "channel",
+        "user",
+        "address",
+        "status",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "digest",
+    ]
     readonly_fields = fields
     can_delete = False
 

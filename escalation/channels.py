@@ -4,6 +4,12 @@ Each channel turns a rendered notice into one HTTP request or email and
 raises on any failure (the deliver task records it and retries). Robot
 channels post to a team's group chat; their URL and secret come from the
 team's configuration in the admin.
+
+Chat robots take a limited number of messages a minute (WeCom and DingTalk: 20,
+Feishu: 100, per robot): `take_slot` counts them per robot and minute in the
+database, so several workers together stay under the limit. A delivery over it
+is held and goes out in the robot's next digest (escalation.engine forms it,
+escalation.tasks sends it).
 """
 
 import base64
@@ -14,8 +20,13 @@ import re
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import F
+
+from escalation.models import RobotSlot
 
 TIMEOUT_SECONDS = 10
 
@@ -155,3 +166,55 @@ CHANNELS = {
     )
 }
 TEAM_CHANNELS = ["webhook", "slack", "wecom", "dingtalk", "feishu"]
+
+
+# Room for a digest's text in one message, in UTF-8 bytes: WeCom's text content
+# takes 2048; DingTalk's and Feishu's requests allow about 20 KB (margin kept).
+DIGEST_BYTES = {"wecom": 2048, "dingtalk": 15000, "feishu": 18000}
+# A robot's counts are kept this long, then pruned by the sweep.
+SLOT_KEEP = timedelta(minutes=10)
+
+
+def robot_limit(channel: str) -> int | None:
+    """Messages a minute one robot of `channel` accepts; None: not a limited robot."""
+    limits = {
+        "wecom": settings.WECOM_MESSAGES_PER_MINUTE,
+        "dingtalk": settings.DINGTALK_MESSAGES_PER_MINUTE,
+        "feishu": settings.FEISHU_MESSAGES_PER_MINUTE,
+    }
+    return limits.get(channel)
+
+
+def robot_key(address: str) -> str:
+    """One robot, whichever team's channel names it: the hash of its webhook URL."""
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def minute_of(now: datetime) -> datetime:
+    return now.replace(second=0, microsecond=0)
+
+
+def next_minute(now: datetime) -> datetime:
+    return minute_of(now) + timedelta(minutes=1)
+
+
+def take_slot(*, address: str, limit: int, now: datetime, spare: int = 0) -> bool:
+    """Count one message to the robot at `address` in the minute of `now`; False
+    (and nothing counted) when `limit - spare` were sent already. The row is created
+    once (unique per robot and minute) and claimed by a conditional UPDATE, so two
+    workers can never both take the last slot. `spare` keeps slots back (for a
+    digest that is waiting)."""
+    robot, minute = robot_key(address), minute_of(now)
+    RobotSlot.objects.bulk_create(
+        [RobotSlot(robot=robot, minute=minute, sent=0)], ignore_conflicts=True
+    )
+    claimed = RobotSlot.objects.filter(
+        robot=robot, minute=minute, sent__lt=max(0, limit - spare)
+    ).update(sent=F("sent") + 1)
+    return claimed == 1
+
+
+def prune_slots(now: datetime) -> int:
+    """Forget the counts of minutes long past."""
+    deleted, _ = RobotSlot.objects.filter(minute__lt=minute_of(now) - SLOT_KEEP).delete()
+    return deleted

@@ -5,7 +5,9 @@ Deadline rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent sweeps
 split the work; on SQLite a sweep's IMMEDIATE transaction runs alone),
 re-checks the incident, creates the Notice for the highest level that is due
 (catch-up after an outage: one notice, marked late, never a burst), moves the
-row to its next level, commits, then enqueues the deliveries.
+row to its next level, commits, then enqueues the deliveries. It also forms the
+digests of the chat robots' held deliveries (`form_digests`), so they go out
+even when no new notice comes.
 """
 
 from dataclasses import dataclass, field
@@ -13,11 +15,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Min
 
 from common import clock as wall
 from escalation import jobs, registry
 from escalation.calendars import ALWAYS
+from escalation.channels import prune_slots
 from escalation.deadlines import desired, ladder, level_due, step_time
 from escalation.models import (
     Clock,
@@ -42,6 +45,7 @@ class SweepResult:
     notices: list[int] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)  # still to send (not in-app)
     requeued: list[int] = field(default_factory=list)
+    digests: list[int] = field(default_factory=list)  # chat robots' digests formed now
     next_due: datetime | None = None  # the earliest deadline still ahead, after this sweep
 
 
@@ -90,10 +94,48 @@ def sweep_due_deadlines(*, now: datetime | None = None, limit: int = SWEEP_LIMIT
         ).values_list("pk", flat=True)[:limit]
         result.requeued = [pk for pk in stalled if pk not in result.deliveries]
         Delivery.objects.filter(pk__in=result.requeued).update(next_attempt_at=now)
-        pending = list(result.deliveries) + result.requeued
+        result.digests = form_digests(now=now, limit=limit)
+        prune_slots(now)
+        pending = list(result.deliveries) + result.requeued + result.digests
         if pending:
             transaction.on_commit(lambda: jobs.deliver(pending))
     return result
+
+
+def form_digests(*, now: datetime, limit: int = SWEEP_LIMIT) -> list[int]:
+    """One digest per chat robot whose held deliveries are due (held in a minute
+    now past): its oldest held delivery carries it (`digest` = itself, pending
+    again) and every other due one joins it. Returns the carriers to send.
+
+    Each step is a conditional UPDATE on rows still held and in no digest, so two
+    sweeps at once form one digest per robot and put each delivery in exactly one.
+    """
+    robots = (
+        Delivery.objects.filter(
+            status=Delivery.Status.HELD, digest__isnull=True, next_attempt_at__lte=now
+        )
+        .values("channel", "address")
+        .annotate(first=Min("pk"))
+        .order_by("first")[:limit]
+    )
+    carriers = []
+    for robot in robots:
+        carrier = robot["first"]
+        held = Delivery.objects.filter(
+            status=Delivery.Status.HELD, digest__isnull=True, next_attempt_at__lte=now
+        )
+        taken = held.filter(pk=carrier).update(
+            digest_id=carrier,
+            status=Delivery.Status.PENDING,
+            attempts=0,
+            last_error="",
+            next_attempt_at=now,
+        )
+        if not taken:
+            continue  # another sweep formed it
+        held.filter(channel=robot["channel"], address=robot["address"]).update(digest_id=carrier)
+        carriers.append(carrier)
+    return carriers
 
 
 def _owned_notices(now: datetime, limit: int) -> list[Notice]:

@@ -19,6 +19,7 @@ RECORD_HEARTBEAT = "escalation.tasks.record_heartbeat"
 SWEEP = "escalation.tasks.sweep"
 DELIVER = "escalation.tasks.deliver"
 SWEEP_ROSTERS = "escalation.tasks.sweep_rosters"
+SWEEP_MAINTENANCE = "escalation.tasks.sweep_maintenance"
 
 
 def sweep_soon() -> bool:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from common import clock
 from common.people import display_name
@@ -351,3 +351,58 @@ def payload(notice: Notice) -> dict:
             "oncall": (notice.details or {}).get("oncall", []),
         },
     }
+
+
+def render_digest(
+    notices: list[Notice],
+    *,
+    per_minute: int,
+    max_bytes: int,
+    language: str | None = None,
+    zone: str | None = None,
+) -> tuple[str, str]:
+    """(subject, body) of a chat robot's digest: the notices held back by its limit
+    of `per_minute` messages, one line each (incident number, severity, what, level,
+    title), most severe first. Cut to `max_bytes` (UTF-8, subject and body as the
+    robot shows them) with "…and N more": every notice is counted."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        count = len(notices)
+        subject = "[Responder] " + ngettext(
+            "%(count)s notice held back by this chat's message limit",
+            "%(count)s notices held back by this chat's message limit",
+            count,
+        ) % {"count": count}
+        intro = _(
+            "This chat's robot takes %(limit)s messages a minute; these notices waited "
+            "for it and come together:"
+        ) % {"limit": per_minute}
+        link = f"{settings.SITE_URL}/dashboard/"
+        ordered = sorted(notices, key=lambda n: (_digest_severity(n), n.created_at, n.pk))
+        lines = [_digest_line(n) for n in ordered]
+        used = len(f"{subject}\n{intro}\n{link}".encode())
+        shown: list[str] = []
+        for i, line in enumerate(lines):
+            rest = len(lines) - i - 1
+            more = ("\n" + _("…and %(count)s more.") % {"count": rest}) if rest else ""
+            if used + len(f"\n{line}{more}".encode()) > max_bytes:
+                break
+            shown.append(line)
+            used += len(f"\n{line}".encode())
+        body = [intro, *shown]
+        if len(shown) < len(lines):
+            body.append(_("…and %(count)s more.") % {"count": len(lines) - len(shown)})
+        body.append(link)
+        return subject, "\n".join(body)
+
+
+def _digest_severity(notice: Notice) -> str:
+    return notice.incident.severity if notice.incident_id else "P9"
+
+
+def _digest_line(notice: Notice) -> str:
+    what = str(WHAT.get(notice.clock, notice.clock))
+    if notice.incident_id is None:
+        return f"- {notice.team.name} · {what}"
+    incident = notice.incident
+    title = incident.title if len(incident.title) <= 60 else incident.title[:59] + "…"
+    return f"- {incident.number} {incident.severity} {what} (L{notice.level}): {title}"

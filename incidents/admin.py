@@ -4,10 +4,13 @@ Incidents change only through incidents.services (the web pages and the API),
 so every change is checked and audited; the admin shows them read-only.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from incidents import alerts, rules
+from incidents.maintenance import services as maintenance
 from incidents.models import (
     Alert,
     AlertIntegration,
@@ -16,9 +19,11 @@ from incidents.models import (
     Grading,
     Incident,
     LogEntry,
+    MaintenanceWindow,
     Resolution,
     Service,
     Team,
+    TeamEvent,
     TimelineEvent,
     UserFeedback,
     UserNotification,
@@ -196,7 +201,27 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
         "default_severity",
         "severity_rules",
         "signing_secret",
+        "group_by",
+        "group_window_minutes",
+        "storm_thresholds",
+        "flap_changes",
+        "flap_window_minutes",
+        "flap_settle_minutes",
+        "open_after",
+        "open_after_minutes",
         *readonly_fields,
+    ]
+    # Kept as entered when the integration is created (integration_create sets the rest).
+    SETTINGS = [
+        "severity_rules",
+        "group_by",
+        "group_window_minutes",
+        "storm_thresholds",
+        "flap_changes",
+        "flap_window_minutes",
+        "flap_settle_minutes",
+        "open_after",
+        "open_after_minutes",
     ]
     actions = ["revoke"]
 
@@ -210,9 +235,9 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
             signing_secret=obj.signing_secret,
             default_severity=obj.default_severity,
         )
-        if obj.severity_rules:
-            created.severity_rules = obj.severity_rules
-            created.save(update_fields=["severity_rules"])
+        for name in self.SETTINGS:
+            setattr(created, name, getattr(obj, name))
+        created.save(update_fields=self.SETTINGS)
         obj.pk = created.pk
         obj.token_hash, obj.token_hint = created.token_hash, created.token_hint
         messages.warning(
@@ -230,10 +255,106 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["fingerprint", "integration", "incident", "status", "events", "last_seen"]
-    list_filter = ["status", "integration"]
+    list_display = [
+        "fingerprint",
+        "integration",
+        "incident",
+        "status",
+        "events",
+        "flapping",
+        "pending",
+        "held_by",
+        "last_seen",
+    ]
+    list_filter = ["status", "flapping", "pending", "integration"]
     search_fields = ["fingerprint", "group_key", "incident__number", "summary"]
-    list_select_related = ["integration", "incident"]
+    list_select_related = ["integration", "incident", "held_by"]
+
+
+class MaintenanceWindowForm(forms.ModelForm):
+    """Checked by the one validation of windows (maintenance.validate_window), as
+    the API and the pages are."""
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["team", *maintenance.FIELDS]
+
+    def clean(self):
+        data = super().clean()
+        team = data.get("team")
+        if team is None or self.errors:
+            return data
+        if self.instance.pk and team.pk != self.instance.team_id:
+            self.add_error("team", _("A window stays with its team; plan a new one."))
+            return data
+        spec = maintenance.WindowSpec(
+            **{f: data.get(f) for f in maintenance.FIELDS if f != "services"},
+            services=list(data.get("services") or ()),
+        )
+        try:
+            maintenance.validate_window(team, spec)
+        except ValidationError as refused:
+            self.add_error(None, refused)
+        return data
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    """Writes go through the maintenance services (the silence follows each)."""
+
+    form = MaintenanceWindowForm
+    list_display = ["title", "team", "starts_at", "ends_at", "recurrence", "mode", "ended_at"]
+    list_filter = ["team", "mode"]
+    search_fields = ["title", "description"]
+    list_select_related = ["team"]
+    filter_horizontal = ["services"]
+    readonly_fields = [
+        "created_by",
+        "created_at",
+        "updated_at",
+        "ended_occurrence",
+        "ended_at",
+        "suppressed_alerts",
+        "started_occurrence",
+        "reminded_occurrence",
+        "silence_id",
+        "silence_error",
+        "silence_checked_at",
+    ]
+
+    def save_model(self, request, obj, form, change):
+        values = {f: form.cleaned_data.get(f) for f in maintenance.FIELDS}
+        if change:
+            saved = maintenance.window_update(
+                window=MaintenanceWindow.objects.select_related("team").get(pk=obj.pk),
+                actor=request.user,
+                **values,
+            )
+        else:
+            saved = maintenance.window_create(
+                actor=request.user, team=form.cleaned_data["team"], **values
+            )
+        for field in MaintenanceWindow._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service set the services
+
+    def delete_model(self, request, obj):
+        maintenance.window_delete(window=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for window in queryset.select_related("team"):
+            maintenance.window_delete(window=window, actor=request.user)
+
+
+@admin.register(TeamEvent)
+class TeamEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["at", "team", "kind", "window", "text"]
+    list_filter = ["kind", "team"]
+    search_fields = ["text", "window__title"]
+    list_select_related = ["team", "window"]
 
 
 admin.site.site_header = _("Responder administration")

@@ -299,3 +299,23 @@ def manages_roster(user, team: Team) -> bool:
         return False
     in_team_manager = Role.MANAGER in ctx.roles and team.pk in ctx.team_ids
     return edits_roster(user, team) or in_team_manager or team.manager_id == user.pk
+
+
+# ---------------------------------------------------------------- maintenance windows
+
+
+def sees_window(user, window) -> bool:
+    """A team's maintenance windows are read by its members, tech leads and manager;
+    managers and admins read every team's."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return ctx.sees_all or window.team_id in ctx.team_ids
+
+
+def edits_windows(user, team: Team) -> bool:
+    """A team's tech leads (and admins) plan, change, end and delete its windows."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return ctx.is_admin or team.pk in ctx.led_team_ids

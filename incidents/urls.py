@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from incidents import views
+from incidents.maintenance import views as maintenance_views
 
 ACTION_NAMES = "|".join(sorted(a.value for a in views.ACTIONS))
 
@@ -8,6 +9,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("my/", views.my_work, name="my-work"),
     path("archive/", views.archive, name="archive"),
+    path("alerts/pending/", views.pending_alerts, name="alerts-pending-page"),
     path("incidents/new/", views.intake, name="incident-new"),
     path("incidents/<int:pk>/", views.workspace, name="incident"),
     path("incidents/<int:pk>/print/", views.print_form, name="incident-print"),
@@ -21,5 +23,16 @@ urlpatterns = [
         rf"^incidents/(?P<pk>[0-9]+)/(?P<action>{ACTION_NAMES})/$",
         views.act,
         name="incident-act",
+    ),
+    path("maintenance/", maintenance_views.maintenance_index, name="maintenance"),
+    path("maintenance/new/", maintenance_views.maintenance_new, name="maintenance-new"),
+    path("maintenance/preview/", maintenance_views.maintenance_preview, name="maintenance-preview"),
+    path("maintenance/<int:pk>/", maintenance_views.maintenance_detail, name="maintenance-detail"),
+    path("maintenance/<int:pk>/edit/", maintenance_views.maintenance_edit, name="maintenance-edit"),
+    path("maintenance/<int:pk>/end/", maintenance_views.maintenance_end, name="maintenance-end"),
+    path(
+        "maintenance/<int:pk>/delete/",
+        maintenance_views.maintenance_delete,
+        name="maintenance-delete",
     ),
 ]

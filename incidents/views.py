@@ -44,9 +44,12 @@ from escalation.models import Delivery
 from escalation.roster.selectors import viewer_on_call
 from escalation.sla import business_hours_levels, windows_for
 from incidents import forms, rules, selectors, services
+from incidents.alerts import selectors as alert_selectors
 from incidents.models import (
     OPEN_STATES,
+    Incident,
     Severity,
+    Source,
     State,
     UserProfile,
 )
@@ -281,6 +284,7 @@ def dashboard(request):
             for value, label in open_states
         ],
         total=sum(counts.values()),
+        pending_alerts=alert_selectors.pending_alerts(user=user).exists(),
         overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
         on_call=viewer_on_call(user, now),
         # Administrators only: the check is theirs to act on, and nobody else pays its query.
@@ -462,7 +466,45 @@ def _workspace_context(request, incident, bound=None, everything=False):
         and rules.can(user, Action.POSTMORTEM, incident),
         "archive_missing": archive_missing(incident) if Action.ARCHIVE in allowed else [],
         "articles": KnowledgeArticle.objects.filter(incident=incident).order_by("-updated_at"),
+        **_monitoring_context(incident),
     }
+
+
+ALERT_ROWS = 100  # the workspace's alerts table; the API lists them all
+
+
+def _monitoring_context(incident) -> dict:
+    """The alerts table and the recurrence links: no query for an incident
+    without alerts, one for its first ALERT_ROWS alerts, one for its recurrences."""
+    if incident.source != Source.MONITORING:
+        return {}
+    alerts = []
+    if incident.alert_count:
+        alerts = list(alert_selectors.incident_alerts(incident=incident)[:ALERT_ROWS])
+    return {
+        "alerts": alerts,
+        "alerts_more": max(0, incident.alert_count - len(alerts)),
+        "recurrence_of": Incident.objects.filter(pk=incident.recurrence_of_id)
+        .only("pk", "number", "title")
+        .first()
+        if incident.recurrence_of_id
+        else None,
+        "recurrences": list(
+            incident.recurrences.only("pk", "number", "title", "received_at").order_by(
+                "received_at", "pk"
+            )
+        ),
+    }
+
+
+@login_required
+@require_GET
+def pending_alerts(request):
+    """Alerts waiting for their group's Nth firing (open after N), of the user's teams."""
+    page = Paginator(alert_selectors.pending_alerts(user=request.user), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "incidents/pending_alerts.html", {"page": page})
 
 
 @login_required

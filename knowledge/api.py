@@ -146,6 +146,9 @@ class MetricsSerializer(serializers.Serializer):
     end = serializers.DateField()
     team = serializers.CharField(allow_null=True)
     cancelled = serializers.IntegerField()
+    recurred_within_7_days = serializers.IntegerField(
+        help_text="Incidents that repeat one resolved at most 7 days before they were received."
+    )
     total = FiguresSerializer()
     by_level = LevelFiguresSerializer(many=True)
     by_month = MonthFiguresSerializer(many=True)

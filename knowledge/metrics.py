@@ -23,6 +23,9 @@ Definitions (also in the README):
 - Failed-verification rate: of the incidents verified at least once, the share
   with a failed verification (the process's reopen loop); reopened counts
   resolved/archived incidents taken back.
+- Recurred within 7 days: incidents of the population (not cancelled) filed by
+  monitoring as a recurrence of one resolved at most 7 days before they were
+  received (Incident.recurrence_of).
 - Root causes: post-mortem categories, most frequent first. Overdue actions:
   open improvement actions past their due date.
 """
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from common.people import display_name
@@ -133,6 +137,9 @@ FIELDS = (
 )
 
 
+RECURRENCE_WINDOW = timedelta(days=7)
+
+
 def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
     """The metrics of the module docstring for incidents received in [start, end]."""
     lower, upper = date_range_bounds(start, end)
@@ -146,6 +153,15 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
         figures = _figures_in_sql(population, now)
     else:
         figures = _figures_in_python(population, ids, now)
+    recurred = (
+        population.exclude(state=State.CANCELLED)
+        .filter(
+            recurrence_of__resolved_at__isnull=False,
+            recurrence_of__resolved_at__gte=F("received_at") - RECURRENCE_WINDOW,
+            recurrence_of__resolved_at__lte=F("received_at"),
+        )
+        .count()
+    )
     causes = Counter(
         PostMortem.objects.filter(incident__in=ids)
         .exclude(root_cause_category="")
@@ -165,6 +181,7 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
         "end": end,
         "team": team.slug if team is not None else None,
         **figures,
+        "recurred_within_7_days": recurred,
         "root_causes": [
             {"category": c, "label": str(RootCause(c).label), "count": n}
             for c, n in causes.most_common()

@@ -7,6 +7,7 @@
   notice is due (`next_at`, indexed): the sweep reads only what is due.
 - Notice: one per (incident, clock, cycle, level), unique — never sent twice.
 - Delivery: one per recipient and channel, with status, attempts, last error.
+- RobotSlot: how many messages a chat robot was sent in one minute (its limit).
 """
 
 from django.conf import settings
@@ -339,6 +340,8 @@ class Delivery(models.Model):
         PENDING = "pending", _("Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # Over the chat robot's messages a minute: goes out in its next digest.
+        HELD = "held", _("Held: robot limit, goes out in the next digest")
 
     notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(_("channel"), max_length=20)
@@ -361,6 +364,18 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    digest = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="digested",
+        verbose_name=_("sent in digest"),
+        help_text=_(
+            "A chat robot's digest of held deliveries: the delivery that carries it "
+            "(itself, for that one)."
+        ),
+    )
 
     class Meta:
         ordering = ["id"]
@@ -373,6 +388,30 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.notice_id} {self.channel} {self.status}"
+
+
+class RobotSlot(models.Model):
+    """Messages sent to one chat robot (by its webhook URL's hash) in one minute.
+
+    Claimed by a conditional UPDATE (`sent < limit`), so several workers never
+    send a robot more than its limit; old minutes are pruned by the sweep.
+    """
+
+    robot = models.CharField(_("robot"), max_length=64, help_text=_("SHA-256 of its URL."))
+    minute = models.DateTimeField(_("minute"))
+    sent = models.PositiveIntegerField(_("messages sent"), default=0)
+
+    class Meta:
+        ordering = ["-minute", "robot"]
+        constraints = [
+            # Minute first: the prune deletes by minute through the same index.
+            models.UniqueConstraint(fields=["minute", "robot"], name="robot_slot_once_per_minute")
+        ]
+        verbose_name = _("robot message count")
+        verbose_name_plural = _("robot message counts")
+
+    def __str__(self):
+        return f"{self.robot[:12]} {self.minute:%Y-%m-%d %H:%M} {self.sent}"
 
 
 from escalation.roster.models import (  # noqa: E402  (the roster's models need Notice's module loaded)
@@ -398,6 +437,7 @@ __all__ = [
     "Layer",
     "Notice",
     "Override",
+    "RobotSlot",
     "RosterEvent",
     "Rotation",
     "RotationMember",

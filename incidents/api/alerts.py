@@ -1,7 +1,9 @@
-"""POST /api/v1/alerts/<integration_token>/ — monitoring alert intake."""
+"""Monitoring alerts over the API: POST /api/v1/alerts/<integration_token>/ (intake),
+GET /api/v1/incidents/<id>/alerts/ and GET /api/v1/alerts/pending/."""
 
 import re
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -12,13 +14,16 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.parsers import loads as json_body
-from incidents import alerts
+from incidents import alerts, selectors
+from incidents.alerts import selectors as alert_selectors
 from incidents.api.serializers import Choice, Count, ErrorSerializer, Moment, Text
+from incidents.api.views import Pagination
 from incidents.models import LONG_TEXT, Alert, Category
 
 ALERTMANAGER_EXAMPLE = {
@@ -82,10 +87,35 @@ class Rfc3339(Moment):
         return super().to_internal_value(data)
 
 
+# What a label value may not hold (DRF's CharField refuses these: NUL, surrogates).
+UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+LABEL_VALUE_MAX = 2000
+
+
 class Labels(serializers.DictField):
     """An object whose values are strings (Prometheus labels and annotations)."""
 
-    child = Text(allow_blank=True, max_length=2000)
+    child = Text(allow_blank=True, max_length=LABEL_VALUE_MAX)
+
+    def run_child_validation(self, data):
+        """What the child field would answer for each value, in plain Python for
+        the values it accepts (a delivery carries thousands); any other value goes
+        through the child, so errors read exactly as before."""
+        result, errors = {}, {}
+        for key, value in data.items():
+            key = str(key)
+            if type(value) is str:
+                stripped = value.strip()
+                if len(stripped) <= LABEL_VALUE_MAX and not UNSTORABLE.search(stripped):
+                    result[key] = stripped
+                    continue
+            try:
+                result[key] = self.child.run_validation(value)
+            except serializers.ValidationError as exc:
+                errors[key] = exc.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return result
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -132,6 +162,12 @@ class GenericAlert(serializers.Serializer):
 
     title = Text(max_length=200)
     dedup_key = Text(max_length=200, help_text="Names this problem across alerts.")
+    group = Text(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Alerts with the same group share one open incident (default: dedup_key).",
+    )
     status = Choice(STATUS, required=False)
     severity = Text(required=False, max_length=20, help_text="P0–P3, or critical/warning/info")
     description = Text(required=False, allow_blank=True, max_length=LONG_TEXT)
@@ -175,9 +211,14 @@ class AlertIntakeView(APIView):
             "alert files it (source `monitoring`, level from the `severity`/`priority` "
             "labels or the generic `severity`: P0–P3, or critical→P1, warning→P2, "
             "info→P3, overridable per integration), later alerts add to it, a resolved "
-            "alert adds a log entry and never closes it.\n\n"
+            "alert adds a log entry and never closes it. With the integration's "
+            "`group_by` labels set, those labels' values name the group instead. A "
+            "resolved or archived incident takes no more alerts: a new firing files a new "
+            "incident whose `recurrence_of` names it. An unchanged repeat of an alert (a "
+            "retried delivery) changes nothing.\n\n"
             "Generic JSON fields: `title` (required when firing), `dedup_key` "
-            "(required), `status` (`firing`|`resolved`), `severity`, `description`, "
+            "(required), `group` (optional, default `dedup_key`), `status` "
+            "(`firing`|`resolved`), `severity`, `description`, "
             "`labels` (object of strings), `impact_scope`, `affected_users`, "
             "`occurred_at` (RFC 3339), `category`.\n\n"
             "If the integration has a signing secret, send `X-Responder-Timestamp` (Unix "
@@ -261,3 +302,110 @@ class AlertIntakeView(APIView):
                 ]
             }
         )
+
+
+# ---------------------------------------------------------------- reads
+
+
+class IncidentAlertSerializer(serializers.ModelSerializer):
+    """One alert of an incident: one fingerprint of one integration."""
+
+    labels = serializers.DictField(child=serializers.CharField(), read_only=True)
+    annotations = serializers.DictField(child=serializers.CharField(), read_only=True)
+    events = serializers.IntegerField(
+        read_only=True, help_text="Webhook events that changed what the source reports."
+    )
+    flapping = serializers.BooleanField(
+        read_only=True, help_text="Its state changes too often; its changes are not noted."
+    )
+
+    class Meta:
+        model = Alert
+        fields = [
+            "fingerprint",
+            "status",
+            "labels",
+            "annotations",
+            "starts_at",
+            "ends_at",
+            "events",
+            "flapping",
+            "first_seen",
+            "last_seen",
+        ]
+        read_only_fields = fields
+
+
+class PendingAlertSerializer(IncidentAlertSerializer):
+    """An alert waiting for its group's Nth firing before an incident opens."""
+
+    integration = serializers.CharField(source="integration.name", read_only=True)
+    team = serializers.CharField(source="integration.team.slug", read_only=True)
+    group_key = serializers.CharField(read_only=True)
+
+    class Meta(IncidentAlertSerializer.Meta):
+        fields = ["integration", "team", "group_key", *IncidentAlertSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class IncidentAlertsView(ListAPIView):
+    """An incident's alerts, first seen first."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = Pagination
+    serializer_class = IncidentAlertSerializer
+    queryset = Alert.objects.none()  # for the schema; get_queryset answers
+
+    def get_queryset(self):
+        try:
+            incident = selectors.incident_or_404(self.request.user, self.kwargs["pk"])
+        except Http404 as exc:
+            raise NotFound(_("No such incident, or you cannot see it.")) from exc
+        return alert_selectors.incident_alerts(incident=incident)
+
+    @extend_schema(
+        summary="An incident's alerts",
+        description=(
+            "Each alert is one fingerprint of one integration: its status, labels, "
+            "annotations, `events` (webhook events that changed what the source "
+            "reports) and whether it is `flapping`. The incident answers `alert_count` "
+            "and `event_count`."
+        ),
+        responses={
+            200: IncidentAlertSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="Bad page size."),
+            401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+            404: OpenApiResponse(ErrorSerializer, description="No such incident or page."),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PendingAlertsView(ListAPIView):
+    """Alerts waiting for their group's Nth firing, of the teams you see."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = Pagination
+    serializer_class = PendingAlertSerializer
+    queryset = Alert.objects.none()
+
+    def get_queryset(self):
+        return alert_selectors.pending_alerts(user=self.request.user)
+
+    @extend_schema(
+        summary="Alerts waiting to open an incident",
+        description=(
+            "An integration with `open_after` N opens an incident only at a group's Nth "
+            "firing alert within `open_after_minutes`; until then its alerts wait here, "
+            "newest first."
+        ),
+        responses={
+            200: PendingAlertSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="Bad page size."),
+            401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+            404: OpenApiResponse(ErrorSerializer, description="No such page."),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

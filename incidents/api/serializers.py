@@ -151,11 +151,21 @@ class IncidentSerializer(serializers.ModelSerializer):
             "cancel_reason",
             "archive_summary",
             "reopen_count",
+            "recurrence_of",
+            "alert_count",
+            "event_count",
             "version",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "recurrence_of": {
+                "help_text": "The resolved incident this one repeats (its group fired again)."
+            },
+            "alert_count": {"help_text": "Distinct monitoring alerts in this incident."},
+            "event_count": {"help_text": "Webhook events of those alerts."},
+        }
 
     paused = serializers.BooleanField(
         read_only=True,

@@ -10,7 +10,8 @@ from escalation.roster.api import (
     RotationListView,
     ShiftsView,
 )
-from incidents.api.alerts import AlertIntakeView
+from incidents.api.alerts import AlertIntakeView, IncidentAlertsView, PendingAlertsView
+from incidents.api.maintenance import WindowDetailView, WindowEndView, WindowListView
 from incidents.api.views import IncidentViewSet, ping
 from knowledge.api import KnowledgeSearchView, MetricsView
 
@@ -41,5 +42,10 @@ urlpatterns = [
     ),
     path("teams/<str:slug>/shifts/", ShiftsView.as_view(), name="team-shifts"),
     path("teams/<str:slug>/feeds/", FeedView.as_view(), name="team-feeds"),
+    path("maintenance/", WindowListView.as_view(), name="api-maintenance-windows"),
+    path("maintenance/<int:pk>/", WindowDetailView.as_view(), name="api-maintenance-window"),
+    path("maintenance/<int:pk>/end/", WindowEndView.as_view(), name="api-maintenance-window-end"),
+    path("incidents/<int:pk>/alerts/", IncidentAlertsView.as_view(), name="incident-alerts"),
+    path("alerts/pending/", PendingAlertsView.as_view(), name="alerts-pending"),
     path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
 ]

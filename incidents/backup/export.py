@@ -234,6 +234,8 @@ class Exporter:
         assignment_helpers = links(Assignment._meta.get_field("helpers"), assignment_ids)
         verifications = context.rows(Verification, Verification._meta.ordering)
         alert_rows = context.rows(Alert, Alert._meta.ordering)
+        repeated = {row["recurrence_of_id"] for row in chunk} - {None}
+        numbers = dict(Incident.objects.filter(pk__in=repeated).values_list("pk", "number"))
         context.found.update(simple, verifications=verifications, alerts=alert_rows)
 
         written = []
@@ -242,6 +244,7 @@ class Exporter:
             out = self.row(INCIDENT, row)
             out["team"] = self.team_slugs[row["team_id"]]
             out["service"] = self.service_slugs.get(row["service_id"])
+            out["recurrence_of"] = numbers.get(row["recurrence_of_id"])
             out["helpers"] = self.names(helpers[pk])
             for name, part in SIMPLE_CHILDREN.items():
                 out[name] = [self.row(part, r) for r in simple[name][pk]]

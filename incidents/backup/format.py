@@ -64,8 +64,11 @@ EXCLUDED = (
     "duty rosters (rotations, overrides, handover notes, the roster timeline, calendar "
     "feeds) and their handover and coverage-gap notices: team set-up, not incident "
     "history; set them up again on the /oncall/ pages",
+    "maintenance windows and the team timeline of their starts and ends: team set-up, "
+    "not incident history; the alerts waiting without an incident (pending, or held by a "
+    "window) and the link of an incident to the window it opened under",
     "derived data, rebuilt on import: incident tallies, search documents, number sequences",
-    "bookkeeping: heartbeats, alert rate windows, replay signatures",
+    "bookkeeping: heartbeats, alert rate windows, replay signatures, chat robots' message counts",
 )
 
 User = get_user_model()
@@ -138,7 +141,9 @@ INTEGRATION = Part(
 )
 INCIDENT = Part(
     Incident,
-    refs=("team", "service"),
+    refs=("team", "service", "recurrence_of"),
+    # Maintenance windows are team set-up, not incident history (EXCLUDED says so).
+    omit=frozenset({"maintenance_window"}),
     users=("reporter", "owner"),
     many=("helpers",),
     children=(
@@ -172,7 +177,7 @@ LATER_CHILDREN = {
     "events": Part(TimelineEvent, parent="incident", users=("actor",)),
     "pauses": Part(Pause, parent="incident", users=("paused_by", "resumed_by")),
 }
-ALERT = Part(Alert, parent="incident", refs=("integration",))
+ALERT = Part(Alert, parent="incident", refs=("integration",), omit=frozenset({"held_by"}))
 
 # incidents' own parts; registry.parts() adds the registered ones.
 PARTS = [

@@ -112,6 +112,8 @@ class Importer:
         }
         self.integration_ids = dict(AlertIntegration.objects.values_list("name", "id"))
         self.numbers_seen: set[str] = set()
+        # (incident id, number of the incident it repeats): linked once all are in.
+        self.recurrences: list[tuple[int, str]] = []
         self.sequences: dict[date, int] = {}
         # The incident's own keys and those of the registered parts.
         self.incident_part = replace(INCIDENT, children=INCIDENT.children + registry.nested_keys())
@@ -355,6 +357,13 @@ class Importer:
                 self.row(self.incident_part, data, where, team_id=team_id, service_id=service_id)
             )
         self.insert(Incident, incidents)
+        for incident, (number, data) in zip(incidents, fresh, strict=True):
+            earlier = data.get("recurrence_of")
+            if earlier is None:
+                continue
+            if not isinstance(earlier, str):
+                raise BadDump(f"incident {number}.recurrence_of: not an incident number")
+            self.recurrences.append((incident.pk, earlier))
         pairs = [
             (incident.pk, user_id)
             for incident, (number, data) in zip(incidents, fresh, strict=True)
@@ -418,6 +427,7 @@ class Importer:
         if not self.result.created[_label(Incident)]:
             return
         tallies.rebuild()
+        self._link_recurrences()
         # The next number of a day must follow the highest one restored.
         days = self.sequences
         IncidentSequence.objects.bulk_create(
@@ -429,6 +439,16 @@ class Importer:
                 seq.last = days[seq.day]
                 stale.append(seq)
         IncidentSequence.objects.bulk_update(stale, ["last"], batch_size=CHUNK)
+
+    def _link_recurrences(self) -> None:
+        """A recurrence names the incident it repeats by number; that one may come
+        later in the dump, or be in the database already. A dump of recent incidents
+        only (`--since`) may not hold it: the link then stays empty."""
+        wanted = {number for _pk, number in self.recurrences}
+        ids = dict(Incident.objects.filter(number__in=wanted).values_list("number", "pk"))
+        for pk, number in self.recurrences:
+            if number in ids:
+                Incident.objects.filter(pk=pk).update(recurrence_of_id=ids[number])
 
 
 class ImportChunk:

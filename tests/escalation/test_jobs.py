@@ -22,7 +22,13 @@ def test_it_names_registered_tasks(name, task):
 
 def test_the_beat_schedule_runs_the_seams_jobs(settings):
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert scheduled == {jobs.SWEEP, jobs.RECORD_HEARTBEAT, jobs.SWEEP_ROSTERS}
+    assert scheduled == {
+        jobs.SWEEP,
+        jobs.RECORD_HEARTBEAT,
+        jobs.SWEEP_ROSTERS,
+        jobs.SWEEP_MAINTENANCE,
+        "incidents.tasks.sync_silences",
+    }
 
 
 def test_it_hands_each_delivery_on(monkeypatch):

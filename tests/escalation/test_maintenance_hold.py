@@ -72,9 +72,7 @@ def test_it_runs_the_clocks_from_the_release_with_the_held_time_added(clock, hel
     assert not Notice.objects.filter(incident=held).exists()
     clock.move_to(NOW + 2 * HOUR + 16 * MIN)
     sweep_due_deadlines()
-    assert list(Notice.objects.filter(incident=held).values_list("clock", flat=True)) == [
-        "respond"
-    ]
+    assert list(Notice.objects.filter(incident=held).values_list("clock", flat=True)) == ["respond"]
 
 
 def test_it_counts_an_acknowledgement_during_the_hold_as_in_time(clock, held, lead):
@@ -92,9 +90,7 @@ def test_it_releases_once(clock, held):
 
     assert again.paused_at is None
     assert Pause.objects.filter(incident=held).count() == 1
-    assert (
-        TimelineEvent.objects.filter(incident=held, kind=TimelineEvent.Kind.RESUMED).count() == 1
-    )
+    assert TimelineEvent.objects.filter(incident=held, kind=TimelineEvent.Kind.RESUMED).count() == 1
 
 
 def test_it_leaves_a_person_s_later_pause_alone(clock, held, lead, platform):

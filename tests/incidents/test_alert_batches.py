@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 
 from incidents import alerts, services
 from incidents.api.alerts import AlertmanagerPayload
-from incidents.models import Alert, Incident, LogEntry, TimelineEvent
+from incidents.models import Alert, AlertIntegration, Incident, LogEntry, TimelineEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -86,13 +86,22 @@ def interleave(*sequences: list) -> list:
     return merged
 
 
+def without_storms(integration):
+    """These tests compare batches with alerts posted one by one, and pin query
+    counts per group: storm thresholds (a notice and an entry when an incident
+    reaches 10, 100, 1000 alerts; tests/incidents/test_alert_storm.py) are off."""
+    AlertIntegration.objects.filter(pk=integration.pk).update(storm_thresholds=[])
+    integration.storm_thresholds = []
+    return integration
+
+
 @pytest.fixture
 def integration(platform):
     integration, token = alerts.integration_create(
         name="prometheus", team=platform, rate_limit_per_minute=10_000
     )
     integration.token = token
-    return integration
+    return without_storms(integration)
 
 
 def post(token: str, body: dict):
@@ -185,11 +194,12 @@ def captured(token: str, body: dict) -> list[str]:
 def test_it_costs_the_same_queries_for_10_and_200_alerts(clock, platform, step):
     def run(size: int) -> tuple[list[str], int]:
         integration, token = alerts.integration_create(name=f"n{size}", team=platform)
+        without_storms(integration)
         group = "NodeDown"
         steps = [
             ("files", payload(group, firing("a", 0, size)), size, 0),
             ("adds to the open incident", payload(group, firing("b", 0, size)), size, 0),
-            ("is retried", payload(group, firing("b", 0, size)), 0, size),
+            ("is retried", payload(group, firing("b", 0, size)), 0, 0),  # writes no row
             ("resolves", payload(group, resolved("b", 0, size)), 0, size),
             ("fires again", payload(group, firing("b", 0, size)), 0, size),
         ]
@@ -204,7 +214,9 @@ def test_it_costs_the_same_queries_for_10_and_200_alerts(clock, platform, step):
 
     # Equal on PostgreSQL; on SQLite the bulk writes of 200 rows take a few statements.
     assert len(big) - big_bulk == len(small) - small_bulk, "\n".join(big)
-    assert len(big) <= 40, "\n".join(big)
+    # 44: a delivery also asks for flapping alerts to settle and for the team's active
+    # maintenance windows, and keeps the incident's alert and event counts (one each).
+    assert len(big) <= 44, "\n".join(big)
 
 
 def test_it_costs_queries_per_group_not_per_alert_in_a_batch_of_several_groups(
@@ -235,8 +247,9 @@ def test_it_costs_queries_per_group_not_per_alert_in_a_batch_of_several_groups(
 
     small, big = queries(10, "S"), queries(100, "B")
 
-    # New rows: n*, o*, x0001.., c0001..; changed rows: x0000 and c0000.
-    assert len(big) - bulk(4 * 100 - 2, 2) == len(small) - bulk(4 * 10 - 2, 2), "\n".join(big)
+    # New rows: n*, o*, x0001..; changed rows: x0000 and c0000 (the closed incident's
+    # other resolutions were never seen firing: nothing to update, nothing written).
+    assert len(big) - bulk(3 * 100 - 1, 2) == len(small) - bulk(3 * 10 - 1, 2), "\n".join(big)
     assert len(big) <= 3 * 25, "\n".join(big)
 
 
@@ -247,6 +260,7 @@ def test_it_folds_500_alerts_of_a_few_groups_as_posting_them_one_by_one(clock, p
     one_by_one, _ = alerts.integration_create(name="one-by-one", team=platform)
     batched, _ = alerts.integration_create(name="batched", team=platform)
     for integration in (one_by_one, batched):
+        without_storms(integration)
         # DiskFull has an open incident with 50 alerts; MemoryHigh a cancelled one.
         alerts.alerts_receive(
             integration=integration, alerts=parsed("DiskFull", firing("d", 0, 50))
@@ -286,14 +300,16 @@ def test_it_folds_500_alerts_of_a_few_groups_as_posting_them_one_by_one(clock, p
         (2, 65),  # MemoryHigh: the cancelled incident (30) and the new one (35)
         (1, 295),  # NodeDown
     ]
-    # The batch wrote one note, and its audit event, on each of the 4 incidents it reached
-    # (and a "created" event for each of the 2 it filed).
-    reached = sorted(r.incident.pk for r in results)
+    # The batch wrote one note, and its audit event, on each of the 3 open incidents it
+    # reached (and a "created" event for each of the 2 it filed); the cancelled one only
+    # had its alert rows updated.
+    reached = sorted(r.incident.pk for r in results if r.incident.state != "cancelled")
+    assert len(reached) == 3
     written = LogEntry.objects.order_by("pk")[entries:]
     assert sorted(e.incident_id for e in written) == reached
     logged = TimelineEvent.objects.order_by("pk")[events:]
     assert sorted(e.incident_id for e in logged if e.kind == TimelineEvent.Kind.LOGGED) == reached
-    assert len(logged) == 4 + 2
+    assert len(logged) == 3 + 2
     # The answer names each incident once, in the order the batch reached them.
     assert [(r.incident.title.split(" ")[0], r.created, r.alerts) for r in results] == [
         ("NodeDown", True, 315),
@@ -326,10 +342,12 @@ def test_it_changes_nothing_when_the_same_delivery_is_retried(clock, integration
 
     assert retry.status_code == first.status_code == 200
     assert state() == after_first
-    # The only trace of a retry: each alert counts one more delivery.
-    assert dict(Alert.objects.values_list("fingerprint", "events")) == {
-        fingerprint: times + 1 for fingerprint, times in seen.items()
-    }
+    # A retry is no event: the counts stay as they were.
+    assert dict(Alert.objects.values_list("fingerprint", "events")) == seen
+    assert Incident.objects.values_list("alert_count", "event_count").get() == (
+        300,
+        sum(seen.values()),
+    )
     assert first.json() == {
         "incidents": [
             {
@@ -409,7 +427,7 @@ def test_it_folds_firing_and_resolved_alerts_of_one_delivery(clock, integration)
     assert statuses["d0000"] == "resolved"
     assert statuses["d0020"] == "firing"
     assert statuses["d0025"] == "resolved"
-    assert Alert.objects.get(fingerprint="d0010").events == 2
+    assert Alert.objects.get(fingerprint="d0010").events == 1  # a repeat is no event
     assert Alert.objects.get(fingerprint="d0020").events == 3
     assert Alert.objects.get(fingerprint="n0000").events == 1
     [entry] = LogEntry.objects.order_by("pk")[entries:]
@@ -451,7 +469,7 @@ def test_it_sends_a_delivery_to_the_open_incident_and_resolutions_to_a_closed_on
         incident=solved, actor=tester, functional_ok=True, regression_ok=True, monitoring_ok=True
     )
 
-    # Resolutions of a group whose incident people resolved: noted there, nothing filed.
+    # Resolutions of a group whose incident people resolved: its rows updated, no note.
     answer = post(integration.token, payload("DiskFull", resolved("d", 0, 20))).json()
 
     assert [(i["id"], i["state"], i["created"], i["alerts"]) for i in answer["incidents"]] == [
@@ -459,7 +477,10 @@ def test_it_sends_a_delivery_to_the_open_incident_and_resolutions_to_a_closed_on
     ]
     solved.refresh_from_db()
     assert solved.state == "resolved"
-    assert monitoring_notes(solved)[-1].startswith("Alert resolved at the source: DiskFull")
+    assert monitoring_notes(solved) == [
+        "Another alert of this group fired: DiskFull — DiskFull on several nodes (×19)"
+    ]
+    assert solved.alerts.filter(status="resolved").count() == 20
 
     # The group fires again: a new incident takes these alerts, and the next delivery too.
     answer = post(integration.token, payload("DiskFull", firing("d", 0, 20))).json()
@@ -472,7 +493,7 @@ def test_it_sends_a_delivery_to_the_open_incident_and_resolutions_to_a_closed_on
     assert Incident.objects.count() == 2
     assert solved.alerts.filter(status="resolved").count() == 20
     assert Incident.objects.get(pk=again).alerts.filter(status="resolved").count() == 20
-    assert len(monitoring_notes(solved)) == 2  # its other alerts, then their resolutions
+    assert len(monitoring_notes(solved)) == 1  # its other alerts; no resolution notes
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -498,4 +519,5 @@ def test_it_files_one_incident_for_simultaneous_batches_of_a_group(platform):
     assert codes == [200, 200, 200]
     assert Incident.objects.count() == 1
     assert Alert.objects.count() == 200
-    assert set(Alert.objects.values_list("events", flat=True)) == {3}
+    # The two later deliveries repeat the first: no events.
+    assert set(Alert.objects.values_list("events", flat=True)) == {1}

@@ -286,6 +286,7 @@ def expected(story):
         "end": date(2026, 11, 30),
         "team": "platform",
         "cancelled": 1,  # G
+        "recurred_within_7_days": 0,  # none was filed by monitoring
         "total": TOTAL,
         "by_level": [{"severity": "P1", **P1}, {"severity": "P2", **P2}],
         "by_month": [  # newest month first, then by level

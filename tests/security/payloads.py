@@ -20,7 +20,8 @@ from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, CalendarDay, Delivery, SlaPolicy, TeamChannel
 from escalation.roster import sweep as roster_sweep
 from incidents import alerts
-from incidents.models import Incident, Service, Severity, Team
+from incidents.maintenance_sweep import sweep_windows
+from incidents.models import AlertIntegration, Incident, MaintenanceWindow, Service, Severity, Team
 from incidents.rules import Role
 from knowledge.models import ActionItem, KnowledgeArticle
 from tests.factories import make_user
@@ -415,6 +416,32 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
     )
     midnight = timezone.make_aware(datetime.combine(today + timedelta(days=1), time(0, 5)))
     assert roster_sweep.sweep_rosters(now=midnight).handovers
+
+    # ---- a maintenance window through the API, running now; the sweep writes its
+    # start on the team's timeline (the window's title). Its silence error is the
+    # server's (Alertmanager's answer may quote a matcher), its grouping labels the admin's.
+    window = _post_json(
+        as_lead,
+        "/api/v1/maintenance/",
+        {
+            "title": p("MaintenanceWindow.title", 200),
+            "team": team_slug,
+            "description": p("MaintenanceWindow.description"),
+            "starts_at": (clock.now() - timedelta(hours=1)).isoformat(),
+            "ends_at": (clock.now() + timedelta(days=30)).isoformat(),
+            "matchers": [
+                {"name": "job", "value": p("MaintenanceWindow.matchers"), "is_regex": False}
+            ],
+            "mode": "mark",
+        },
+    )["id"]
+    sweep_windows(clock.now())
+    MaintenanceWindow.objects.filter(pk=window).update(
+        silence_error=p("MaintenanceWindow.silence_error")
+    )
+    AlertIntegration.objects.filter(pk=integration.pk).update(
+        group_by=["alertname", p("AlertIntegration.group_by")]
+    )
 
     # ---- escalation: every open clock overdue a day later; one delivery failed
     sweep_due_deadlines(now=clock.now() + timedelta(days=1))

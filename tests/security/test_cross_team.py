@@ -204,7 +204,7 @@ def _api_targets() -> list[Target]:
                 api=True,
             )
         )
-    for reading in ("timeline", "notices"):
+    for reading in ("timeline", "notices", "alerts"):
         targets.append(
             Target(
                 name=f"api-{reading}",
@@ -385,6 +385,68 @@ ROSTER_TARGETS = [
 ]
 
 
+def window_form_data(team, record) -> dict:
+    start = timezone.localtime() - timedelta(hours=1)
+    return {
+        "team": team.team.slug,
+        "title": "Rescheduled window",
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"),
+        "repeat": "",
+        "mode": "suppress",
+    }
+
+
+MAINTENANCE_TARGETS = [
+    Target("maintenance-window-page", "/maintenance/{pk}/", lambda t: t.window, ("GET",)),
+    Target(
+        "maintenance-edit",
+        "/maintenance/{pk}/edit/",
+        lambda t: t.window,
+        ("GET", "POST"),
+        data=window_form_data,
+        manager_reads=403,  # a manager reads the window; its tech leads change it
+    ),
+    Target(
+        "maintenance-end-page",
+        "/maintenance/{pk}/end/",
+        lambda t: t.window,
+        ("POST",),
+        data=lambda team, record: {},
+    ),
+    Target(
+        "maintenance-delete-page",
+        "/maintenance/{pk}/delete/",
+        lambda t: t.window,
+        ("POST",),
+        data=lambda team, record: {},
+    ),
+    Target(
+        "maintenance-preview-of-window",
+        "/maintenance/preview/?window={pk}",
+        lambda t: t.window,
+        ("GET",),
+        manager_reads=403,  # the preview is the form's: tech leads only
+    ),
+    Target(
+        "api-maintenance-window",
+        "/api/v1/maintenance/{pk}/",
+        lambda t: t.window,
+        ("GET", "HEAD", "OPTIONS", "PATCH", "DELETE"),
+        data=lambda team, record: {"title": "Renamed window"},
+        api=True,
+    ),
+    Target(
+        "api-maintenance-end",
+        "/api/v1/maintenance/{pk}/end/",
+        lambda t: t.window,
+        ("OPTIONS", "POST"),
+        data=lambda team, record: {},
+        api=True,
+    ),
+]
+
+
 TARGETS = [
     Target("workspace", "/incidents/{pk}/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
     Target("print", "/incidents/{pk}/print/", lambda t: t.incident(State.IN_PROGRESS), ("GET",)),
@@ -456,6 +518,7 @@ TARGETS = [
     ),
     *_api_targets(),
     *ROSTER_TARGETS,
+    *MAINTENANCE_TARGETS,
 ]
 
 
@@ -687,6 +750,52 @@ LISTINGS = [
     ),
     Listing("api-metrics-team-a", "/api/v1/metrics/?team=platform", status=400, api=True),
     Listing("api-ping", "/api/v1/ping/", ("GET", "OPTIONS"), api=True),
+    # Alerts waiting to open an incident (no control: the world has none of team A's).
+    Listing("alerts-pending", "/alerts/pending/"),
+    Listing("api-alerts-pending", "/api/v1/alerts/pending/", ("GET", "HEAD", "OPTIONS"), api=True),
+    Listing("maintenance", "/maintenance/", shows_a_to="pay_manager"),
+    Listing("maintenance-new", "/maintenance/new/", ("GET",), shows_a_to=None),
+    Listing(
+        "maintenance-new-into-team-a",
+        "/maintenance/new/",
+        ("POST",),
+        status=400,
+        data=lambda team: window_form_data(team, None),
+    ),
+    Listing(
+        "maintenance-preview",
+        "/maintenance/preview/",
+        ("POST",),
+        data=lambda team: {**window_form_data(team, None), "team": "payments"},
+    ),
+    Listing(
+        "api-maintenance",
+        "/api/v1/maintenance/",
+        ("GET", "HEAD", "OPTIONS"),
+        api=True,
+        shows_a_to="pay_manager",
+    ),
+    Listing(
+        "api-maintenance-running",
+        "/api/v1/maintenance/?active=true",
+        api=True,
+        shows_a_to="pay_manager",
+    ),
+    # Another team's slug is refused as an unknown one, as a filter and as a window's team.
+    Listing("api-maintenance-team-a", "/api/v1/maintenance/?team=platform", status=400, api=True),
+    Listing(
+        "api-maintenance-plan-into-team-a",
+        "/api/v1/maintenance/",
+        ("POST",),
+        status=400,
+        api=True,
+        data=lambda team: {
+            "title": "Planned into A",
+            "team": "platform",
+            "starts_at": timezone.now().isoformat(),
+            "ends_at": (timezone.now() + timedelta(hours=1)).isoformat(),
+        },
+    ),
     Listing("oncall", "/oncall/", shows_a_to="pay_manager"),
     # Another team's schedule feed is refused as an unknown team's (404, nothing made).
     Listing(

@@ -26,11 +26,21 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from common import tokens
-from escalation.models import TeamChannel
+from escalation.models import RobotSlot, TeamChannel
 from incidents import alerts, rules, services
-from incidents.models import Alert, Incident, Severity, State, Team, UserProfile
+from incidents.models import (
+    Alert,
+    Incident,
+    MaintenanceWindow,
+    Severity,
+    State,
+    Team,
+    TeamEvent,
+    UserProfile,
+)
 from incidents.rules import Role
 from tests.factories import make_user
 from tests.security.conftest import A_MARK
@@ -125,6 +135,7 @@ def test_it_sends_an_anonymous_visitor_to_the_admin_sign_in(route):
 def test_it_covers_the_custom_admin_views_and_every_model():
     """The table is the resolver's: the holiday import page and each ModelAdmin are in it."""
     assert f"{ADMIN}escalation/businesscalendar/<path:object_id>/import/" in ADMIN_ROUTES
+    assert {MaintenanceWindow, TeamEvent} <= set(ADMIN_MODELS)
     for model in ADMIN_MODELS:
         meta = model._meta
         for page in ("", "add/", "<path:object_id>/change/", "<path:object_id>/history/"):
@@ -176,7 +187,8 @@ def test_it_signs_an_administrator_in_on_the_admin_sign_in(superuser):
 def _rows_for_every_admin(team, clock) -> None:
     """Team A's records of every kind the admin lists: what `everything()` builds,
     plus a grading, a user notification and feedback, an alert of an integration, a
-    team channel, an API token, a profile and the sign-in records of django-axes."""
+    team channel, a robot's message count, an API token, a profile and the sign-in
+    records of django-axes."""
     team.everything(clock)
     services.incident_grade(
         incident=team.incident(State.ACKNOWLEDGED),
@@ -207,6 +219,7 @@ def _rows_for_every_admin(team, clock) -> None:
     TeamChannel.objects.create(
         team=team.team, kind="webhook", name=team.text("channel"), url="https://hooks.example/a"
     )
+    RobotSlot.objects.create(robot="0" * 64, minute=timezone.now(), sent=1)  # no team: any row
     tokens.api_token_create(user=team.lead, actor=team.lead)
     UserProfile.objects.get_or_create(user=team.lead)
     browser = Client()

@@ -68,6 +68,9 @@ PAGES = [
     ("oncall-team", "lead", lambda t: (t.feed, f"/oncall/{t.team.slug}/")[1]),
     ("oncall-rotation-new", "lead", lambda t: f"/oncall/{t.team.slug}/rotations/new/"),
     ("oncall-rotation", "lead", lambda t: f"/oncall/{t.team.slug}/rotations/{t.rotation.pk}/"),
+    ("maintenance-window", "lead", lambda t: f"/maintenance/{t.window.pk}/"),
+    ("maintenance-new", "lead", lambda t: "/maintenance/new/"),
+    ("maintenance-edit", "lead", lambda t: f"/maintenance/{t.window.pk}/edit/"),
 ]
 
 
@@ -142,6 +145,8 @@ NO_FORM = {
     "notifications/": "the inbox: a POST is read like a GET",
     "knowledge/similar/": "the intake form's lookup: htmx POSTs the title and symptoms "
     "with the form's token (tests/knowledge/test_similar.py checks it is required)",
+    "maintenance/preview/": "the window form's live preview: static/js/maintenance.js POSTs "
+    "the form's fields, its token included (the no-script preview is the form's own button)",
 }
 
 

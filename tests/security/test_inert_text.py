@@ -97,6 +97,20 @@ PAGES = [
     ("notifications-handover", "owner", lambda w: "/notifications/", {}),
     ("oncall", "lead", lambda w: "/oncall/", {}),
     ("oncall-team", "lead", lambda w: f"/oncall/{w.team.slug}/", {}),
+    ("maintenance", "lead", lambda w: "/maintenance/", {}),
+    (
+        "maintenance-window",
+        "lead",
+        lambda w: f"/maintenance/{w.team.maintenance_windows.get().pk}/",
+        {},
+    ),
+    (
+        "maintenance-edit",
+        "lead",
+        lambda w: f"/maintenance/{w.team.maintenance_windows.get().pk}/edit/",
+        {},
+    ),
+    ("api-maintenance", "lead", lambda w: "/api/v1/maintenance/?format=api", {}),
     (
         "oncall-rotation",
         "lead",
@@ -202,6 +216,11 @@ NOT_USER_TEXT = {
     "escalation.CalendarFeed.token_hash": "made by the server",
     "escalation.CalendarFeed.nonce": "made by the server",
     "escalation.RosterEvent.data": "ids of the records changed",
+    "escalation.RobotSlot.robot": "a hash of a robot's address, made by the server",
+    "incidents.AlertIntegration.storm_thresholds": "whole numbers (validated)",
+    "incidents.Alert.changes": "times and statuses of the alert, written by the server",
+    "incidents.MaintenanceWindow.recurrence": "an RRULE dateutil accepts (validated)",
+    "incidents.MaintenanceWindow.silence_id": "Alertmanager's id of the silence",
 }
 
 
@@ -238,6 +257,7 @@ NOT_SHOWN = {
     "CalendarDay.name": "admin only; a holiday's name is for the administrator",
     "Alert.group_key": "deduplication key; not shown",
     "Alert.fingerprint": "deduplication key; not shown",
+    "AlertIntegration.group_by": "admin only; label names that group alerts",
 }
 
 

@@ -66,6 +66,11 @@ VALUES = {
     "paused_for": "P3D",
     "respond_sla": "PT1M",
     "resolve_sla": "PT1M",
+    # Set by the alert intake only.
+    "recurrence_of": 999_999,
+    "recurrence_of_id": 999_999,
+    "maintenance_window": 999_999,
+    "maintenance_window_id": 999_999,
 }
 
 

@@ -21,6 +21,7 @@ Run on PostgreSQL too (DATABASE_URL): NUL only fails there.
 import inspect
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django import forms as django_forms
@@ -34,7 +35,9 @@ from incidents import alerts, views
 from incidents import forms as incident_forms
 from incidents.api import serializers as s
 from incidents.api.alerts import AlertmanagerPayload, GenericAlert
+from incidents.api.maintenance import WindowSerializer
 from incidents.api.views import IncidentFilter
+from incidents.maintenance import forms as maintenance_forms
 from incidents.models import LogEntry, State
 from incidents.workflow import Action
 from knowledge import forms as knowledge_forms
@@ -50,6 +53,7 @@ from tests.security.test_cross_team import (
     edit_data,
     form_data,
     postmortem_data,
+    window_form_data,
 )
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +115,18 @@ API_SERIALIZERS = {
     Action.RESUME: s.ResumeSerializer,
 }
 
+
+def _window(records):
+    now = timezone.now()
+    return {
+        "title": "DB upgrade",
+        "team": "platform",
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat(),
+        "matchers": [{"name": "job", "value": "mysql"}],
+    }
+
+
 ENDPOINTS = [
     Endpoint("intake", s.IncidentCreateSerializer, "post", "/api/v1/incidents/", _intake_body),
     Endpoint(
@@ -157,6 +173,7 @@ ENDPOINTS = [
         "/api/v1/teams/platform/overrides/",
         lambda records: api_override_data(records, None),
     ),
+    Endpoint("maintenance", WindowSerializer, "post", "/api/v1/maintenance/", _window),
 ]
 
 
@@ -296,6 +313,9 @@ NOT_KEPT = {
     "alert-alertmanager:commonLabels.k": "repeats the alerts' labels",
     "alert-alertmanager:commonAnnotations.k": "repeats the alerts' annotations",
     "rotation:weekdays": "digits 0 (Monday) to 6 only",
+    "maintenance:team": "names a team by slug",
+    "maintenance:recurrence": "an RRULE (validated)",
+    "maintenance:matchers.0.name": "a label name: letters, digits and _ only",
 }
 
 
@@ -354,7 +374,7 @@ def test_it_returns_world_text_unchanged(client, onduty):
 
 def form_classes() -> list[type]:
     found = []
-    for module in (incident_forms, knowledge_forms):
+    for module in (incident_forms, knowledge_forms, maintenance_forms):
         for _name, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, django_forms.BaseForm) and cls.__module__ == module.__name__:
                 found.append(cls)
@@ -436,6 +456,13 @@ WEB_FORMS = [
         "/knowledge/articles/{pk}/edit/",
         lambda records: records.article,
         article_data,
+    ),
+    WebForm(
+        maintenance_forms.WindowForm,
+        "lead",
+        "/maintenance/new/",
+        lambda records: None,
+        lambda records, record: window_form_data(records, record),
     ),
     WebForm(
         incident_forms.ProfileForm,
@@ -554,6 +581,7 @@ def test_it_never_lets_a_form_take_more_than_the_api():
         (incident_forms.IntakeForm, s.IncidentCreateSerializer),
         (incident_forms.EditForm, s.IncidentUpdateSerializer),
         *[(views.ACTIONS[a][0], serializer) for a, serializer in API_SERIALIZERS.items()],
+        (maintenance_forms.WindowForm, WindowSerializer),
     ]
     compared, wider = 0, []
     for form, serializer in pairs:
@@ -586,6 +614,7 @@ QUERY_PARAMS = [
     ("/api/v1/incidents/", [*IncidentFilter.base_filters, "ordering", "page", "page_size"]),
     ("/api/v1/knowledge/", ["q", "kind", "page", "page_size"]),
     ("/api/v1/metrics/", ["start", "end", "team"]),
+    ("/api/v1/maintenance/", ["team", "active", "page", "page_size"]),
 ]
 QUERY_CASES = [(path, param) for path, params in QUERY_PARAMS for param in params]
 HOSTILE = {

@@ -14,6 +14,8 @@ from common import clock
 from escalation.engine import sweep_due_deadlines
 from escalation.roster import services as roster_services
 from incidents import services
+from incidents.maintenance import services as maintenance
+from incidents.maintenance_sweep import sweep_windows
 from incidents.models import LogEntry, Severity, State
 from knowledge import services as knowledge
 from knowledge.models import PostMortem
@@ -131,6 +133,19 @@ class TeamRecords:
         """The lead's calendar address of the team's schedule."""
         return roster_services.feed_create(user=self.lead, team=self.team)
 
+    @cached_property
+    def window(self):
+        """A maintenance window running from an hour ago for five weeks."""
+        return maintenance.window_create(
+            actor=self.lead,
+            team=self.team,
+            title=self.text("maintenance window"),
+            description=self.text("maintenance description"),
+            starts_at=clock.now() - timedelta(hours=1),
+            ends_at=clock.now() + timedelta(days=35),
+            matchers=[{"name": "job", "value": self.text("matcher"), "is_regex": False}],
+        )
+
     def everything(self, clock_):
         """Open, worked-on, resolved, archived incidents, a post-mortem with an
         overdue action, an article, and escalation notices sent to the team."""
@@ -147,6 +162,8 @@ class TeamRecords:
         self.article  # noqa: B018
         self.override  # noqa: B018 (and the rotation)
         self.handover_note  # noqa: B018
+        self.window  # noqa: B018
+        sweep_windows(clock.now())  # its start, on the team's timeline
         # A week and a day later: the action is overdue, every open clock has
         # escalated (notices and in-app deliveries to the team's people).
         clock_.shift(timedelta(days=8))

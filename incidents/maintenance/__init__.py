@@ -1,0 +1,31 @@
+"""Maintenance windows: planned work during which matching alerts page nobody.
+
+`schedule` answers when a window runs, `selectors` which windows run and which
+one an alert falls under (both re-exported here), `services` every write with
+the one validation the API, the admin and the pages share. The services are not
+re-exported: incidents.silences (which they call) may import this package.
+"""
+
+from incidents.maintenance.schedule import (
+    current_occurrence,
+    is_active,
+    next_occurrences,
+    occurrences,
+)
+from incidents.maintenance.selectors import (
+    active_windows,
+    upcoming,
+    window_matching,
+    windows_visible_to,
+)
+
+__all__ = [
+    "active_windows",
+    "current_occurrence",
+    "is_active",
+    "next_occurrences",
+    "occurrences",
+    "upcoming",
+    "window_matching",
+    "windows_visible_to",
+]
