@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -112,6 +112,7 @@ class _Intake:
         self.integration = integration
         self.now = now
         self.groups: dict[str, _Group] = {}
+        self.surveyed: dict[str, list[int]] = {}  # group → its incidents (survey())
         self.windows = [
             w
             for w in maintenance.active_windows(team_id=integration.team_id, at=now)
@@ -125,15 +126,41 @@ class _Intake:
 
     # ------------------------------------------------------------ routing
 
+    def survey(self, keys) -> set[str]:
+        """Read the delivery's groups in one query: the incidents each group's
+        alerts are in (for group()), and the groups with flapping alerts unchanged
+        for a minute or more (returned: the caller settles them)."""
+        self.surveyed = {key: [] for key in keys}
+        settle = set()
+        rows = (
+            Alert.objects.filter(integration=self.integration, group_key__in=keys)
+            .values_list("group_key", "incident_id")
+            .annotate(
+                flaps=Count(
+                    "pk", filter=Q(flapping=True, changed_at__lte=self.now - timedelta(minutes=1))
+                )
+            )
+            .order_by()
+        )
+        for key, incident_id, flaps in rows:
+            if incident_id is not None:
+                self.surveyed[key].append(incident_id)
+            if flaps:
+                settle.add(key)
+        return settle
+
     def group(self, key: str) -> _Group:
         if key not in self.groups:
-            ids = list(
-                Alert.objects.filter(integration=self.integration, group_key=key)
-                .exclude(incident=None)
-                .order_by()
-                .values_list("incident_id", flat=True)
-                .distinct()
-            )
+            if key in self.surveyed:
+                ids = list(self.surveyed[key])
+            else:
+                ids = list(
+                    Alert.objects.filter(integration=self.integration, group_key=key)
+                    .exclude(incident=None)
+                    .order_by()
+                    .values_list("incident_id", flat=True)
+                    .distinct()
+                )
             incident = None
             if ids:
                 incident = (
@@ -247,9 +274,11 @@ class _Intake:
         filed = {s.incident.pk for s in steps if s.created}
         known = {s.incident.pk for s in steps if s.incident is not None} - filed
         stored, loose = {}, {}
+        # The fingerprints in each branch: the loose ones are then found through
+        # the (integration, fingerprint) index of unattached alerts.
         for row in Alert.objects.filter(
-            Q(incident__in=known) | Q(integration=self.integration, incident__isnull=True),
-            fingerprint__in=fingerprints,
+            Q(incident__in=known, fingerprint__in=fingerprints)
+            | Q(integration=self.integration, incident__isnull=True, fingerprint__in=fingerprints)
         ).order_by():
             if row.incident_id is None:
                 loose[row.fingerprint] = row
@@ -475,7 +504,7 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 def _current(integration: AlertIntegration) -> AlertIntegration:
     """The integration as stored now (a plain read: the locks are advisory, below)."""
-    current = AlertIntegration.objects.select_related("team").filter(pk=integration.pk).first()
+    current = AlertIntegration.objects.filter(pk=integration.pk).first()  # team: when filing
     if current is None or not current.is_active:
         raise IntegrationRevoked(_("This integration was revoked."))
     return current
@@ -537,12 +566,16 @@ def alerts_receive(
     keys = {group_key(current, alert) for alert in alerts}
     _lock_groups(current, keys)
     now = clock.now()
-    _settle(Alert.objects.filter(integration=current, group_key__in=keys), now)
     intake = _Intake(current, now)
+    settle = intake.survey(keys)
+    if settle:
+        _settle(Alert.objects.filter(integration=current, group_key__in=settle), now)
     results = intake.record(intake.route(alerts))
-    AlertIntegration.objects.filter(pk=current.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_EVERY)
-    ).update(last_used_at=now)
+    if current.last_used_at is None or current.last_used_at <= now - LAST_USED_EVERY:
+        # Conditional: of deliveries at once, the first writes it, the others skip.
+        AlertIntegration.objects.filter(pk=current.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_EVERY)
+        ).update(last_used_at=now)
     return results
 
 

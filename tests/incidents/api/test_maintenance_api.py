@@ -146,7 +146,7 @@ def test_it_refuses_bad_input_with_field_errors(clock, client_for, lead, payment
 
 
 @pytest.mark.parametrize("who", ["engineer", "onduty", "manager"])
-def test_it_lets_only_tech_leads_plan(request, clock, client_for, who):
+def test_it_lets_only_tech_leads_plan(request, db, clock, client_for, who):
     response = client_for(request.getfixturevalue(who)).post(LIST_URL, body(), format="json")
     assert response.status_code == 403
     assert "tech lead" in response.data["detail"]
