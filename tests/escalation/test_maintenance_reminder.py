@@ -102,3 +102,15 @@ def test_it_does_not_remind_another_team(clock, platform, payments, people):
     remind_windows(NOW)
 
     assert Notice.objects.get().recipients == ["pay-someone"]
+
+
+def test_the_inbox_links_the_reminder_to_its_window(clock, client, platform, people):
+    lead, _engineer = people
+    window = one_off(platform, NOW + HOUR)
+    remind_windows(NOW)
+    client.force_login(lead)
+
+    page = client.get("/notifications/").content.decode()
+
+    assert f'href="/maintenance/{window.pk}/"' in page
+    assert "Database upgrade" in page
