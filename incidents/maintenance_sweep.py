@@ -9,7 +9,7 @@ database (`started_occurrence`, the held alerts), so a restart during a window
 loses nothing, and the end is one release per group, never a burst.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -51,7 +51,8 @@ def window_started(*, window: MaintenanceWindow, occurrence, now: datetime) -> b
         if not claimed:
             return False
         window.started_occurrence = start
-        _event(window, TeamEvent.Kind.MAINTENANCE_STARTED, start, max(start, min(now, end)))
+        # When it really started, even if the sweep that notices runs later.
+        _event(window, TeamEvent.Kind.MAINTENANCE_STARTED, start, start)
     return True
 
 
@@ -65,7 +66,9 @@ def window_finished(*, window: MaintenanceWindow, occurrence: datetime, now: dat
         if not claimed:
             return 0
         window.started_occurrence = None
-        _event(window, TeamEvent.Kind.MAINTENANCE_ENDED, occurrence, now)
+        _event(
+            window, TeamEvent.Kind.MAINTENANCE_ENDED, occurrence, _ended(window, occurrence, now)
+        )
     return window_release(window=window, now=now)
 
 
@@ -79,6 +82,14 @@ def window_release(*, window: MaintenanceWindow, now: datetime) -> int:
     for pk in list(held):
         services.incident_release_from_window(incident=Incident(pk=pk), now=now)
     return sum(r.alerts for r in results)
+
+
+def _ended(window: MaintenanceWindow, occurrence: datetime, now: datetime) -> datetime:
+    """When the occurrence that began at `occurrence` ended: on time, or early by
+    `end` (its end is cut then); `now` if the schedule no longer has it (edited)."""
+    found = maintenance.occurrences(window, occurrence, occurrence + timedelta(seconds=1))
+    ends = [end for start, end in found if start == occurrence]
+    return min(ends[0], now) if ends else now
 
 
 def _event(window: MaintenanceWindow, kind: str, occurrence: datetime, at: datetime) -> None:

@@ -973,8 +973,11 @@ class Alert(models.Model):
         FIRING = "firing", _("Firing")
         RESOLVED = "resolved", _("Resolved")
 
+    # No index of its own: alert_group (integration, group_key) serves every lookup
+    # by integration; a lone one misleads PostgreSQL into scanning an integration's
+    # every alert when its statistics have not seen a new integration yet.
     integration = models.ForeignKey(
-        AlertIntegration, on_delete=models.CASCADE, related_name="alerts"
+        AlertIntegration, on_delete=models.CASCADE, related_name="alerts", db_index=False
     )
     group_key = models.CharField(_("group key"), max_length=500)
     fingerprint = models.CharField(_("fingerprint"), max_length=200)

@@ -23,7 +23,7 @@ under one integration; it belongs to an incident, or waits without one
 - Flapping: an alert whose state changes `flap_changes` times within
   `flap_window_minutes` flaps: one entry says so, its changes are noted no
   more, and one entry says when it has been stable `flap_settle_minutes`
-  (alerts_settle, run by the sweep, and at each delivery of its integration).
+  (alerts_settle, run by the sweep, and at each delivery of its group).
 - Open after N: with `open_after`, a group files an incident only at its Nth
   firing alert within `open_after_minutes` (an alert counts once, from when it
   last started firing; older firings do not count). Until then its alerts are
@@ -40,8 +40,11 @@ under one integration; it belongs to an incident, or waits without one
   no count, threshold or flapping state, and changes no row.
 
 A delivery's notes on one incident share one log entry, and its cost grows
-with its groups, not its alerts (one query reads the rows, one upsert writes
-them, counts are F() updates per incident).
+with its groups, not its alerts (one query reads its groups, one its rows, one
+upsert writes them, counts are F() updates per incident). Deliveries wait only
+for deliveries of the same groups (PostgreSQL advisory locks per group; see
+intake._lock_groups); the rate limit is one upsert; the integration's
+last_used_at is written at most once a minute.
 """
 
 from incidents.alerts.intake import (

@@ -67,6 +67,7 @@ def test_it_writes_each_start_and_end_once(clock, platform, window):
     assert sweep_windows(NOW + 2 * HOUR + 2 * MIN)["ended"] == 0
 
     events = list(TeamEvent.objects.filter(team=platform).order_by("at"))
+    assert [e.at for e in events] == [NOW, NOW + 2 * HOUR]  # when it happened, not when seen
     assert [(e.kind, e.window_id, e.text) for e in events] == [
         ("maintenance_started", window.pk, "Database upgrade"),
         ("maintenance_ended", window.pk, "Database upgrade"),
