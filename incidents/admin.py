@@ -194,23 +194,6 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["team"]
     readonly_fields = ["token_hint", "created_at", "revoked_at", "last_used_at"]
-    fields = [
-        "name",
-        "team",
-        "rate_limit_per_minute",
-        "default_severity",
-        "severity_rules",
-        "signing_secret",
-        "group_by",
-        "group_window_minutes",
-        "storm_thresholds",
-        "flap_changes",
-        "flap_window_minutes",
-        "flap_settle_minutes",
-        "open_after",
-        "open_after_minutes",
-        *readonly_fields,
-    ]
     # Kept as entered when the integration is created (integration_create sets the rest).
     SETTINGS = [
         "severity_rules",
@@ -222,6 +205,15 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
         "flap_settle_minutes",
         "open_after",
         "open_after_minutes",
+    ]
+    fields = [
+        "name",
+        "team",
+        "rate_limit_per_minute",
+        "default_severity",
+        "signing_secret",
+        *SETTINGS,
+        *readonly_fields,
     ]
     actions = ["revoke"]
 

@@ -16,7 +16,6 @@ from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.db.models import Prefetch
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -45,7 +44,8 @@ from escalation.roster.models import (
 )
 from incidents import rules
 from incidents.api import serializers as s
-from incidents.api.serializers import Choice, Count, Moment, Text, UsernameField
+from incidents.api.serializers import Choice, Count, Text, UsernameField
+from incidents.api.serializers import Instant as OffsetInstant
 from incidents.api.views import UNAUTHENTICATED, Pagination
 from incidents.models import Team
 
@@ -113,20 +113,11 @@ class Day(serializers.DateField):
         return value
 
 
-class Instant(Moment):
-    """An ISO 8601 date-time with its offset (or Z), within ten years of now. A
-    local time alone could be any of several instants: refused, not guessed."""
+class Instant(OffsetInstant):
+    """An instant with its offset (incidents.api.serializers.Instant), within ten
+    years of now."""
 
     def to_internal_value(self, data):
-        if isinstance(data, str):
-            try:
-                parsed = parse_datetime(data)
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                raise serializers.ValidationError(
-                    _("Give the time with its offset from UTC, e.g. 2026-11-26T09:00:00+08:00.")
-                )
         value = super().to_internal_value(data)
         now = clock.now()
         if not now - REACH <= value <= now + REACH:

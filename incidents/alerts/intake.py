@@ -513,12 +513,11 @@ def _current(integration: AlertIntegration) -> AlertIntegration:
 def _advisory(names: list[str], *, shared: bool = False) -> None:
     """Take PostgreSQL transaction-level advisory locks on `names`, in the order
     given (callers sort them: a total order, so no two takers deadlock)."""
+    # The function is one of two names written here; the lock names are parameters.
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    sql = f"SELECT {function}(hashtextextended(name, 0)) FROM unnest(%s::text[]) AS name"  # nosec B608
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {function}(hashtextextended(name, 0)) FROM unnest(%s::text[]) AS name",
-            [names],
-        )
+        cursor.execute(sql, [names])
 
 
 def _lock_groups(integration: AlertIntegration, keys) -> None:

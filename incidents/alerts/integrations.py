@@ -135,12 +135,15 @@ def check_rate(integration: AlertIntegration) -> None:
             # request does not wait for the WAL to be flushed to disk.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
+        # PostgreSQL and SQLite >= 3.35 both have ON CONFLICT ... RETURNING. The
+        # table is the model's own name, quoted; the values are parameters.
+        insert = f"INSERT INTO {table} (integration_id, window_start, count) VALUES (%s, %s, 1)"  # nosec B608
+        upsert = (
+            f" ON CONFLICT (integration_id, window_start) DO UPDATE SET count = {table}.count + 1"  # nosec B608
+        )
         with connection.cursor() as cursor:
-            # PostgreSQL and SQLite >= 3.35 both have ON CONFLICT ... RETURNING.
             cursor.execute(
-                f"INSERT INTO {table} (integration_id, window_start, count) VALUES (%s, %s, 1) "
-                "ON CONFLICT (integration_id, window_start) "
-                f"DO UPDATE SET count = {table}.count + 1 RETURNING count",
+                insert + upsert + " RETURNING count",
                 [integration.pk, connection.ops.adapt_datetimefield_value(window)],
             )
             count = cursor.fetchone()[0]

@@ -11,7 +11,6 @@ import re
 from django.core.validators import RegexValidator
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +29,7 @@ from rest_framework.views import APIView
 from common import clock
 from incidents import maintenance, rules
 from incidents.api import serializers as s
-from incidents.api.serializers import Choice, Count, Flag, Moment, Text
+from incidents.api.serializers import Choice, Count, Flag, Instant, Text
 from incidents.api.views import UNAUTHENTICATED, Pagination
 from incidents.maintenance import services
 from incidents.models import MEDIUM_TEXT, MaintenanceWindow, Team
@@ -53,23 +52,6 @@ NOT_RUNNING = OpenApiResponse(
 #
 # Serializers check types and shapes only; what a window may be is
 # services.validate_window's (the same for the admin and the pages).
-
-
-class Instant(Moment):
-    """An ISO 8601 date-time with its offset (or Z): a local time alone could be
-    any of several instants, so it is refused, not guessed."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            try:
-                parsed = parse_datetime(data)
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                raise serializers.ValidationError(
-                    _("Give the time with its offset from UTC, e.g. 2026-11-26T22:00:00+08:00.")
-                )
-        return super().to_internal_value(data)
 
 
 class MatcherSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -77,6 +78,23 @@ class Moment(serializers.DateTimeField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid", format="ISO 8601")
+        return super().to_internal_value(data)
+
+
+class Instant(Moment):
+    """An ISO 8601 date-time with its offset (or Z): a local time alone could be
+    any of several instants, so it is refused, not guessed."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                parsed = parse_datetime(data)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    _("Give the time with its offset from UTC, e.g. 2026-11-26T09:00:00+08:00.")
+                )
         return super().to_internal_value(data)
 
 
