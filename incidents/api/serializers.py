@@ -231,6 +231,9 @@ class IncidentSummarySerializer(IncidentSerializer):
             "acknowledged_at",
             "resolved_at",
             "reopen_count",
+            "recurrence_of",
+            "alert_count",
+            "event_count",
             "version",
             "updated_at",
         ]

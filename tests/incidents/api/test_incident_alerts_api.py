@@ -91,3 +91,6 @@ def test_the_incident_answers_its_counts_and_recurrence(
 
     assert (one["alert_count"], one["event_count"], one["recurrence_of"]) == (2, 2, None)
     assert (two["alert_count"], two["event_count"], two["recurrence_of"]) == (1, 1, first.pk)
+    listed = {row["id"]: row for row in api.get("/api/v1/incidents/").json()["results"]}
+    assert (listed[first.pk]["alert_count"], listed[first.pk]["recurrence_of"]) == (2, None)
+    assert (listed[again.pk]["event_count"], listed[again.pk]["recurrence_of"]) == (1, first.pk)
