@@ -822,6 +822,9 @@ def default_severity_rules() -> list:
     return []
 
 
+DEFAULT_ALERT_RATE_LIMIT = 600
+
+
 def default_storm_thresholds() -> list:
     return [10, 100, 1000]
 
@@ -849,7 +852,11 @@ class AlertIntegration(models.Model):
             "X-Responder-Signature: sha256=HMAC(secret, timestamp + '.' + body)."
         ),
     )
-    rate_limit_per_minute = models.PositiveIntegerField(_("requests per minute"), default=120)
+    # A 10,000-alert storm arrives as ~200 deliveries of 50 within a minute: the
+    # default takes it without one 429 (a refused delivery waits for the retry).
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("requests per minute"), default=DEFAULT_ALERT_RATE_LIMIT
+    )
     severity_rules = models.JSONField(
         _("severity rules"),
         default=default_severity_rules,

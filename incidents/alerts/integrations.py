@@ -10,7 +10,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from common import clock
-from incidents.models import AlertIntegration, AlertRateWindow, Severity, SignatureSeen, Team
+from incidents.models import (
+    DEFAULT_ALERT_RATE_LIMIT,
+    AlertIntegration,
+    AlertRateWindow,
+    Severity,
+    SignatureSeen,
+    Team,
+)
 
 TOKEN_BYTES = 32
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -40,7 +47,7 @@ def integration_create(
     *,
     name: str,
     team: Team,
-    rate_limit_per_minute: int = 120,
+    rate_limit_per_minute: int = DEFAULT_ALERT_RATE_LIMIT,
     signing_secret: str = "",
     default_severity: str = Severity.P2,
 ) -> tuple[AlertIntegration, str]:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from incidents import alerts
-from incidents.models import AlertIntegration, Severity, Team
+from incidents.models import DEFAULT_ALERT_RATE_LIMIT, AlertIntegration, Severity, Team
 
 
 class Command(BaseCommand):
@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--team", required=True, help="team slug")
-        parser.add_argument("--rate-limit", type=int, default=120, help="requests per minute")
+        parser.add_argument(
+            "--rate-limit", type=int, default=DEFAULT_ALERT_RATE_LIMIT, help="requests per minute"
+        )
         parser.add_argument("--signing-secret", default="", help="require HMAC-signed requests")
         parser.add_argument("--default-severity", default="P2", choices=Severity.values)
 
