@@ -373,7 +373,7 @@ class IncidentAlertsView(ListAPIView):
         ),
         responses={
             200: IncidentAlertSerializer(many=True),
-            400: OpenApiResponse(ErrorSerializer, description="Bad page size."),
+            400: OpenApiResponse(description="Bad page or page size: field errors."),
             401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
             404: OpenApiResponse(ErrorSerializer, description="No such incident or page."),
         },
@@ -402,7 +402,7 @@ class PendingAlertsView(ListAPIView):
         ),
         responses={
             200: PendingAlertSerializer(many=True),
-            400: OpenApiResponse(ErrorSerializer, description="Bad page size."),
+            400: OpenApiResponse(description="Bad page or page size: field errors."),
             401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
             404: OpenApiResponse(ErrorSerializer, description="No such page."),
         },
