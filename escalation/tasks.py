@@ -15,7 +15,8 @@ from escalation.engine import sweep_due_deadlines, touch_heartbeat
 from escalation.messages import payload, recipient_language, render, render_digest
 from escalation.models import Delivery
 from escalation.roster import sweep as roster_sweep
-from incidents import alerts, maintenance_sweep
+from incidents import alerts
+from incidents.maintenance import lifecycle
 
 MAX_ATTEMPTS = 6
 
@@ -49,7 +50,7 @@ def sweep_maintenance() -> dict:
     before), start and end; at its end the alerts it held are processed and its
     marked incidents released; flapping alerts stable long enough settle."""
     now = clock.now()
-    result = maintenance_sweep.sweep_windows(now)
+    result = lifecycle.sweep_windows(now)
     result["reminded"] = maintenance.remind_windows(now)
     result["settled"] = alerts.alerts_settle(now=now)
     touch_heartbeat("maintenance", now)

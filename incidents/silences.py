@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from common.queue import enqueue
 from incidents.maintenance.schedule import current_occurrence
+from incidents.maintenance.selectors import may_run_q
 from incidents.models import MaintenanceWindow
 
 # The tasks (incidents.tasks) by the names they are registered under: this
@@ -255,11 +256,8 @@ def silences_sync_all(now: datetime) -> int:
     number synced. Without ALERTMANAGER_URL it reads nothing."""
     if not settings.ALERTMANAGER_URL:
         return 0
-    may_run = Q(starts_at__lte=now) & (
-        ~Q(recurrence="") | Q(ends_at__gt=now) & (Q(ended_at__isnull=True) | Q(ended_at__gt=now))
-    )
     windows = (
-        MaintenanceWindow.objects.filter(may_run | ~Q(silence_id="") | ~Q(silence_error=""))
+        MaintenanceWindow.objects.filter(may_run_q(now) | ~Q(silence_id="") | ~Q(silence_error=""))
         .select_related("team")
         .prefetch_related("services")
         .order_by("id")

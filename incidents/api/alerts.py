@@ -321,18 +321,7 @@ class IncidentAlertSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Alert
-        fields = [
-            "fingerprint",
-            "status",
-            "labels",
-            "annotations",
-            "starts_at",
-            "ends_at",
-            "events",
-            "flapping",
-            "first_seen",
-            "last_seen",
-        ]
+        fields = [f for f in alert_selectors.ALERT_FIELDS if f != "pk"]  # what it reads
         read_only_fields = fields
 
 

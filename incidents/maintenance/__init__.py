@@ -2,8 +2,10 @@
 
 `schedule` answers when a window runs, `selectors` which windows run and which
 one an alert falls under (both re-exported here), `services` every write with
-the one validation the API, the admin and the pages share. The services are not
-re-exported: incidents.silences (which they call) may import this package.
+the one validation the API, the admin and the pages share, `lifecycle` what the
+periodic sweep does at each start and end. Services and lifecycle are not
+re-exported: incidents.silences (which the services call) and incidents.alerts
+(which the lifecycle calls) import this package.
 """
 
 from incidents.maintenance.schedule import (

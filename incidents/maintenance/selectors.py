@@ -12,14 +12,19 @@ from incidents.maintenance.schedule import is_active, iter_occurrences
 from incidents.models import MaintenanceWindow
 
 
+def may_run_q(at: datetime) -> Q:
+    """Windows that may have an occurrence running at `at` (the SQL sieve; the
+    schedule decides): started, and recurring or not yet over."""
+    return Q(starts_at__lte=at) & (
+        ~Q(recurrence="") | Q(ends_at__gt=at) & (Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+    )
+
+
 def active_windows(*, team_id: int, at: datetime) -> list[MaintenanceWindow]:
     """The team's windows with an occurrence running at `at` (two queries: the
     candidates with their team, then their services)."""
     candidates = (
-        MaintenanceWindow.objects.filter(team_id=team_id, starts_at__lte=at)
-        .filter(
-            ~Q(recurrence="") | Q(ends_at__gt=at) & (Q(ended_at__isnull=True) | Q(ended_at__gt=at))
-        )
+        MaintenanceWindow.objects.filter(may_run_q(at), team_id=team_id)
         .select_related("team")
         .prefetch_related("services")
         .order_by("created_at", "id")

@@ -20,7 +20,7 @@ from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, CalendarDay, Delivery, SlaPolicy, TeamChannel
 from escalation.roster import sweep as roster_sweep
 from incidents import alerts
-from incidents.maintenance_sweep import sweep_windows
+from incidents.maintenance.lifecycle import sweep_windows
 from incidents.models import AlertIntegration, Incident, MaintenanceWindow, Service, Severity, Team
 from incidents.rules import Role
 from knowledge.models import ActionItem, KnowledgeArticle

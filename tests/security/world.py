@@ -15,7 +15,7 @@ from escalation.engine import sweep_due_deadlines
 from escalation.roster import services as roster_services
 from incidents import services
 from incidents.maintenance import services as maintenance
-from incidents.maintenance_sweep import sweep_windows
+from incidents.maintenance.lifecycle import sweep_windows
 from incidents.models import LogEntry, Severity, State
 from knowledge import services as knowledge
 from knowledge.models import PostMortem

@@ -9,7 +9,7 @@ import pytest
 
 from escalation.models import Notice
 from incidents import alerts
-from incidents.maintenance_sweep import sweep_windows
+from incidents.maintenance.lifecycle import sweep_windows
 from incidents.models import Alert, Incident, MaintenanceWindow, TeamEvent
 from tests.conftest import NOW
 from tests.incidents import alert_helpers

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from incidents import alerts, maintenance, services
+from incidents.maintenance.selectors import may_run_q
 from incidents.models import OPEN_STATES, Incident, MaintenanceWindow, TeamEvent
 
 
@@ -22,8 +23,7 @@ def sweep_windows(now: datetime) -> dict[str, int]:
     """Announce occurrences that started, finish those that ended; returns counts."""
     counts = {"started": 0, "ended": 0, "released": 0}
     candidates = MaintenanceWindow.objects.filter(
-        Q(started_occurrence__isnull=False)
-        | (Q(starts_at__lte=now) & (~Q(recurrence="") | Q(ends_at__gt=now)))
+        Q(started_occurrence__isnull=False) | may_run_q(now)
     ).select_related("team")
     for window in candidates:
         running = maintenance.current_occurrence(window, now)
