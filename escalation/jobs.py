@@ -20,6 +20,8 @@ SWEEP = "escalation.tasks.sweep"
 DELIVER = "escalation.tasks.deliver"
 SWEEP_ROSTERS = "escalation.tasks.sweep_rosters"
 SWEEP_MAINTENANCE = "escalation.tasks.sweep_maintenance"
+STATUS_FAN_OUT = "escalation.tasks.status_fan_out"
+STATUS_SEND = "escalation.tasks.status_send"
 
 
 def sweep_soon() -> bool:
@@ -51,3 +53,14 @@ def deliver(delivery_ids: Iterable[int], *, countdown: float | None = None) -> b
     sweep's stalled-delivery re-queue hands them on later.
     """
     return all(enqueue(DELIVER, pk, countdown=countdown) for pk in delivery_ids)
+
+
+def fan_out_update(update_id: int) -> bool:
+    """Have the worker write one message per subscriber of a public update and
+    send them (escalation.status.messages); a lost job is found again by the sweep."""
+    return enqueue(STATUS_FAN_OUT, update_id)
+
+
+def send_status_messages(message_ids: Iterable[int], *, countdown: float | None = None) -> bool:
+    """Hand status page messages (confirmations, updates) to the worker."""
+    return all(enqueue(STATUS_SEND, pk, countdown=countdown) for pk in message_ids)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -719,6 +719,16 @@ class UserFeedback(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="feedback")
     text = models.TextField(_("feedback"))
     satisfied = models.BooleanField(_("satisfied"), null=True, blank=True)
+    # An affected user's own answer through the status page's feedback link (a
+    # rating 1–5 and the text), rather than what staff wrote down.
+    rating = models.PositiveSmallIntegerField(
+        _("rating"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+    by_affected_user = models.BooleanField(_("from an affected user"), default=False)
+    updated_at = models.DateTimeField(_("changed at"), null=True, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -774,6 +784,8 @@ class TimelineEvent(models.Model):
         ACTION_ITEM_DONE = "action_item_done", _("Improvement action done")
         PAUSED = "paused", _("SLA paused")
         RESUMED = "resumed", _("SLA resumed")
+        PUBLISHED = "published", _("Published on the status page")
+        PUBLIC_UPDATE = "public_update", _("Status page updated")
 
     # PROTECT: an incident with a history is cancelled, never deleted.
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")

@@ -234,7 +234,7 @@ def can(user, action: Action, incident: Incident | None = None) -> bool:
             return lead or _is_owner(user, incident)
         case Action.VERIFY:
             return lead or _team_role(user, incident, Role.TESTER)
-        case Action.NOTIFY_USERS | Action.FEEDBACK:
+        case Action.NOTIFY_USERS | Action.FEEDBACK | Action.PUBLISH:
             return lead or _team_role(user, incident, Role.ON_DUTY)
     return False
 
@@ -253,6 +253,10 @@ _REFUSALS = {
     ),
     Action.FEEDBACK: gettext_lazy(
         "Only on-duty staff of the incident's team or a tech lead may record user feedback."
+    ),
+    Action.PUBLISH: gettext_lazy(
+        "Only on-duty staff of the incident's team or a tech lead may publish it on the "
+        "status page."
     ),
     Action.VIEW_ARCHIVE: gettext_lazy("Only managers and tech leads may open the archive."),
     Action.VIEW_METRICS: gettext_lazy("Only managers and tech leads may see the metrics."),
@@ -315,6 +319,18 @@ def sees_window(user, window) -> bool:
 
 def edits_windows(user, team: Team) -> bool:
     """A team's tech leads (and admins) plan, change, end and delete its windows."""
+    ctx = context(user)
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return ctx.is_admin or team.pk in ctx.led_team_ids
+
+
+# ---------------------------------------------------------------- status page
+
+
+def edits_components(user, team: Team) -> bool:
+    """A team's tech leads (and admins) add, change and remove its status page
+    components."""
     ctx = context(user)
     if not user.is_authenticated or not user.is_active:
         return False

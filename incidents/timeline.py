@@ -171,7 +171,43 @@ def _acknowledged(d: dict) -> str:
     raise ValueError(d["by"])  # not a fact this version knows: the stored text
 
 
+def _published(d: dict) -> str:
+    return _("Published as “%(title)s”: %(message)s") % {
+        "title": d["title"],
+        "message": d["message"],
+    }
+
+
+def _public_update(d: dict) -> str:
+    return _("%(status)s: %(message)s") % {
+        "status": PUBLIC_STATUS_LABELS.get(d["status"], d["status"]),
+        "message": d["message"],
+    }
+
+
+def _affected_feedback(d: dict) -> str:
+    if d.get("comment"):
+        return _("An affected user rated the fix %(rating)s of 5: %(comment)s") % {
+            "rating": d["rating"],
+            "comment": d["comment"],
+        }
+    return _("An affected user rated the fix %(rating)s of 5.") % {"rating": d["rating"]}
+
+
+# The status page's public statuses (escalation.status.models.PublicStatus keeps the
+# stored values; incidents cannot import it).
+PUBLIC_STATUS_LABELS = {
+    "investigating": gettext_lazy("Investigating"),
+    "identified": gettext_lazy("Identified"),
+    "monitoring": gettext_lazy("Monitoring"),
+    "resolved": gettext_lazy("Resolved"),
+}
+
+
 _WORDS = {
+    TimelineEvent.Kind.PUBLISHED: _published,
+    TimelineEvent.Kind.PUBLIC_UPDATE: _public_update,
+    TimelineEvent.Kind.FEEDBACK_RECORDED: _affected_feedback,
     TimelineEvent.Kind.ACKNOWLEDGED: _acknowledged,
     TimelineEvent.Kind.CREATED: _created,
     TimelineEvent.Kind.PHONE_CALL: _phoned,

@@ -34,6 +34,9 @@ class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     POSTMORTEM = "postmortem"
+    # Publish on the status page and post its public updates (not a process step:
+    # it runs beside the process, from the first report to after the fix).
+    PUBLISH = "publish"
     VIEW_ARCHIVE = "view-archive"
     VIEW_METRICS = "view-metrics"
 
@@ -62,6 +65,7 @@ ALLOWED_IN = {
     Action.PAUSE: UPDATE_CLOCK_STATES,
     Action.RESUME: OPEN_STATES,
     Action.POSTMORTEM: frozenset({State.RESOLVED, State.ARCHIVED}),
+    Action.PUBLISH: OPEN_STATES | {State.RESOLVED, State.ARCHIVED},
 }
 
 # The actions that move an incident along the process, in process order (for
@@ -137,4 +141,5 @@ ACTION_LABELS = {
     Action.PAUSE: gettext_lazy("pause the SLA"),
     Action.RESUME: gettext_lazy("resume the SLA"),
     Action.POSTMORTEM: gettext_lazy("write the post-mortem"),
+    Action.PUBLISH: gettext_lazy("publish on the status page"),
 }

@@ -165,3 +165,45 @@ def incident_record_feedback(
     save(incident, [])
     record_event(incident, actor, TimelineEvent.Kind.FEEDBACK_RECORDED, message=text)
     return incident
+
+
+@transaction.atomic
+def incident_affected_user_feedback(
+    *,
+    incident: Incident,
+    rating: int,
+    comment: str = "",
+    feedback: UserFeedback | None = None,
+) -> UserFeedback:
+    """Record an affected user's own answer (a rating 1–5 and a comment) from the
+    status page's feedback link as the incident's user feedback; with `feedback`,
+    change that answer instead. The first answer writes one timeline entry; a change
+    writes none (the answer is edited in place, never counted twice). No person
+    signs in for it, so there is no role to check: the caller holds the link."""
+    if rating not in range(1, 6):
+        raise ValidationError({"rating": _("Choose a rating from 1 to 5.")})
+    comment = (comment or "").strip()
+    now = clock.now()
+    if feedback is not None:
+        feedback.rating, feedback.text, feedback.updated_at = rating, comment, now
+        feedback.satisfied = rating >= 4
+        feedback.save(update_fields=["rating", "text", "satisfied", "updated_at"])
+        return feedback
+    incident = begin(incident, None, Action.VIEW)
+    feedback = UserFeedback.objects.create(
+        incident=incident,
+        text=comment,
+        rating=rating,
+        satisfied=rating >= 4,
+        by_affected_user=True,
+        recorded_at=now,
+        updated_at=now,
+    )
+    record_event(
+        incident,
+        None,
+        TimelineEvent.Kind.FEEDBACK_RECORDED,
+        data={"rating": rating, "comment": comment},
+        at=now,
+    )
+    return feedback
