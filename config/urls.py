@@ -37,6 +37,7 @@ urlpatterns = [
         name="notifications-preferences",
     ),
     path("", include("escalation.urls")),
+    path("", include("escalation.status.urls")),
     path("api/v1/", include("incidents.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script.

@@ -52,7 +52,7 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if (len(parts) > 1 and parts[1] == "api") or parts[-1] in API_NAMES:
         return "api"
-    if parts[-1] in WEB_NAMES or "templatetags" in parts:
+    if parts[-1] in WEB_NAMES or "templatetags" in parts or "views" in parts[1:-1]:
         return "web"
     return "domain"
 
