@@ -39,7 +39,7 @@ def bump_version() -> None:
     updated = StatusPage.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now)
     if not updated:
         StatusPage.objects.bulk_create(
-            [StatusPage(pk=1, version=1, changed_at=now)], ignore_conflicts=True
+            [StatusPage(pk=1, version=0, changed_at=now)], ignore_conflicts=True
         )
         StatusPage.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now)
 
