@@ -93,6 +93,14 @@ NOT_IN_DUMP = {
     "TeamEvent",
     # Chat robots' message counts: bookkeeping.
     "RobotSlot",
+    # The status page: its public record and subscribers (EXCLUDED says so).
+    "Component",
+    "Publication",
+    "PublicUpdate",
+    "Subscriber",
+    "StatusMessage",
+    "FeedbackRequest",
+    "StatusPage",
 }
 
 
