@@ -29,6 +29,7 @@ from escalation import calendars, jobs, notices
 from escalation.calendars import ALWAYS
 from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
 from escalation.sla import Windows, clock_for, compute_deadlines, windows_for
+from escalation.status.version import bump_version
 from incidents.models import UPDATE_CLOCK_STATES, Incident
 
 # The columns of Incident that sync() writes; nothing else writes them.
@@ -258,3 +259,9 @@ def storm(incident: Incident, *, level: int, threshold: int, alerts: int, now: d
     """An incident's alerts reached a storm threshold (`level` 1, 2, 3… for each
     threshold): its team's tech leads hear of it once per threshold."""
     notices.notify_storm(incident, level=level, threshold=threshold, alerts=alerts, now=now)
+
+
+def public_window_changed() -> None:
+    """A public maintenance window was planned, changed, ended or deleted: the
+    status page shows it at once (its cached copies go stale)."""
+    bump_version()

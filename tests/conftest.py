@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import translation
 
 from incidents.rules import Role
@@ -24,6 +25,13 @@ def _language_reset():
     in this one): put the default back so no test inherits another's Chinese."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test's database starts the status page's version again at 0: a page
+    cached by an earlier test (in this process's memory) must not answer for it."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils.translation import gettext as _
 
 from common import clock
@@ -22,8 +21,8 @@ from escalation.status.models import (
     Publication,
     PublicStatus,
     PublicUpdate,
-    StatusPage,
 )
+from escalation.status.version import bump_version
 from incidents import rules
 from incidents.models import Incident, Service, Team, TimelineEvent
 from incidents.services.base import begin, required
@@ -31,17 +30,6 @@ from incidents.timeline import record_event
 from incidents.workflow import Action
 
 TITLE_MAX = 200
-
-
-def bump_version() -> None:
-    """Make every cached copy of the public page stale (in the caller's transaction)."""
-    now = clock.now()
-    updated = StatusPage.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now)
-    if not updated:
-        StatusPage.objects.bulk_create(
-            [StatusPage(pk=1, version=0, changed_at=now)], ignore_conflicts=True
-        )
-        StatusPage.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now)
 
 
 # ---------------------------------------------------------------- components

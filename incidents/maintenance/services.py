@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from common import clock
 from common.errors import DomainError
+from escalation import deadlines
 from incidents import rules, silences
 from incidents.maintenance.schedule import (
     RuleError,
@@ -283,6 +284,8 @@ def window_create(
     window = MaintenanceWindow(team=team, created_by=actor)
     _store(window, spec)
     silences.window_changed(window)
+    if window.public:
+        deadlines.public_window_changed()
     return window
 
 
@@ -320,8 +323,11 @@ def window_update(*, window: MaintenanceWindow, actor, **changes) -> Maintenance
     if rescheduled:
         locked.ended_at = None
         locked.ended_occurrence = None
+    was_public = locked.public
     _store(locked, spec)
     silences.window_changed(locked)
+    if was_public or locked.public:
+        deadlines.public_window_changed()
     return locked
 
 
@@ -331,7 +337,10 @@ def window_delete(*, window: MaintenanceWindow, actor) -> None:
     leads (and admins) may."""
     if not rules.edits_windows(actor, window.team):
         raise PermissionDenied(not_lead(window.team))
+    window = _lock(window)
     silences.window_deleted(window)
+    if window.public:
+        deadlines.public_window_changed()
     window.delete()
 
 
@@ -356,4 +365,6 @@ def window_end(
     locked.ended_occurrence = running[0] if locked.recurrence else None
     locked.save(update_fields=["ended_at", "ended_occurrence", "updated_at"])
     silences.window_changed(locked)
+    if locked.public:
+        deadlines.public_window_changed()
     return locked

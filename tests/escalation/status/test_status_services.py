@@ -237,3 +237,31 @@ def test_it_keeps_the_staff_feedback_words_unchanged(lead, owner, tester, platfo
     incident_record_feedback(incident=incident, actor=onduty, text="Users are happy")
     event = incident.events.get(kind=TimelineEvent.Kind.FEEDBACK_RECORDED)
     assert event.message == "Users are happy"
+
+
+def test_it_makes_the_page_stale_when_a_public_window_changes(lead, platform, clock):
+    from datetime import timedelta
+
+    from incidents.maintenance import services as windows
+    from tests.conftest import NOW
+
+    now = NOW
+    private = windows.window_create(
+        actor=lead, team=platform, title="Quiet", starts_at=now, ends_at=now + timedelta(hours=1)
+    )
+    assert version() == 0
+    public = windows.window_create(
+        actor=lead,
+        team=platform,
+        title="Database upgrade",
+        starts_at=now + timedelta(hours=2),
+        ends_at=now + timedelta(hours=3),
+        public=True,
+    )
+    assert version() == 1
+    windows.window_update(window=private, actor=lead, title="Still quiet")
+    assert version() == 1
+    windows.window_update(window=public, actor=lead, public=False)  # hidden again: stale
+    assert version() == 2
+    windows.window_delete(window=public, actor=lead)
+    assert version() == 2
