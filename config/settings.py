@@ -280,6 +280,7 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "incidents.models.Alert.Status",
         "ClockEnum": "escalation.models.Clock",
         "DeliveryStatusEnum": "escalation.models.Delivery.Status",
+        "PublicStatusEnum": "escalation.status.models.PublicStatus",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Session login also works (for the browser); the schema documents the token.
@@ -367,6 +368,35 @@ SLA_PAUSE_LIMIT_HOURS = env("SLA_PAUSE_LIMIT_HOURS")
 WECOM_MESSAGES_PER_MINUTE = env("WECOM_MESSAGES_PER_MINUTE")
 DINGTALK_MESSAGES_PER_MINUTE = env("DINGTALK_MESSAGES_PER_MINUTE")
 FEISHU_MESSAGES_PER_MINUTE = env("FEISHU_MESSAGES_PER_MINUTE")
+# Status page subscriptions (escalation.status.subscriptions): a confirmation link
+# works this long; subscribing is throttled per address and per client address
+# (an hour each), counted in the "status-throttle" cache below. The status sweep
+# (escalation.tasks.sweep_status) runs this often.
+STATUS_CONFIRM_HOURS = env.float("STATUS_CONFIRM_HOURS", default=48.0)
+STATUS_SUBSCRIBE_PER_ADDRESS = env.int("STATUS_SUBSCRIBE_PER_ADDRESS", default=3)
+STATUS_SUBSCRIBE_PER_IP = env.int("STATUS_SUBSCRIBE_PER_IP", default=10)
+STATUS_SWEEP_SECONDS = env.float("STATUS_SWEEP_SECONDS", default=30.0)
+STATUS_THROTTLE_CACHE = "status-throttle"
+# The default cache stays per process (the public page keys it by the page's
+# version, so that is enough); the subscribe throttle must be one count for every
+# web process, so it lives in the database (`manage.py createcachetable`).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    STATUS_THROTTLE_CACHE: {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "status_throttle",
+        "KEY_PREFIX": "status",
+        # Expired slots are deleted as new ones come; live ones are never culled
+        # below this many (Django's default, 300, would forget counts in a flood).
+        "OPTIONS": {"MAX_ENTRIES": 200_000},
+    },
+}
+# One publication can mean thousands of mails: they go on the default queue, so
+# neither the escalation sweeps nor the notices' deliveries wait behind them.
+CELERY_TASK_ROUTES |= {
+    "escalation.tasks.status_fan_out": {"queue": "celery"},
+    "escalation.tasks.status_send": {"queue": "celery"},
+}
 # Maintenance windows mirrored as silences in this Alertmanager (empty: off),
 # re-checked this often (which also retries failures).
 ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="").rstrip("/")
@@ -395,6 +425,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "escalation.tasks.sweep_maintenance",
         "schedule": ESCALATION_SWEEP_SECONDS,
         "options": {"expires": max(30.0, 3 * ESCALATION_SWEEP_SECONDS)},
+    },
+    # Status page: public updates never handed to the worker, and messages to
+    # subscribers whose task was lost, are queued again.
+    "sweep-status": {
+        "task": "escalation.tasks.sweep_status",
+        "schedule": STATUS_SWEEP_SECONDS,
+        "options": {"expires": max(30.0, 3 * STATUS_SWEEP_SECONDS)},
     },
     # Alertmanager silences follow the maintenance windows (no-op without ALERTMANAGER_URL).
     "sync-alertmanager-silences": {

@@ -22,6 +22,7 @@ SWEEP_ROSTERS = "escalation.tasks.sweep_rosters"
 SWEEP_MAINTENANCE = "escalation.tasks.sweep_maintenance"
 STATUS_FAN_OUT = "escalation.tasks.status_fan_out"
 STATUS_SEND = "escalation.tasks.status_send"
+SWEEP_STATUS = "escalation.tasks.sweep_status"
 
 
 def sweep_soon() -> bool:

@@ -5,7 +5,7 @@ Tasks take ids, re-read state and are safe to run twice.
 
 from datetime import timedelta
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.db import transaction
 
 from common import clock
@@ -15,6 +15,7 @@ from escalation.engine import sweep_due_deadlines, touch_heartbeat
 from escalation.messages import payload, recipient_language, render, render_digest
 from escalation.models import Delivery
 from escalation.roster import sweep as roster_sweep
+from escalation.status import messages as status_messages
 from incidents import alerts
 from incidents.maintenance import lifecycle
 
@@ -194,3 +195,34 @@ def _digest_text(delivery: Delivery, *, language: str, zone: str) -> tuple[str, 
         language=language,
         zone=zone,
     )
+
+
+# ---------------------------------------------------------------- status page
+
+
+@shared_task(name=jobs.STATUS_FAN_OUT, ignore_result=True, acks_late=True)
+def status_fan_out(update_id: int) -> int:
+    """Write one message per subscriber of a public update (once) and send them."""
+    return len(status_messages.fan_out(update_id))
+
+
+@shared_task(name=jobs.STATUS_SEND, ignore_result=True, acks_late=True)
+def status_send(message_id: int) -> str:
+    """Send one status page message; retried with exponential backoff like
+    `deliver`, then marked failed with its error. A robot with no message left
+    this minute gets it next minute, without an attempt counted."""
+    outcome = status_messages.send(message_id, max_attempts=MAX_ATTEMPTS)
+    held_eagerly = outcome.status == "held" and current_app.conf.task_always_eager
+    # An eager task (the tests) cannot wait for its countdown: a held message would
+    # be tried again at once, in the same minute, for ever. The sweep takes it then.
+    if outcome.retry_in is not None and not held_eagerly:
+        delay = outcome.retry_in
+        transaction.on_commit(lambda: jobs.send_status_messages([message_id], countdown=delay))
+    return outcome.status
+
+
+@shared_task(name=jobs.SWEEP_STATUS, ignore_result=True)
+def sweep_status() -> dict:
+    """Public updates never handed out and stalled messages go to the worker again."""
+    result = status_messages.sweep()
+    return {"updates": len(result.updates), "messages": len(result.messages)}

@@ -28,6 +28,11 @@ Definitions (also in the README):
   received (Incident.recurrence_of).
 - Root causes: post-mortem categories, most frequent first. Overdue actions:
   open improvement actions past their due date.
+- Affected users' ratings (`affected_feedback`): the answers affected users
+  gave through the status page's feedback link (UserFeedback by_affected_user
+  with a rating 1–5; what staff wrote down is not counted), for the incidents of
+  the population (not cancelled): their count and average rating per month the
+  incident was received and per level, like the other tables.
 """
 
 import math
@@ -37,14 +42,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from common.people import display_name
 from escalation.models import Clock, Notice
 from escalation.sla import all_windows
 from incidents import selectors
-from incidents.models import Severity, State
+from incidents.models import Severity, State, UserFeedback
 from knowledge.models import ActionItem, PostMortem, RootCause
 
 
@@ -140,14 +146,20 @@ FIELDS = (
 RECURRENCE_WINDOW = timedelta(days=7)
 
 
-def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
-    """The metrics of the module docstring for incidents received in [start, end]."""
+def _population(*, user, start: date, end: date, team=None):
+    """The incidents `user` may see received in [start, end] (of `team`, if given)."""
     lower, upper = date_range_bounds(start, end)
     population = selectors.incident_list(user=user).filter(
         received_at__gte=lower, received_at__lt=upper
     )
     if team is not None:
         population = population.filter(team=team)
+    return population
+
+
+def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
+    """The metrics of the module docstring for incidents received in [start, end]."""
+    population = _population(user=user, start=start, end=end, team=team)
     ids = population.exclude(state=State.CANCELLED).values("pk")
     if connection.vendor == "postgresql":
         figures = _figures_in_sql(population, now)
@@ -426,6 +438,53 @@ def _figures_in_sql(population, now) -> dict:
                 cells[(month, severity)] = summary
     cancelled = population.filter(state=State.CANCELLED).count()
     return _arrange(cancelled, total or Cell().summary(), by_level, cells)
+
+
+def _rating(count: int, total: int) -> dict:
+    return {"count": count, "average_rating": round(total / count, 2) if count else None}
+
+
+def affected_feedback(*, user, start: date, end: date, team=None) -> dict:
+    """The affected users' ratings of the incidents received in [start, end] (the
+    module docstring): count and average per month × level, per level and in
+    all, from one grouped query."""
+    ids = (
+        _population(user=user, start=start, end=end, team=team)
+        .exclude(state=State.CANCELLED)
+        .values("pk")
+    )
+    rows = (
+        UserFeedback.objects.filter(incident__in=ids, by_affected_user=True, rating__isnull=False)
+        .annotate(month=TruncMonth("incident__received_at", tzinfo=timezone.get_current_timezone()))
+        .values("month", "incident__severity")
+        .annotate(count=Count("id"), total=Sum("rating"))
+        .order_by()
+    )
+    cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    levels: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    everything = [0, 0]
+    for row in rows:
+        month = row["month"].strftime("%Y-%m")
+        for target in (
+            cells[(month, row["incident__severity"])],
+            levels[row["incident__severity"]],
+            everything,
+        ):
+            target[0] += row["count"]
+            target[1] += row["total"]
+    months = sorted({m for m, _s in cells}, reverse=True)
+    return {
+        "total": _rating(*everything),
+        "by_level": [
+            {"severity": s, **_rating(*levels[s])} for s in Severity.values if s in levels
+        ],
+        "by_month": [
+            {"month": m, "severity": s, **_rating(*cells[(m, s)])}
+            for m in months
+            for s in Severity.values
+            if (m, s) in cells
+        ],
+    }
 
 
 def monthly_series(result: dict, key: str) -> list[dict]:

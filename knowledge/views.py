@@ -321,6 +321,9 @@ def metrics_page(request):
     result = metrics.compute(
         user=request.user, start=scope.start, end=scope.end, team=scope.team, now=clock.now()
     )
+    feedback = metrics.affected_feedback(
+        user=request.user, start=scope.start, end=scope.end, team=scope.team
+    )
     count_chart = charts.grouped_bars(
         metrics.monthly_series(result, "count"), title=_("Incidents per month"), unit=_("count")
     )
@@ -335,6 +338,7 @@ def metrics_page(request):
         {
             "form": form,
             "m": result,
+            "feedback": feedback,
             "count_chart": count_chart,
             "mttr_chart": mttr_chart,
             "query": request.GET.urlencode(),

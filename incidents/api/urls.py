@@ -10,6 +10,7 @@ from escalation.roster.api import (
     RotationListView,
     ShiftsView,
 )
+from escalation.status.api import ComponentViewSet, PublicUpdatesView, PublishView
 from incidents.api.alerts import AlertIntakeView, IncidentAlertsView, PendingAlertsView
 from incidents.api.maintenance import WindowDetailView, WindowEndView, WindowListView
 from incidents.api.views import IncidentViewSet, ping
@@ -21,6 +22,7 @@ router.include_root_view = False
 # twins answered 500 (their handlers take no `format`); `?format=` still works.
 router.include_format_suffixes = False
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("status/components", ComponentViewSet, basename="status-component")
 
 urlpatterns = [
     *router.urls,
@@ -46,6 +48,12 @@ urlpatterns = [
     path("maintenance/<int:pk>/", WindowDetailView.as_view(), name="api-maintenance-window"),
     path("maintenance/<int:pk>/end/", WindowEndView.as_view(), name="api-maintenance-window-end"),
     path("incidents/<int:pk>/alerts/", IncidentAlertsView.as_view(), name="incident-alerts"),
+    path("incidents/<int:pk>/publish/", PublishView.as_view(), name="incident-publish"),
+    path(
+        "incidents/<int:pk>/public-updates/",
+        PublicUpdatesView.as_view(),
+        name="incident-public-updates",
+    ),
     path("alerts/pending/", PendingAlertsView.as_view(), name="alerts-pending"),
     path("alerts/<str:integration_token>/", AlertIntakeView.as_view(), name="alert-intake"),
 ]

@@ -14,6 +14,10 @@ from escalation import jobs, tasks
         (jobs.DELIVER, tasks.deliver),
         (jobs.RECORD_HEARTBEAT, tasks.record_heartbeat),
         (jobs.SWEEP_ROSTERS, tasks.sweep_rosters),
+        (jobs.SWEEP_MAINTENANCE, tasks.sweep_maintenance),
+        (jobs.STATUS_FAN_OUT, tasks.status_fan_out),
+        (jobs.STATUS_SEND, tasks.status_send),
+        (jobs.SWEEP_STATUS, tasks.sweep_status),
     ],
 )
 def test_it_names_registered_tasks(name, task):
@@ -27,6 +31,7 @@ def test_the_beat_schedule_runs_the_seams_jobs(settings):
         jobs.RECORD_HEARTBEAT,
         jobs.SWEEP_ROSTERS,
         jobs.SWEEP_MAINTENANCE,
+        jobs.SWEEP_STATUS,
         "incidents.tasks.sync_silences",
     }
 

@@ -29,7 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common import tokens
-from escalation.models import RobotSlot, TeamChannel
+from escalation.models import RobotSlot, StatusMessage, Subscriber, TeamChannel
+from escalation.status import services as status_services
 from incidents import alerts, rules, services
 from incidents.models import (
     Alert,
@@ -220,6 +221,21 @@ def _rows_for_every_admin(team, clock) -> None:
         team=team.team, kind="webhook", name=team.text("channel"), url="https://hooks.example/a"
     )
     RobotSlot.objects.create(robot="0" * 64, minute=timezone.now(), sent=1)  # no team: any row
+    component = status_services.component_create(
+        actor=team.lead, slug="checkout", name=team.text("component"), team=team.team
+    )
+    status_services.incident_publish(
+        incident=team.incident(State.IN_PROGRESS),
+        actor=team.lead,
+        components=[component],
+        impact="degraded",
+        public_title=team.text("public title"),
+        message=team.text("public message"),
+    )
+    reader = Subscriber.objects.create(
+        address="reader@example.com", created_at=timezone.now(), confirmed_at=timezone.now()
+    )
+    StatusMessage.objects.create(subscriber=reader, kind="confirm", created_at=timezone.now())
     tokens.api_token_create(user=team.lead, actor=team.lead)
     UserProfile.objects.get_or_create(user=team.lead)
     browser = Client()
