@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from common import clock
 from common.forms import add_errors
+from common.languages import language_switch
 from escalation.status import feedback
 from escalation.status.feedback import FeedbackAnswerFinal, FeedbackLinkExpired
 
@@ -54,25 +54,7 @@ class FeedbackForm(forms.Form):
     )
 
 
-def _language(request) -> str | None:
-    """`?lang=` switches the page's language (the header's links) and is remembered."""
-    language = request.GET.get("lang")
-    if language in dict(settings.LANGUAGES):
-        translation.activate(language)
-        request.LANGUAGE_CODE = language
-        return language
-    return None
-
-
-def _remember(response, language: str | None):
-    if language:
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
+def _private(response):
     # The token is in the address: links from this page must not carry it on.
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -107,7 +89,7 @@ def _page(request, link, form, *, status=200, error="", expired=False):
     return render(request, "status/feedback.html", context, status=status)
 
 
-def _gone(request, link, language):
+def _gone(request, link):
     """410: the link expired unanswered, or its answer can no longer be changed
     (shown as it stays), in the service's words."""
     try:
@@ -115,29 +97,29 @@ def _gone(request, link, language):
     except (FeedbackLinkExpired, FeedbackAnswerFinal) as e:
         expired = isinstance(e, FeedbackLinkExpired)
         page = _page(request, link, None, status=410, expired=expired, error=e.message)
-        return _remember(page, language)
+        return _private(page)
     raise AssertionError("the link still takes an answer")
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@language_switch
 def feedback_page(request, token):
-    language = _language(request)
     link = feedback.feedback_request_by_token(token)
     if link is None:
         raise Http404
     if feedback.is_expired(link, clock.now()):
-        return _gone(request, link, language)
+        return _gone(request, link)
     initial = {}
     if link.answered_at is not None and link.feedback is not None:
         initial = {"rating": link.feedback.rating, "comment": link.feedback.text}
     if request.method == "GET":
-        return _remember(_page(request, link, FeedbackForm(initial=initial)), language)
+        return _private(_page(request, link, FeedbackForm(initial=initial)))
     if feedback.is_final(link, clock.now()):
-        return _gone(request, link, language)
+        return _gone(request, link)
     form = FeedbackForm(request.POST)
     if not form.is_valid():
-        return _remember(_page(request, link, form, status=400), language)
+        return _private(_page(request, link, form, status=400))
     try:
         feedback.feedback_answer(
             request=link,
@@ -146,7 +128,7 @@ def feedback_page(request, token):
         )
     except ValidationError as e:
         add_errors(form, e)
-        return _remember(_page(request, link, form, status=400), language)
+        return _private(_page(request, link, form, status=400))
     except (FeedbackLinkExpired, FeedbackAnswerFinal):  # the time ran out meanwhile
-        return _gone(request, feedback.feedback_request_by_token(token), language)
-    return _remember(HttpResponseRedirect(request.path), language)
+        return _gone(request, feedback.feedback_request_by_token(token))
+    return _private(HttpResponseRedirect(request.path))

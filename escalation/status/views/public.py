@@ -29,6 +29,7 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from common import clock
+from common.languages import pick_language, remember_language
 from escalation.status import selectors
 from escalation.status.models import ComponentStatus, PublicStatus
 
@@ -37,30 +38,10 @@ FEED_ITEMS = 50
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")  # what a SlugField holds; keeps cache keys tame
 
 
-def _pick_language(request) -> str | None:
-    """`?lang=` switches the language of this answer (and is remembered)."""
-    language = request.GET.get("lang", "")
-    if language not in dict(settings.LANGUAGES):
-        return None
-    translation.activate(language)
-    request.LANGUAGE_CODE = language
-    return language
-
-
-def _remember_language(response, language: str) -> None:
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=365 * 24 * 3600,
-        samesite="Lax",
-        secure=settings.SESSION_COOKIE_SECURE,
-    )
-
-
 def _serve(request, *, name: str, build, extra_key: str = ""):
     """The cached answer `build(now, changed_at) -> (body, content_type,
     last_modified, expires_at)` for this version, language and path."""
-    chosen = _pick_language(request)
+    chosen = pick_language(request)
     version, changed_at = selectors.page_version()
     language = translation.get_language()
     key = f"status-page:{version}:{language}:{name}:{extra_key}"
@@ -93,8 +74,7 @@ def _serve(request, *, name: str, build, extra_key: str = ""):
     response = get_conditional_response(
         request, etag=entry["etag"], last_modified=entry["last_modified"], response=response
     )
-    if chosen:
-        _remember_language(response, chosen)
+    remember_language(response, chosen)
     return response
 
 

@@ -7,10 +7,7 @@ without a CSRF token: mail providers post `List-Unsubscribe=One-Click` to the
 link themselves (RFC 8058), and the signed link is the only credential.
 """
 
-import functools
-
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils import translation
@@ -19,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from common.languages import language_switch
 from common.security import client_ip
 from escalation.status import subscriptions
 from escalation.status.models import Component
@@ -38,30 +36,6 @@ class SubscribeForm(forms.Form):
         widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         help_text=_("Choose none to hear about every component."),
     )
-
-
-def language_switch(view):
-    """`?lang=` (the header's switch in status/base.html) picks this page's language
-    and is remembered in the language cookie, as on the public page."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        language = request.GET.get("lang", "")
-        if language not in dict(settings.LANGUAGES):
-            return view(request, *args, **kwargs)
-        translation.activate(language)
-        request.LANGUAGE_CODE = language
-        response = view(request, *args, **kwargs)
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
-        return response
-
-    return wrapped
 
 
 @never_cache
