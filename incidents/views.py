@@ -36,13 +36,19 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
 from common import clock, tokens
-from common.errors import StaleVersion, TransitionNotAllowed
+from common.errors import DomainError, StaleVersion, TransitionNotAllowed
 from common.forms import add_errors
+from common.languages import remember_language
 from escalation.calendars import holiday_data_warnings
 from escalation.messages import oncall_lines, people_names
 from escalation.models import Delivery
 from escalation.roster.selectors import viewer_on_call
 from escalation.sla import business_hours_levels, windows_for
+from escalation.status import feedback as status_feedback
+from escalation.status import selectors as status_selectors
+from escalation.status import services as status_services
+from escalation.status.forms import PublicUpdateForm, PublishForm
+from escalation.status.models import Publication
 from incidents import forms, rules, selectors, services
 from incidents.alerts import selectors as alert_selectors
 from incidents.models import (
@@ -74,6 +80,9 @@ ACTIONS = {
     Action.CANCEL: (forms.CancelForm, services.incident_cancel),
     Action.PAUSE: (forms.PauseForm, services.incident_pause),
     Action.RESUME: (forms.ResumeForm, services.incident_resume),
+    # Publishing on the status page, then its public updates (_publish picks the
+    # form and service the incident needs).
+    Action.PUBLISH: (PublishForm, status_services.incident_publish),
 }
 
 SUCCESS = {
@@ -90,7 +99,9 @@ SUCCESS = {
     Action.PAUSE: gettext_lazy("Paused: the resolve and update clocks are held until you resume."),
     Action.RESUME: gettext_lazy("Resumed: the resolve deadline moved later by the time paused."),
     Action.EDIT: gettext_lazy("Details saved."),
+    Action.PUBLISH: gettext_lazy("Published on the status page: subscribers are being told."),
 }
+PUBLIC_UPDATE_POSTED = gettext_lazy("Public update posted: subscribers are being told.")
 
 # Where the workspace shows each action's result (and its form): the page comes
 # back there, not at its top.
@@ -109,6 +120,7 @@ SECTION = {
     Action.REOPEN: "archive-summary",
     Action.CANCEL: "archive-summary",
     Action.EDIT: "basic",
+    Action.PUBLISH: "status-page",
 }
 
 # The session key of a refused form's typed input, shown again once on the workspace.
@@ -392,6 +404,7 @@ def _workspace_context(request, incident, bound=None, everything=False):
     `everything`: every log entry, notice and audit event (the print form, ?all=1).
     """
     user = request.user
+    printing = everything  # the print form has no status page section
     everything = everything or request.GET.get("all") == "1"
     limits = dict.fromkeys(WORKSPACE_NEWEST) if everything else WORKSPACE_NEWEST
     now = clock.now()
@@ -453,7 +466,11 @@ def _workspace_context(request, incident, bound=None, everything=False):
         "notifications": incident.user_notifications.select_related("notified_by").order_by(
             "notified_at", "id"
         ),
-        "feedback": incident.feedback.select_related("recorded_by").order_by("recorded_at", "id"),
+        # The affected users' own answers show in their own list (affected_feedback).
+        "feedback": incident.feedback.filter(by_affected_user=False)
+        .select_related("recorded_by")
+        .order_by("recorded_at", "id"),
+        "affected_feedback": status_feedback.incident_affected_feedback(incident),
         "events": events,
         "older_events": older_events,
         "notices": notices,
@@ -467,7 +484,160 @@ def _workspace_context(request, incident, bound=None, everything=False):
         "archive_missing": archive_missing(incident) if Action.ARCHIVE in allowed else [],
         "articles": KnowledgeArticle.objects.filter(incident=incident).order_by("-updated_at"),
         **_monitoring_context(incident),
+        "status_page": None if printing else _status_page_context(request, incident, bound),
     }
+
+
+def _status_page_context(request, incident, bound=None) -> dict | None:
+    """The workspace's status page section: the incident as the public sees it
+    (everyone who sees a published incident), and the publish or public-update
+    form with its preview (who may publish). One query before it is published,
+    three after, and the form's component choices one more: none grows with rows."""
+    may_publish = allowed_in_state(Action.PUBLISH, incident.state) and rules.can(
+        request.user, Action.PUBLISH, incident
+    )
+    publication, updates, components = _publication(incident)
+    if publication is None and not may_publish:
+        return None
+    section = {
+        "publication": publication,
+        "item": status_selectors.incident_item(publication) if publication else None,
+        "may_publish": may_publish,
+    }
+    if not may_publish:
+        return section
+    if bound and bound[0] == Action.PUBLISH:
+        form, preview = bound[1], getattr(bound[1], "preview", None)
+    else:
+        form, preview = _status_form(incident, publication, updates, components), None
+    section.update(form=form, preview=preview)
+    return section
+
+
+def _publication(incident) -> tuple[Publication | None, list, list]:
+    """(the incident's publication, its updates newest first, its components), in
+    three queries (one when it is not published)."""
+    publication = (
+        Publication.objects.filter(incident=incident)
+        .prefetch_related("updates", "components")
+        .first()
+    )
+    if publication is None:
+        return None, [], []
+    updates = sorted(publication.updates.all(), key=lambda u: (u.posted_at, u.pk), reverse=True)
+    return publication, updates, list(publication.components.all())
+
+
+def _last_update(updates) -> int:
+    return updates[0].pk if updates else 0
+
+
+def _status_form(incident, publication, updates, components, data=None):
+    """The form the incident needs now: publish it, or post a public update
+    (shown with its current impact, components and title)."""
+    last = _last_update(updates)
+    if publication is None:
+        return PublishForm(data, incident=incident, last_update=last)
+    initial = {
+        "impact": publication.impact,
+        "components": [c.pk for c in components],
+        "public_title": publication.public_title,
+    }
+    return PublicUpdateForm(
+        data, incident=incident, publication=publication, last_update=last, initial=initial
+    )
+
+
+def _status_preview(form, components) -> dict:
+    """What the public would see after this publish or update."""
+    if isinstance(form, PublicUpdateForm):
+        kwargs = form.preview_kwargs(components)
+    else:
+        kwargs = form.preview_kwargs()
+    preview = status_selectors.incident_preview(now=clock.now(), **kwargs)
+    # Beside the published copy on the workspace: its own element ids.
+    return {**preview, "id": None}
+
+
+def _publish(request, incident):
+    """Publish the incident on the status page, or post a public update; with
+    `preview`, only show what the public would see (the whole workspace, or with
+    `format=html` the preview alone, for status-preview.js)."""
+    rules.require(request.user, Action.PUBLISH, incident)
+    publication, updates, components = _publication(incident)
+    form = _status_form(incident, publication, updates, components, request.POST)
+    try:
+        check_state(incident, Action.PUBLISH)
+    except TransitionNotAllowed as e:
+        return _refuse(request, incident, Action.PUBLISH, form, e.message)
+    previewing = bool(request.POST.get("preview"))
+    seen = _int_or_none(request.POST.get("last_update"))
+    if not previewing and seen is not None and seen != _last_update(updates):
+        return _status_conflict(
+            request, incident, form, seen == 0, publication, updates, components
+        )
+    valid = form.is_valid()
+    if previewing:
+        form.preview = _status_preview(form, components)
+        if request.POST.get("format") == "html":
+            return render(request, "incidents/_status_preview.html", {"preview": form.preview})
+        context = _workspace_context(request, incident, bound=(Action.PUBLISH, form))
+        if not valid:
+            context["focus"] = _key(Action.PUBLISH)
+        return render(request, "incidents/workspace.html", context, status=200 if valid else 400)
+    if not valid:
+        return _rerender(request, incident, Action.PUBLISH, form, 400)
+    service = (
+        status_services.incident_publish
+        if publication is None
+        else status_services.incident_public_update
+    )
+    try:
+        service(incident=incident, actor=request.user, **form.service_kwargs())
+    except TransitionNotAllowed as e:
+        return _refuse(request, incident, Action.PUBLISH, form, e.message)
+    except ValidationError as e:
+        add_errors(form, e)
+        return _rerender(request, incident, Action.PUBLISH, form, 400)
+    except DomainError:
+        # Published by someone else between our read and the write.
+        first = publication is None
+        publication, updates, components = _publication(incident)
+        return _status_conflict(request, incident, form, first, publication, updates, components)
+    messages.success(
+        request, SUCCESS[Action.PUBLISH] if publication is None else PUBLIC_UPDATE_POSTED
+    )
+    url = reverse("incident", args=[incident.pk]) + f"#{SECTION[Action.PUBLISH]}"
+    return HttpResponseRedirect(url)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_conflict(request, incident, form, was_publish, publication, updates, components):
+    """Someone published or posted a public update since the page was drawn: show
+    what changed, and the user's words again in the form the incident needs now,
+    marked as seeing the latest update, so a second submit applies them."""
+    data = form.data.copy()
+    data["last_update"] = str(_last_update(updates))
+    fresh = _status_form(incident, publication, updates, components, data)
+    fresh.is_valid()
+    if was_publish and publication is not None:
+        conflict = _(
+            "Someone published this incident while you were writing. Your words are "
+            "kept below as a public update: check the status page section, then submit "
+            "again."
+        )
+    else:
+        conflict = _(
+            "Someone posted a public update while you were writing. Your words are kept "
+            "below: check the updates, then submit again."
+        )
+    return _rerender(request, incident, Action.PUBLISH, fresh, 409, conflict)
 
 
 ALERT_ROWS = 100  # the workspace's alerts table; the API lists them all
@@ -536,6 +706,10 @@ def _pop_retry(request, incident):
             "may_move_received_at": rules.is_lead_for(request.user, incident),
         }
         form = forms.EditForm(data, **init_kwargs)
+    elif action == Action.PUBLISH:
+        publication, updates, components = _publication(incident)
+        data["last_update"] = str(_last_update(updates))
+        form = _status_form(incident, publication, updates, components, data)
     else:
         form = ACTIONS[action][0](data, incident=incident)
     form.is_valid()
@@ -565,6 +739,8 @@ def act(request, pk, action):
     """One process action from a workspace or dashboard form."""
     incident = selectors.incident_or_404(request.user, pk)
     action = Action(action)
+    if action == Action.PUBLISH:
+        return _publish(request, incident)
     form_class, service = ACTIONS[action]
     init_kwargs = {"incident": incident}
     form = form_class(request.POST, **init_kwargs)
@@ -770,7 +946,7 @@ def profile(request):
             translation.activate(mine.language or translation.get_language())
             messages.success(request, _("Settings saved."))
             response = redirect("profile")
-            _remember_language(response, mine.language)
+            remember_language(response, mine.language)
             return response
         return render(request, "incidents/profile.html", {"form": form}, status=400)
     return render(request, "incidents/profile.html", {"form": form})
@@ -786,19 +962,8 @@ def set_language(request):
         UserProfile.objects.update_or_create(user=request.user, defaults={"language": language})
     target = _safe_next(request) or "/"
     response = HttpResponseRedirect(target)
-    _remember_language(response, language)
+    remember_language(response, language)
     return response
-
-
-def _remember_language(response, language: str) -> None:
-    if language:
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
 
 
 @login_required

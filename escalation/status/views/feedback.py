@@ -55,8 +55,10 @@ class FeedbackForm(forms.Form):
 
 
 def _private(response):
-    # The token is in the address: links from this page must not carry it on.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the address: links to other sites must not carry it on. Not
+    # "no-referrer": browsers then post the form with `Origin: null`, which fails
+    # Django's CSRF origin check.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

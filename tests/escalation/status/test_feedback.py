@@ -146,7 +146,7 @@ def test_it_shows_the_public_title_only(clock, client, link, published, platform
     ):
         assert internal not in body
     assert 'name="robots" content="noindex"' in body
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"]
     # The rating is a radio group in a fieldset with a legend.
     assert re.search(r"<fieldset[^>]*>\s*<legend", body)
