@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from escalation.models import SlaPolicy
+from escalation.status import services as status_services
+from escalation.status.models import Component
 from incidents import rules, services
 from incidents.models import Incident, LogEntry, Pause, Severity, Source, State, Team, UserProfile
 from incidents.workflow import Action
@@ -270,7 +272,20 @@ STATE_FOR_ACTION = {
     Action.CANCEL: State.NEW,
     Action.PAUSE: State.IN_PROGRESS,
     Action.RESUME: State.IN_PROGRESS,  # and paused: see pause_for()
+    Action.PUBLISH: State.IN_PROGRESS,  # needs a component: see status_component()
 }
+
+
+def status_component(team: Team, *, actor=None):
+    """The team's status page component (made once, through component_create, by
+    one of its tech leads), to publish the team's incidents on."""
+    slug = f"{team.slug}-site"
+    found = Component.objects.filter(slug=slug).first()
+    if found is not None:
+        return found
+    return status_services.component_create(
+        actor=actor or team.tech_leads.first(), slug=slug, name=f"{team.name} site", team=team
+    )
 
 
 def perform(action: Action, *, incident: Incident, actor, **overrides):

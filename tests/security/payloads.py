@@ -19,6 +19,8 @@ from common import clock
 from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, CalendarDay, Delivery, SlaPolicy, TeamChannel
 from escalation.roster import sweep as roster_sweep
+from escalation.status import feedback as status_feedback
+from escalation.status.models import Component, StatusMessage, Subscriber
 from incidents import alerts
 from incidents.maintenance.lifecycle import sweep_windows
 from incidents.models import AlertIntegration, Incident, MaintenanceWindow, Service, Severity, Team
@@ -75,6 +77,8 @@ class World:
     article: KnowledgeArticle
     p: Payloads
     extra: dict = field(default_factory=dict)
+    admin: object = None  # sees the admin's pages
+    feedback_token: str = ""  # an affected user's feedback link, answered
 
 
 def _api(user) -> Client:
@@ -443,6 +447,90 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
         group_by=["alertname", p("AlertIntegration.group_by")]
     )
 
+    # ---- the status page: a component through the API, the reopened incident
+    # published through the workspace form and updated through the API; the
+    # archived one published, resolved, and answered through an affected user's
+    # feedback link. What only the admin writes (a robot subscriber, a message's
+    # error) through the ORM.
+    component = _post_json(
+        as_lead,
+        "/api/v1/status/components/",
+        {
+            "slug": f"{team_slug}-site",
+            "name": p("Component.name"),
+            "team": team_slug,
+            "description": p("Component.description"),
+            "services": ["checkout"],
+        },
+    )["slug"]
+    component_pk = Component.objects.get(slug=component).pk
+    _post_form(
+        as_lead,
+        f"/incidents/{reopened}/publish/",
+        {
+            "last_update": 0,
+            "components": [component_pk],
+            "impact": "partial_outage",
+            "public_title": p("Publication.public_title", 200),
+            "message": p("PublicUpdate.message (published)"),
+        },
+    )
+    _act(
+        as_onduty,
+        reopened,
+        "public-updates",
+        {"status": "identified", "message": p("PublicUpdate.message")},
+    )
+    _act(
+        as_lead,
+        main,
+        "publish",
+        {
+            "components": [component],
+            "impact": "major_outage",
+            "public_title": p("Publication.public_title (archived)", 200),
+            "message": p("PublicUpdate.message (archived)"),
+        },
+    )
+    _act(
+        as_lead,
+        main,
+        "public-updates",
+        {"status": "resolved", "message": p("PublicUpdate.message (resolved)")},
+    )
+    now = clock.now()
+    robot = Subscriber.objects.create(
+        kind=Subscriber.Kind.WEBHOOK,
+        address="https://robot.example/status?" + p("Subscriber.address", 400),
+        secret="s3cret",
+        created_at=now,
+        confirmed_at=now,
+    )
+    StatusMessage.objects.create(
+        subscriber=robot,
+        kind=StatusMessage.Kind.UPDATE,
+        update=Incident.objects.get(pk=main).publication.updates.latest("posted_at", "id"),
+        status=StatusMessage.Status.FAILED,
+        attempts=5,
+        last_error=p("StatusMessage.last_error"),
+        created_at=now,
+    )
+    affected = Subscriber.objects.create(
+        address="affected@example.com", created_at=now, confirmed_at=now
+    )
+    link = status_feedback.feedback_request_for(
+        incident=Incident.objects.get(pk=main), subscriber=affected
+    )
+    _post_form(
+        Client(),
+        f"/status/feedback/{link.token}/",
+        {"rating": 2, "comment": p("UserFeedback.text (affected user)")},
+    )
+    # An administrator as seed_demo makes one (the admin's pages need is_superuser).
+    admin = make_user(
+        Role.ADMIN, None, username=f"{team_slug}-admin", is_staff=True, is_superuser=True
+    )
+
     # ---- escalation: every open clock overdue a day later; one delivery failed
     sweep_due_deadlines(now=clock.now() + timedelta(days=1))
     failed = Delivery.objects.filter(notice__incident__team=team).order_by("id").first()
@@ -464,4 +552,6 @@ def build(p: Payloads | None = None, *, team_slug: str = "xss") -> World:
         from_alertmanager=from_alertmanager,
         article=KnowledgeArticle.objects.get(incident_id=main),
         p=p,
+        admin=admin,
+        feedback_token=link.token,
     )

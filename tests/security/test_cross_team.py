@@ -31,7 +31,7 @@ from escalation.models import Delivery
 from incidents import views
 from incidents.models import Incident, LogEntry, Severity, State
 from incidents.workflow import Action
-from tests.factories import STATE_FOR_ACTION, ready_for
+from tests.factories import STATE_FOR_ACTION, ready_for, status_component
 from tests.security.conftest import A_MARK, A_WORD, B_MARK, B_WORD
 from tests.security.helpers import db_state, state_changes, url_patterns
 
@@ -59,6 +59,32 @@ ALLOWED = {
     "oncall/feeds/<int:pk>/revoke/": (
         "revokes the signed-in user's own calendar address; anyone else's answers 404, "
         "managers and admins included (tests/escalation/roster/test_ical.py)"
+    ),
+    **dict.fromkeys(
+        ("status/", "status/index.json", "status/feed.atom", "status/feed.rss", "status/badge.svg"),
+        "the public status page: no sign-in, it shows only the words published for the "
+        "public, never an incident's title, number, people or team "
+        "(tests/escalation/status/test_nothing_leaks.py)",
+    ),
+    "status/subscribe/": (
+        "public, no sign-in: subscribes an address (double opt-in, throttled); shows the "
+        "public components only, never a subscriber (tests/escalation/status/test_subscribe.py)"
+    ),
+    **dict.fromkeys(
+        ("status/confirm/<str:token>/", "status/unsubscribe/<str:token>/"),
+        "authenticated by the signed token of the mail's link (its subscriber and address), "
+        "not by a user; a forged or another's token answers 404 "
+        "(tests/escalation/status/test_subscribe.py)",
+    ),
+    "status/feedback/<str:token>/": (
+        "authenticated by the random token of one affected subscriber's resolved mail, not "
+        "by a user; shows only the published words (tests/escalation/status/test_feedback.py)"
+    ),
+    **dict.fromkeys(
+        ("api/v1/status/components/$", "api/v1/status/components/(?P<slug>[^/.]+)/$"),
+        "components are public (the status page lists them): every signed-in user reads "
+        "them by design; another team's lead may not add, change or remove a team's "
+        "component: 403, nothing written (test_it_lets_no_other_team_change_a_component)",
     ),
 }
 
@@ -97,7 +123,16 @@ def _local(value) -> str:
 
 
 def form_data(action: Action, incident: Incident, owner) -> dict:
-    """Valid web-form input for `action` on `incident`."""
+    """Valid web-form input for `action` on `incident` (publishing: on a component
+    of its team, as the first public update)."""
+    if action == Action.PUBLISH:
+        return {
+            "last_update": 0,
+            "components": [status_component(incident.team).pk],
+            "impact": "partial_outage",
+            "public_title": "Checkout is slow",
+            "message": "Some payments take longer than usual.",
+        }
     data = {
         Action.ACKNOWLEDGE: {},
         Action.GRADE: {"severity": Severity.P1, "diagnosis": "Pool exhausted."},
@@ -116,8 +151,15 @@ def form_data(action: Action, incident: Incident, owner) -> dict:
     return {"version": incident.version, **data}
 
 
-def api_data(action: Action, owner) -> dict:
-    """Valid API input for `action`."""
+def api_data(action: Action, owner, incident: Incident | None = None) -> dict:
+    """Valid API input for `action` (publishing: on a component of `incident`'s team)."""
+    if action == Action.PUBLISH:
+        return {
+            "components": [status_component(incident.team).slug],
+            "impact": "partial_outage",
+            "public_title": "Checkout is slow",
+            "message": "Some payments take longer than usual.",
+        }
     return {
         Action.ACKNOWLEDGE: {},
         Action.GRADE: {"severity": "P1", "diagnosis": "Pool exhausted."},
@@ -200,10 +242,22 @@ def _api_targets() -> list[Target]:
                     action, team.incident(STATE_FOR_ACTION[action])
                 ),
                 methods=("OPTIONS", "POST"),
-                data=lambda team, incident, action=action: api_data(action, team.owner),
+                data=lambda team, incident, action=action: api_data(action, team.owner, incident),
                 api=True,
+                succeeds=201 if action == Action.PUBLISH else None,  # the publication made
             )
         )
+    targets.append(
+        Target(
+            name="api-public-updates",
+            path=f"{base}/public-updates/",
+            record=lambda team: team.published,
+            methods=("OPTIONS", "POST"),
+            data=lambda team, incident: {"status": "identified", "message": "Found it."},
+            api=True,
+            succeeds=201,
+        )
+    )
     for reading in ("timeline", "notices", "alerts"):
         targets.append(
             Target(
@@ -595,6 +649,71 @@ def test_it_lets_the_owning_teams_lead_make_the_same_request(client, team_a, lea
     expected = target.succeeds or (200 if target.api else 302)
     assert response.status_code == expected, response.content[:500]
     assert state_changes(before, db_state()) != []
+
+
+# ---------------------------------------------------------------- status page components
+
+# Components are public (every signed-in user reads them, as the status page
+# shows them to anyone); writing one is its team's tech leads' (and admins').
+# (name, method, path, body, the lead's answer): team A's component, and a new one.
+COMPONENTS = "/api/v1/status/components/"
+COMPONENT_WRITES = [
+    ("change", "PATCH", lambda c: f"{COMPONENTS}{c.slug}/", {"name": "Renamed"}, 200),
+    ("remove", "DELETE", lambda c: f"{COMPONENTS}{c.slug}/", None, 204),
+    (
+        "add-to-team-a",
+        "POST",
+        lambda c: COMPONENTS,
+        {"slug": "added", "name": "Added", "team": "platform"},
+        201,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "succeeds"),
+    COMPONENT_WRITES,
+    ids=[w[0] for w in COMPONENT_WRITES],
+)
+def test_it_lets_no_other_team_change_a_component(
+    client, team_a, outsider, pay_manager, lead, name, method, path, body, succeeds
+):
+    component = team_a.component
+    before = db_state()
+
+    for someone in (outsider, pay_manager):
+        client.force_login(someone)
+        response = send(client, method, path(component), body, api=True)
+        assert response.status_code == 403, (someone.username, response.status_code)
+        assert state_changes(before, db_state()) == []
+
+    # The control: the same request by team A's lead goes through.
+    client.force_login(lead)
+    assert send(client, method, path(component), body, api=True).status_code == succeeds
+    assert state_changes(before, db_state()) != []
+
+
+def test_it_lets_no_other_team_move_its_component_into_team_a(client, team_a, team_b, outsider):
+    theirs = team_b.component
+    client.force_login(outsider)
+    before = db_state()
+
+    response = send(client, "PATCH", f"{COMPONENTS}{theirs.slug}/", {"team": "platform"}, api=True)
+
+    assert response.status_code == 403
+    assert state_changes(before, db_state()) == []
+
+
+def test_it_shows_components_to_every_signed_in_user(client, team_a, outsider):
+    """By design: the public status page shows them to anyone."""
+    component = team_a.component
+    client.force_login(outsider)
+
+    listed = client.get(COMPONENTS).json()
+    one = client.get(f"{COMPONENTS}{component.slug}/")
+
+    assert [c["slug"] for c in listed["results"]] == [component.slug]
+    assert one.status_code == 200
 
 
 # ---------------------------------------------------------------- everything else

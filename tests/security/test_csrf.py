@@ -25,7 +25,13 @@ from incidents import views
 from incidents.models import State
 from tests.factories import paused
 from tests.security.helpers import Page, db_state, state_changes
-from tests.security.test_cross_team import LISTINGS, TARGETS, WRITES, route_of
+from tests.security.test_cross_team import (
+    COMPONENT_WRITES,
+    LISTINGS,
+    TARGETS,
+    WRITES,
+    route_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -209,6 +215,32 @@ def test_it_refuses_every_write_without_a_token(request, team_a, admin, name, it
         accepted = client.generic(method, path, body, content_type, headers={"X-CSRFToken": token})
         transaction.set_rollback(True)
     assert accepted.status_code != 403
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "succeeds"),
+    COMPONENT_WRITES,
+    ids=[w[0] for w in COMPONENT_WRITES],
+)
+def test_it_refuses_a_component_write_without_a_token(
+    request, team_a, admin, name, method, path, body, succeeds
+):
+    """The status page components' writes (in their own table: components are
+    public, so they are no cross-team target)."""
+    path = path(team_a.component)
+    client = signed_in(request, "admin")
+    client.get("/dashboard/")  # the CSRF cookie
+    before = db_state()
+
+    refused = client.generic(method, path, json.dumps(body or {}), "application/json")
+
+    assert refused.status_code == 403
+    assert state_changes(before, db_state()) == []
+    token = client.cookies["csrftoken"].value
+    accepted = client.generic(
+        method, path, json.dumps(body or {}), "application/json", headers={"X-CSRFToken": token}
+    )
+    assert accepted.status_code == succeeds
 
 
 @pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/logout/"])

@@ -118,6 +118,17 @@ PAGES = [
         {},
     ),
     ("profile", "lead", lambda w: "/accounts/profile/", {}),
+    # The status page: the public's pages (nobody signed in), the components API,
+    # what only the admin sees.
+    ("status-page", None, lambda w: "/status/", {}),
+    ("status-page-en", None, lambda w: "/status/?lang=en", {}),
+    ("status-subscribe", None, lambda w: "/status/subscribe/", {}),
+    ("status-feedback", None, lambda w: f"/status/feedback/{w.feedback_token}/", {}),
+    ("api-components", "lead", lambda w: "/api/v1/status/components/?format=api", {}),
+    ("admin-components", "admin", lambda w: "/admin/escalation/component/", {}),
+    ("admin-publications", "admin", lambda w: "/admin/escalation/publication/", {}),
+    ("admin-subscribers", "admin", lambda w: "/admin/escalation/subscriber/", {}),
+    ("admin-status-messages", "admin", lambda w: "/admin/escalation/statusmessage/", {}),
     ("api-detail", "lead", lambda w: f"/api/v1/incidents/{w.main.pk}/?format=api", {}),
     ("api-timeline", "lead", lambda w: f"/api/v1/incidents/{w.main.pk}/timeline/?format=api", {}),
     (
@@ -143,8 +154,12 @@ PAGES = [
 ]
 
 
-def render(client, world, who: str, path: str, extra: dict) -> str:
-    client.force_login(getattr(world, who))
+def render(client, world, who: str | None, path: str, extra: dict) -> str:
+    """The page as `who` sees it (None: the public, signed out)."""
+    if who is None:
+        client.logout()
+    else:
+        client.force_login(getattr(world, who))
     response = client.get(path, **extra)
     assert response.status_code in (200, 400), (path, response.status_code)
     return response.content.decode()
@@ -177,11 +192,67 @@ def test_it_shows_a_form_the_user_got_wrong_as_text(client, world):
     assert [raw for raw in RAW if raw in body] == []
 
 
+@pytest.mark.parametrize("fmt", ["html", ""], ids=["preview-alone", "workspace"])
+def test_it_previews_the_public_words_as_text(client, world, fmt):
+    """The publish form's preview shows what was typed, as the public would see it."""
+    client.force_login(world.lead)
+    incident = world.from_alert
+    component = incident.team.components.get()
+
+    response = client.post(
+        f"/incidents/{incident.pk}/publish/",
+        {
+            "preview": "1",
+            "format": fmt,
+            "last_update": 0,
+            "components": [component.pk],
+            "impact": "degraded",
+            "public_title": payload("R7", 200),
+            "message": payload("R8", 1000),
+        },
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert shown_form("R7") in body
+    assert shown_form("R8") in body
+    assert injected_markup(body) == []
+    assert [raw for raw in RAW if raw in body] == []
+
+
 def test_it_leaves_template_syntax_alone(client, world):
     client.force_login(world.lead)
     body = client.get(f"/incidents/{world.main.pk}/").content.decode()
 
     assert "{{ 7*7 }}" in body  # never evaluated as a template
+
+
+def _tag(world, label: str) -> str:
+    return next(tag for tag, field_label in world.p.fields.items() if field_label == label)
+
+
+@pytest.mark.parametrize("path", ["/status/feed.atom", "/status/feed.rss"])
+def test_it_keeps_payloads_escaped_in_the_status_feeds(client, world, path):
+    response = client.get(path)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "xml" in response["Content-Type"]
+    assert [raw for raw in RAW if raw in body] == []
+    # The title is text (escaped once, for XML); an update's message is the entry's
+    # HTML summary, escaped for HTML and then for XML: a reader shows it as text.
+    assert shown_form(_tag(world, "Publication.public_title")) in body
+    assert escape(shown_form(_tag(world, "PublicUpdate.message"))) in body
+
+
+def test_it_answers_the_status_json_with_payloads_as_data(client, world):
+    response = client.get("/status/index.json")
+
+    assert response["Content-Type"].startswith("application/json")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    texts = strings_in(response.json())
+    title = payload(_tag(world, "Publication.public_title"), 200)
+    assert title in texts  # as the data it is, for the reader to escape
 
 
 # ---------------------------------------------------------------- every field
@@ -221,6 +292,9 @@ NOT_USER_TEXT = {
     "incidents.Alert.changes": "times and statuses of the alert, written by the server",
     "incidents.MaintenanceWindow.recurrence": "an RRULE dateutil accepts (validated)",
     "incidents.MaintenanceWindow.silence_id": "Alertmanager's id of the silence",
+    "escalation.Component.slug": "a slug (validated)",
+    "escalation.Subscriber.secret": "a secret, never shown",
+    "escalation.FeedbackRequest.token": "made by the server (secrets.token_urlsafe)",
 }
 
 

@@ -31,6 +31,14 @@ from django.utils.html import escape
 from rest_framework import serializers
 
 from escalation.roster.api import OverrideSerializer, RotationSerializer
+from escalation.status import forms as status_forms
+from escalation.status.api import (
+    ComponentSerializer,
+    PublicUpdateRequestSerializer,
+    PublishSerializer,
+)
+from escalation.status.views import feedback as feedback_views
+from escalation.status.views import subscribe as subscribe_views
 from incidents import alerts, views
 from incidents import forms as incident_forms
 from incidents.api import serializers as s
@@ -45,6 +53,7 @@ from knowledge.forms import MetricsFilter
 from tests.factories import STATE_FOR_ACTION, ready_for
 from tests.security.helpers import db_state, state_changes
 from tests.security.test_cross_team import (
+    Slug,
     action_item_data,
     api_data,
     api_override_data,
@@ -75,6 +84,7 @@ class Endpoint:
     body: object  # (records) → a valid body
     user: str = "lead"
     state: str | None = None
+    record: object = None  # (records) → the incident, where `state` is not enough
 
 
 def _intake_body(records):
@@ -174,6 +184,38 @@ ENDPOINTS = [
         lambda records: api_override_data(records, None),
     ),
     Endpoint("maintenance", WindowSerializer, "post", "/api/v1/maintenance/", _window),
+    Endpoint(
+        "publish",
+        PublishSerializer,
+        "post",
+        "/api/v1/incidents/{pk}/publish/",
+        lambda records: {
+            "components": [records.component.slug],
+            "impact": "degraded",
+            "public_title": "Checkout is slow",
+            "message": "Some payments take longer than usual.",
+        },
+        # the component made with the incident, before anything is compared
+        record=lambda records: (
+            records.component,
+            records.incident(STATE_FOR_ACTION[Action.PUBLISH]),
+        )[1],
+    ),
+    Endpoint(
+        "public-updates",
+        PublicUpdateRequestSerializer,
+        "post",
+        "/api/v1/incidents/{pk}/public-updates/",
+        lambda records: {"status": "identified", "message": "Found it."},
+        record=lambda records: records.published,
+    ),
+    Endpoint(
+        "component",
+        ComponentSerializer,
+        "post",
+        "/api/v1/status/components/",
+        lambda records: {"slug": "checkout", "name": "Checkout", "team": "platform"},
+    ),
 ]
 
 
@@ -235,7 +277,10 @@ def api(request, client, team_a, platform):
     _integration, token = alerts.integration_create(name="prometheus", team=platform)
 
     def prepare(endpoint: Endpoint):
-        pk = team_a.incident(endpoint.state).pk if endpoint.state else 0
+        if endpoint.record:
+            pk = endpoint.record(team_a).pk
+        else:
+            pk = team_a.incident(endpoint.state).pk if endpoint.state else 0
         path = endpoint.path.format(pk=pk, token=token)
         client.force_login(request.getfixturevalue(endpoint.user))
 
@@ -316,6 +361,8 @@ NOT_KEPT = {
     "maintenance:team": "names a team by slug",
     "maintenance:recurrence": "an RRULE (validated)",
     "maintenance:matchers.0.name": "a label name: letters, digits and _ only",
+    "component:slug": "a slug: letters, digits, - and _ only",
+    "component:team": "names a team by slug",
 }
 
 
@@ -374,7 +421,14 @@ def test_it_returns_world_text_unchanged(client, onduty):
 
 def form_classes() -> list[type]:
     found = []
-    for module in (incident_forms, knowledge_forms, maintenance_forms):
+    for module in (
+        incident_forms,
+        knowledge_forms,
+        maintenance_forms,
+        status_forms,
+        subscribe_views,  # the public page's forms, kept beside their views
+        feedback_views,
+    ):
         for _name, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, django_forms.BaseForm) and cls.__module__ == module.__name__:
                 found.append(cls)
@@ -465,6 +519,31 @@ WEB_FORMS = [
         lambda records, record: window_form_data(records, record),
     ),
     WebForm(
+        status_forms.PublicUpdateForm,
+        "lead",
+        "/incidents/{pk}/publish/",
+        lambda records: records.published,
+        lambda records, incident: {
+            "last_update": incident.publication.updates.latest("posted_at", "id").pk,
+            "status": "identified",
+            "message": "Found it.",
+        },
+    ),
+    WebForm(
+        subscribe_views.SubscribeForm,
+        "lead",  # public: whoever is signed in or not
+        "/status/subscribe/",
+        lambda records: None,
+        lambda records, record: {"email": "someone@example.com"},
+    ),
+    WebForm(
+        feedback_views.FeedbackForm,
+        "lead",  # public: the link's token is the key
+        "/status/feedback/{pk}/",
+        lambda records: Slug(records.feedback_link.token),
+        lambda records, record: {"rating": 4, "comment": "Works again."},
+    ),
+    WebForm(
         incident_forms.ProfileForm,
         "lead",
         "/accounts/profile/",
@@ -482,7 +561,8 @@ GET_FORMS = {
 
 
 def test_it_posts_every_form():
-    posted = {w.form for w in WEB_FORMS} | GET_FORMS | {incident_forms.IncidentForm}
+    bases = {incident_forms.IncidentForm, status_forms.StatusPageForm}  # not posted themselves
+    posted = {w.form for w in WEB_FORMS} | GET_FORMS | bases
     assert set(form_classes()) - posted == set()
 
 
@@ -525,8 +605,11 @@ def test_it_refuses_a_form_text_over_its_length(form_poster, case):
 
     assert response.status_code == 400
     body = response.content.decode()
+    own = field.error_messages.get("max_length")  # the form's own words for it, if any
+    limit = {"limit_value": field.max_length, "show_value": field.max_length + 1}
     assert (
         escape(f"at most {field.max_length} characters") in body
+        or (own is not None and escape(own % limit) in body)
         or "Select a valid choice" in body  # a choice list in the form's __init__
     )
     assert written_since(before) == []
@@ -582,6 +665,8 @@ def test_it_never_lets_a_form_take_more_than_the_api():
         (incident_forms.EditForm, s.IncidentUpdateSerializer),
         *[(views.ACTIONS[a][0], serializer) for a, serializer in API_SERIALIZERS.items()],
         (maintenance_forms.WindowForm, WindowSerializer),
+        (status_forms.PublishForm, PublishSerializer),
+        (status_forms.PublicUpdateForm, PublicUpdateRequestSerializer),
     ]
     compared, wider = 0, []
     for form, serializer in pairs:

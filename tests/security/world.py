@@ -13,13 +13,16 @@ from functools import cached_property
 from common import clock
 from escalation.engine import sweep_due_deadlines
 from escalation.roster import services as roster_services
+from escalation.status import feedback as status_feedback
+from escalation.status import services as status_services
+from escalation.status.models import Impact, PublicStatus, Subscriber
 from incidents import services
 from incidents.maintenance import services as maintenance
 from incidents.maintenance.lifecycle import sweep_windows
 from incidents.models import LogEntry, Severity, State
 from knowledge import services as knowledge
 from knowledge.models import PostMortem
-from tests.factories import incident_in_state, make_rotation
+from tests.factories import incident_in_state, make_rotation, status_component
 
 
 class TeamRecords:
@@ -145,6 +148,41 @@ class TeamRecords:
             ends_at=clock.now() + timedelta(days=35),
             matchers=[{"name": "job", "value": self.text("matcher"), "is_regex": False}],
         )
+
+    @cached_property
+    def component(self):
+        """The team's status page component (named after the team)."""
+        return status_component(self.team, actor=self.lead)
+
+    @cached_property
+    def published(self):
+        """The team's incident in progress, published on its component."""
+        incident = self.incident(State.IN_PROGRESS)
+        status_services.incident_publish(
+            incident=incident,
+            actor=self.lead,
+            components=[self.component],
+            impact=Impact.PARTIAL_OUTAGE,
+            public_title=self.text("public title"),
+            message=self.text("public message"),
+        )
+        return incident
+
+    @cached_property
+    def feedback_link(self):
+        """An affected subscriber's feedback link of the published incident, resolved
+        on the status page (as its `resolved` mail carries it)."""
+        status_services.incident_public_update(
+            incident=self.published,
+            actor=self.lead,
+            status=PublicStatus.RESOLVED,
+            message=self.text("public resolved"),
+        )
+        now = clock.now()
+        subscriber = Subscriber.objects.create(
+            address=f"affected@{self.team.slug}.example", created_at=now, confirmed_at=now
+        )
+        return status_feedback.feedback_request_for(incident=self.published, subscriber=subscriber)
 
     def everything(self, clock_):
         """Open, worked-on, resolved, archived incidents, a post-mortem with an
