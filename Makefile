@@ -135,13 +135,14 @@ fmt: $(VENV)/.dev
 clean-var:
 	rm -rf var/
 
-## bench: API, pages, escalation, knowledge, load and alert intake benchmarks on PostgreSQL (100k incidents each).
+## bench: API, pages, escalation, knowledge, load and alert intake benchmarks on PostgreSQL
+## (100k incidents each), and the public status page's (50 published incidents).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/api.py; api=$$?; $(BIN)/python bench/pages.py; pages=$$?; \
 	$(BIN)/python bench/escalation.py; esc=$$?; \
 	$(BIN)/python bench/knowledge.py; kb=$$?; $(BIN)/python bench/load.py; load=$$?; \
-	$(BIN)/python bench/alerts.py; alerts=$$?; \
-	exit $$(( api || pages || esc || kb || load || alerts ))
+	$(BIN)/python bench/alerts.py; alerts=$$?; $(BIN)/python bench/status.py; status=$$?; \
+	exit $$(( api || pages || esc || kb || load || alerts || status ))
 
 ## fuzz: Schemathesis against the live schema (all checks, token auth).
 fuzz: $(VENV)/.dev

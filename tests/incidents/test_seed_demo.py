@@ -1,4 +1,5 @@
 import io
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -52,11 +53,24 @@ def test_it_covers_every_state_and_level_with_some_overdue(db):
 
 
 def test_it_is_idempotent(db):
+    from escalation.status.models import Component, Publication, PublicUpdate, StatusPage
+    from incidents.models import MaintenanceWindow
+
+    def counted():
+        return [
+            m.objects.count()
+            for m in (User, Incident, TimelineEvent, Component, Publication, PublicUpdate)
+        ] + [MaintenanceWindow.objects.count()]
+
     seed()
-    counts = (User.objects.count(), Incident.objects.count(), TimelineEvent.objects.count())
+    counts = counted()
+    version = StatusPage.objects.get().version
     User.objects.filter(username="lead").update(password="changed")
     seed()
-    assert (User.objects.count(), Incident.objects.count(), TimelineEvent.objects.count()) == counts
+    assert counted() == counts
+    assert counts[3:] == [3, 1, 2, 1]
+    # Nothing the public sees changed: every cached copy of the page stays good.
+    assert StatusPage.objects.get().version == version
     assert User.objects.get(username="lead").check_password(settings.DEMO_PASSWORD)
 
 
@@ -114,3 +128,67 @@ def test_it_seeds_notices_that_tell_a_realistic_story(db):
     assert Delivery.objects.filter(channel="inapp", read_at__isnull=True).exists()
     # History is history: no e-mail of the past waits to go out at start-up.
     assert not Delivery.objects.filter(status="pending").exists()
+
+
+def test_it_publishes_one_incident_in_public_words_with_a_follow_up(db):
+    from escalation.status.models import Component, Publication
+
+    seed()
+
+    assert list(Component.objects.values_list("slug", "team__slug")) == [
+        ("website", "platform"),
+        ("ordering", "platform"),
+        ("reports", "platform"),
+    ]
+    assert Component.objects.get(slug="ordering").services.count() == 2
+    publication = Publication.objects.get()  # one, and only one
+    incident = publication.incident
+    assert incident.title.startswith("数据库连接池耗尽")
+    assert list(publication.components.values_list("slug", flat=True)) == ["ordering"]
+    updates = list(publication.updates.order_by("posted_at"))
+    assert [(u.status, u.impact) for u in updates] == [
+        ("investigating", "major_outage"),
+        ("identified", "partial_outage"),
+    ]
+    assert (publication.status, publication.impact) == ("identified", "partial_outage")
+    assert publication.is_open
+    # Published while it was being fixed, in the past, as the timeline says.
+    assert incident.created_at < publication.published_at < updates[1].posted_at < clock.now()
+    assert publication.updated_at == updates[1].posted_at
+    kinds = TimelineEvent.objects.filter(incident=incident, kind__in=["published", "public_update"])
+    assert list(kinds.order_by("created_at").values_list("kind", flat=True)) == [
+        "published",
+        "public_update",
+    ]
+    # Public words only: nothing of the incident's title, symptoms, number or people.
+    words = " ".join([publication.public_title, *(u.message for u in updates)])
+    internal = [incident.number, incident.title, incident.impact_scope]
+    internal += incident.symptoms.splitlines()
+    internal += [w for u in User.objects.all() for w in (u.username, u.last_name, u.email)]
+    assert [w for w in internal if w and w in words] == []
+
+
+def test_it_plans_one_public_maintenance_window_ahead(db):
+    from incidents.models import MaintenanceWindow
+
+    seed()
+
+    window = MaintenanceWindow.objects.get(public=True)
+    assert MaintenanceWindow.objects.count() == 1
+    assert window.team.slug == "platform"
+    assert clock.now() < window.starts_at < window.ends_at
+    assert list(window.services.values_list("slug", flat=True)) == ["reporting"]
+
+
+def test_it_plans_the_window_again_once_the_last_is_over(db):
+    import time_machine
+
+    from incidents.models import MaintenanceWindow
+
+    seed()
+    first = MaintenanceWindow.objects.get()
+    with time_machine.travel(first.ends_at + timedelta(minutes=1), tick=False):
+        seed()
+        ahead = MaintenanceWindow.objects.filter(public=True, starts_at__gt=clock.now())
+        assert ahead.count() == 1
+    assert MaintenanceWindow.objects.count() == 2

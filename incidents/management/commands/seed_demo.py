@@ -7,6 +7,10 @@ services with the clock set back, so their histories, deadlines and audit
 trails are exactly what the product would have written; the escalation sweep
 runs as each level falls due, so the notices are what a running beat would
 have sent (on time, but for one filed after its deadline).
+
+The status page gets three components of `platform`, one incident published
+on them (in public words, with one follow-up update) and one public maintenance
+window ahead, made again once the last one is over.
 """
 
 from dataclasses import dataclass, field
@@ -23,11 +27,16 @@ from escalation.engine import sweep_due_deadlines
 from escalation.models import Deadline, Delivery, Layer, Override, Rotation
 from escalation.roster import selectors as roster_selectors
 from escalation.roster import services as roster_services
+from escalation.status import services as status_services
+from escalation.status.models import Component, Impact, PublicStatus
 from incidents import services
+from incidents.maintenance import services as maintenance_services
+from incidents.maintenance.schedule import team_zone
 from incidents.models import (
     Category,
     Incident,
     LogEntry,
+    MaintenanceWindow,
     Service,
     Source,
     Team,
@@ -61,6 +70,28 @@ TEAMS = [
     ("platform", "平台组 Platform", ["order-service", "user-center", "reporting", "database"]),
     ("payments", "支付组 Payments", ["payment-gateway", "settlement"]),
 ]
+
+# The status page components of `platform`: slug, name, description, its services.
+COMPONENTS = [
+    ("website", "网站 / Website", "官网与用户账号 / the site and user accounts", ["user-center"]),
+    (
+        "ordering",
+        "下单 / Ordering",
+        "下单与订单查询 / placing and tracking orders",
+        ["order-service", "database"],
+    ),
+    ("reports", "报表 / Reports", "报表与导出 / reports and exports", ["reporting"]),
+]
+
+# The public maintenance window ahead (on reporting: the Reports component shows it).
+PUBLIC_WINDOW = {
+    "title": "报表系统升级 / Reports upgrade",
+    "description": "升级期间报表导出暂不可用。/ Report exports are unavailable during the upgrade.",
+    "services": ["reporting"],
+    "days_ahead": 2,
+    "start": time(2, 0),
+    "hours": 2,
+}
 
 
 @dataclass
@@ -201,11 +232,35 @@ SCENARIOS = [
                 LogEntry.Kind.ACTION,
                 "执行数据库重启脚本 / ran the DB restart script",
             ),
+            # On the status page in public words only: no title, symptoms or names.
+            Step(
+                163,
+                "lead",
+                "publish",
+                {
+                    "components": ["ordering"],
+                    "impact": Impact.MAJOR_OUTAGE,
+                    "public_title": "下单请求超时 / Orders time out",
+                    "message": "部分用户下单时遇到超时，我们正在排查。\n"
+                    "Some users see timeouts when placing orders; we are investigating.",
+                },
+            ),
             _log(
                 150,
                 "engineer",
                 LogEntry.Kind.WORKAROUND,
                 "切换到备用库 / switched to the standby database",
+            ),
+            Step(
+                148,
+                "onduty",
+                "public_update",
+                {
+                    "status": PublicStatus.IDENTIFIED,
+                    "impact": Impact.PARTIAL_OUTAGE,
+                    "message": "我们已找到原因并切换到备用系统，下单正在逐步恢复。\n"
+                    "We found the cause and moved to a standby system; ordering is recovering.",
+                },
             ),
             _log(
                 140, "engineer", LogEntry.Kind.PROGRESS, "核心接口恢复 80% / 80% of core APIs back"
@@ -524,6 +579,8 @@ class Command(BaseCommand):
             users = self._users(password)
         with transaction.atomic():
             self._roster(users)
+        with transaction.atomic():
+            self._status_page(users)
         created = 0
         # Oldest first, so incident numbers follow the order of events.
         for scenario in sorted(SCENARIOS, key=lambda s: -s.minutes_ago):
@@ -613,6 +670,42 @@ class Command(BaseCommand):
                 note="Covers the primary shift during the release rehearsal",
             )
 
+    def _status_page(self, users: dict) -> None:
+        """The components of `platform` (made once, by slug) and one public window ahead
+        (made again once the last one is over), through the services as a lead would."""
+        team = Team.objects.get(slug="platform")
+        lead = users["lead"]
+        for order, (slug, name, description, service_slugs) in enumerate(COMPONENTS, start=1):
+            if Component.objects.filter(slug=slug).exists():
+                continue
+            status_services.component_create(
+                actor=lead,
+                slug=slug,
+                name=name,
+                team=team,
+                description=description,
+                order=order,
+                services=Service.objects.filter(team=team, slug__in=service_slugs),
+            )
+        window = PUBLIC_WINDOW
+        ahead = MaintenanceWindow.objects.filter(
+            team=team, title=window["title"], public=True, ends_at__gt=clock.now()
+        )
+        if ahead.exists():
+            return
+        day = clock.now().astimezone(team_zone(team)).date() + timedelta(days=window["days_ahead"])
+        start = datetime.combine(day, window["start"], tzinfo=team_zone(team))
+        maintenance_services.window_create(
+            actor=lead,
+            team=team,
+            title=window["title"],
+            description=window["description"],
+            starts_at=start,
+            ends_at=start + timedelta(hours=window["hours"]),
+            services=window["services"],
+            public=True,
+        )
+
     def _play(self, s: Scenario, users: dict) -> None:
         now = clock.now()
         team = Team.objects.get(slug=s.team)
@@ -695,6 +788,13 @@ class Command(BaseCommand):
         kwargs = dict(step.kwargs)
         if step.action in ("postmortem", "action_item", "article"):
             self._knowledge(step.action, incident, actor, kwargs, users)
+            return Incident.objects.get(pk=incident.pk)
+        if step.action == "publish":
+            kwargs["components"] = Component.objects.filter(slug__in=kwargs["components"])
+            status_services.incident_publish(incident=incident, actor=actor, **kwargs)
+            return Incident.objects.get(pk=incident.pk)
+        if step.action == "public_update":
+            status_services.incident_public_update(incident=incident, actor=actor, **kwargs)
             return Incident.objects.get(pk=incident.pk)
         fn = {
             "acknowledge": services.incident_acknowledge,
