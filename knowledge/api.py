@@ -141,6 +141,27 @@ class OverdueActionSerializer(serializers.Serializer):
     incident_id = serializers.IntegerField()
 
 
+class RatingSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    average_rating = serializers.FloatField(allow_null=True)
+
+
+class LevelRatingSerializer(RatingSerializer):
+    severity = serializers.CharField()
+
+
+class MonthRatingSerializer(LevelRatingSerializer):
+    month = serializers.CharField(help_text="YYYY-MM of the incidents' received time.")
+
+
+class AffectedFeedbackSerializer(serializers.Serializer):
+    """The affected users' own ratings (1–5) from the status page's feedback links."""
+
+    total = RatingSerializer()
+    by_level = LevelRatingSerializer(many=True)
+    by_month = MonthRatingSerializer(many=True)
+
+
 class MetricsSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
@@ -154,6 +175,7 @@ class MetricsSerializer(serializers.Serializer):
     by_month = MonthFiguresSerializer(many=True)
     root_causes = RootCauseCountSerializer(many=True)
     overdue_action_items = OverdueActionSerializer(many=True)
+    affected_feedback = AffectedFeedbackSerializer()
 
 
 class MetricsQuerySerializer(serializers.Serializer):
@@ -200,5 +222,8 @@ class MetricsView(APIView):
             end=scope.end,
             team=scope.team,
             now=clock.now(),
+        )
+        result["affected_feedback"] = metrics.affected_feedback(
+            user=request.user, start=scope.start, end=scope.end, team=scope.team
         )
         return Response(MetricsSerializer(result).data)

@@ -86,6 +86,21 @@ def test_it_averages_per_month_and_level(story, manager, platform):
     }
 
 
+def test_it_serves_the_ratings_from_the_metrics_api(story, manager, token_client):
+    response = token_client(manager).get(
+        "/api/v1/metrics/?start=2026-10-01&end=2026-11-30&team=platform"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["affected_feedback"] == metrics.affected_feedback(
+        user=manager, start=date(2026, 10, 1), end=date(2026, 11, 30), team=metrics_team(story)
+    )
+
+
+def metrics_team(story):
+    return story["A"].team
+
+
 def test_it_counts_every_team_a_manager_sees_unless_one_is_chosen(story, manager, payments):
     everyone = metrics.affected_feedback(
         user=manager, start=date(2026, 10, 1), end=date(2026, 11, 30)
