@@ -95,6 +95,7 @@ run: $(VENV)/.runtime $(MO_FILES)
 	@echo "  Demo logins (password: $(DEMO_PASSWORD)):"
 	@echo "    onduty (on-duty)  engineer  tester  lead (tech lead)  manager  admin   [team platform]"
 	@echo "    pay-engineer                                                         [team payments]"
+	@echo "  Public status page (no sign-in): http://localhost:$${WEB_PORT:-8000}/status/"
 	@echo "  Ctrl-C stops web, worker and beat."
 	@echo ""
 	exec $(BIN)/python manage.py run_procfile
