@@ -32,6 +32,23 @@ def request_too_large(request, limit: int):
     )
 
 
+def csrf_refused(request):
+    """403: a form posted without its security token (a stale page, cookies
+    blocked): say so and offer the form again, instead of Django's bare page."""
+    return _problem(
+        request,
+        403,
+        code="csrf_failed",
+        title=_("The form has expired"),
+        message=_(
+            "This form was sent without its security token: the page was open too long, "
+            "or the browser blocks cookies for this site. Nothing was saved. Open the form "
+            "again and send it once more."
+        ),
+        again=request.path,
+    )
+
+
 def _problem(request, status, *, code, title, message, retry=False, again="/"):
     """JSON under /api/, else a plain page needing neither the database nor a
     signed-in user (these answers come before or instead of both)."""

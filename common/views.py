@@ -1,4 +1,4 @@
-"""Error answers for the whole site (handler404, handler500)."""
+"""Error answers for the whole site (handler404, handler500, CSRF_FAILURE_VIEW)."""
 
 import sys
 
@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from django.views import defaults
 
-from common.responses import unavailable
+from common.responses import csrf_refused, unavailable
 
 
 def not_found(request, exception=None):
@@ -26,3 +26,9 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": _("Server error."), "code": "server_error"}, status=500)
     return defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    """A page's form posted without a valid CSRF token: a clear 403 in the user's
+    language (Django's own page is English and styled inline, which the CSP blocks)."""
+    return csrf_refused(request)

@@ -32,6 +32,8 @@ class SubscribeForm(forms.Form):
     components = forms.ModelMultipleChoiceField(
         label=_("Components"),
         queryset=Component.objects.order_by("order", "name", "id"),
+        # By slug, as the API and index.json name them (a script can post them too).
+        to_field_name="slug",
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         help_text=_("Choose none to hear about every component."),

@@ -24,7 +24,7 @@ def post(client, django_capture_on_commit_callbacks):
     """POST the subscribe form (from `ip`), running what it queues on commit."""
 
     def submit(email="reader@example.com", components=(), ip="203.0.113.7", **extra):
-        data = {"email": email, "components": [c.pk for c in components]}
+        data = {"email": email, "components": [c.slug for c in components]}
         with django_capture_on_commit_callbacks(execute=True):
             return client.post(SUBSCRIBE, data, REMOTE_ADDR=ip, **extra)
 
