@@ -278,5 +278,6 @@ class TeamChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "kind", "active"]
     list_filter = ["kind", "team", "active"]
 
+
 # The status page's models (components, publications, subscribers) register here too.
 import escalation.status.admin  # noqa: E402, F401

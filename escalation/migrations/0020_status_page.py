@@ -6,165 +6,446 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0019_robot_rate_limit'),
-        ('incidents', '0018_status_page_feedback_and_events'),
+        ("escalation", "0019_robot_rate_limit"),
+        ("incidents", "0018_status_page_feedback_and_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StatusPage',
+            name="StatusPage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveBigIntegerField(default=0, verbose_name='version')),
-                ('changed_at', models.DateTimeField(blank=True, null=True, verbose_name='changed at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveBigIntegerField(default=0, verbose_name="version")),
+                (
+                    "changed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="changed at"),
+                ),
             ],
             options={
-                'verbose_name': 'status page',
-                'verbose_name_plural': 'status page',
+                "verbose_name": "status page",
+                "verbose_name_plural": "status page",
             },
         ),
         migrations.CreateModel(
-            name='Component',
+            name="Component",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True, verbose_name='slug')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('order', models.PositiveIntegerField(default=0, verbose_name='order')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('services', models.ManyToManyField(blank=True, help_text="The team's services behind it: their public maintenance shows here.", related_name='components', to='incidents.service', verbose_name='services')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='components', to='incidents.team', verbose_name='team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True, verbose_name="slug")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("order", models.PositiveIntegerField(default=0, verbose_name="order")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "services",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The team's services behind it: their public maintenance shows here.",
+                        related_name="components",
+                        to="incidents.service",
+                        verbose_name="services",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="components",
+                        to="incidents.team",
+                        verbose_name="team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'status page component',
-                'verbose_name_plural': 'status page components',
-                'ordering': ['order', 'name', 'id'],
+                "verbose_name": "status page component",
+                "verbose_name_plural": "status page components",
+                "ordering": ["order", "name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Publication',
+            name="Publication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_title', models.CharField(max_length=200, verbose_name='public title')),
-                ('impact', models.CharField(choices=[('degraded', 'Degraded performance'), ('partial_outage', 'Partial outage'), ('major_outage', 'Major outage')], max_length=20, verbose_name='impact')),
-                ('status', models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], default='investigating', max_length=20, verbose_name='public status')),
-                ('published_at', models.DateTimeField(verbose_name='published at')),
-                ('resolved_at', models.DateTimeField(blank=True, null=True, verbose_name='resolved at')),
-                ('updated_at', models.DateTimeField(verbose_name='last public update')),
-                ('components', models.ManyToManyField(related_name='publications', to='escalation.component', verbose_name='components')),
-                ('incident', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='publication', to='incidents.incident', verbose_name='incident')),
-                ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='published by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_title", models.CharField(max_length=200, verbose_name="public title")),
+                (
+                    "impact",
+                    models.CharField(
+                        choices=[
+                            ("degraded", "Degraded performance"),
+                            ("partial_outage", "Partial outage"),
+                            ("major_outage", "Major outage"),
+                        ],
+                        max_length=20,
+                        verbose_name="impact",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("investigating", "Investigating"),
+                            ("identified", "Identified"),
+                            ("monitoring", "Monitoring"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="investigating",
+                        max_length=20,
+                        verbose_name="public status",
+                    ),
+                ),
+                ("published_at", models.DateTimeField(verbose_name="published at")),
+                (
+                    "resolved_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="resolved at"),
+                ),
+                ("updated_at", models.DateTimeField(verbose_name="last public update")),
+                (
+                    "components",
+                    models.ManyToManyField(
+                        related_name="publications",
+                        to="escalation.component",
+                        verbose_name="components",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="publication",
+                        to="incidents.incident",
+                        verbose_name="incident",
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="published by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'publication',
-                'verbose_name_plural': 'publications',
-                'ordering': ['-published_at', '-id'],
+                "verbose_name": "publication",
+                "verbose_name_plural": "publications",
+                "ordering": ["-published_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PublicUpdate',
+            name="PublicUpdate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('investigating', 'Investigating'), ('identified', 'Identified'), ('monitoring', 'Monitoring'), ('resolved', 'Resolved')], max_length=20, verbose_name='public status')),
-                ('impact', models.CharField(choices=[('degraded', 'Degraded performance'), ('partial_outage', 'Partial outage'), ('major_outage', 'Major outage')], max_length=20, verbose_name='impact')),
-                ('message', models.TextField(verbose_name='message')),
-                ('posted_at', models.DateTimeField(verbose_name='posted at')),
-                ('fanned_out_at', models.DateTimeField(blank=True, null=True, verbose_name='sent to subscribers at')),
-                ('posted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='posted by')),
-                ('publication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='updates', to='escalation.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("investigating", "Investigating"),
+                            ("identified", "Identified"),
+                            ("monitoring", "Monitoring"),
+                            ("resolved", "Resolved"),
+                        ],
+                        max_length=20,
+                        verbose_name="public status",
+                    ),
+                ),
+                (
+                    "impact",
+                    models.CharField(
+                        choices=[
+                            ("degraded", "Degraded performance"),
+                            ("partial_outage", "Partial outage"),
+                            ("major_outage", "Major outage"),
+                        ],
+                        max_length=20,
+                        verbose_name="impact",
+                    ),
+                ),
+                ("message", models.TextField(verbose_name="message")),
+                ("posted_at", models.DateTimeField(verbose_name="posted at")),
+                (
+                    "fanned_out_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="sent to subscribers at"
+                    ),
+                ),
+                (
+                    "posted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="posted by",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="updates",
+                        to="escalation.publication",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'public update',
-                'verbose_name_plural': 'public updates',
-                'ordering': ['-posted_at', '-id'],
+                "verbose_name": "public update",
+                "verbose_name_plural": "public updates",
+                "ordering": ["-posted_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Subscriber',
+            name="Subscriber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('email', 'Email'), ('webhook', 'Generic JSON webhook (signed with the secret)'), ('wecom', 'WeCom group robot'), ('dingtalk', 'DingTalk robot (signed)'), ('feishu', 'Feishu bot (signed)')], default='email', max_length=10, verbose_name='kind')),
-                ('address', models.CharField(help_text="The email address, or the robot's URL.", max_length=500, verbose_name='address')),
-                ('secret', models.CharField(blank=True, help_text='DingTalk, Feishu and webhooks: the messages are signed with it.', max_length=200, verbose_name='signing secret')),
-                ('language', models.CharField(choices=[('zh-hans', 'Simplified Chinese'), ('en', 'English')], default='zh-hans', max_length=10, verbose_name='language')),
-                ('created_at', models.DateTimeField(verbose_name='subscribed at')),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True, verbose_name='confirmed at')),
-                ('components', models.ManyToManyField(blank=True, help_text='Empty: every component.', related_name='subscribers', to='escalation.component', verbose_name='components')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='added by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("webhook", "Generic JSON webhook (signed with the secret)"),
+                            ("wecom", "WeCom group robot"),
+                            ("dingtalk", "DingTalk robot (signed)"),
+                            ("feishu", "Feishu bot (signed)"),
+                        ],
+                        default="email",
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "address",
+                    models.CharField(
+                        help_text="The email address, or the robot's URL.",
+                        max_length=500,
+                        verbose_name="address",
+                    ),
+                ),
+                (
+                    "secret",
+                    models.CharField(
+                        blank=True,
+                        help_text="DingTalk, Feishu and webhooks: the messages are signed with it.",
+                        max_length=200,
+                        verbose_name="signing secret",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[("zh-hans", "Simplified Chinese"), ("en", "English")],
+                        default="zh-hans",
+                        max_length=10,
+                        verbose_name="language",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="subscribed at")),
+                (
+                    "confirmed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="confirmed at"),
+                ),
+                (
+                    "components",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Empty: every component.",
+                        related_name="subscribers",
+                        to="escalation.component",
+                        verbose_name="components",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="added by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'status page subscriber',
-                'verbose_name_plural': 'status page subscribers',
-                'ordering': ['kind', 'address'],
+                "verbose_name": "status page subscriber",
+                "verbose_name_plural": "status page subscribers",
+                "ordering": ["kind", "address"],
             },
         ),
         migrations.CreateModel(
-            name='StatusMessage',
+            name="StatusMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('confirm', 'Confirmation'), ('update', 'Public update')], max_length=10, verbose_name='kind')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10, verbose_name='status')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True, verbose_name='next attempt')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
-                ('update', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='escalation.publicupdate')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='escalation.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("confirm", "Confirmation"), ("update", "Public update")],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="next attempt"),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="sent at")),
+                (
+                    "update",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="escalation.publicupdate",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="escalation.subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'status page message',
-                'verbose_name_plural': 'status page messages',
-                'ordering': ['id'],
+                "verbose_name": "status page message",
+                "verbose_name_plural": "status page messages",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='FeedbackRequest',
+            name="FeedbackRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64, unique=True, verbose_name='token')),
-                ('created_at', models.DateTimeField(verbose_name='sent at')),
-                ('answered_at', models.DateTimeField(blank=True, null=True, verbose_name='answered at')),
-                ('feedback', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='request', to='incidents.userfeedback', verbose_name='answer')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback_requests', to='incidents.incident')),
-                ('subscriber', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='feedback_requests', to='escalation.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64, unique=True, verbose_name="token")),
+                ("created_at", models.DateTimeField(verbose_name="sent at")),
+                (
+                    "answered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="answered at"),
+                ),
+                (
+                    "feedback",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="request",
+                        to="incidents.userfeedback",
+                        verbose_name="answer",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback_requests",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="feedback_requests",
+                        to="escalation.subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'feedback request',
-                'verbose_name_plural': 'feedback requests',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "feedback request",
+                "verbose_name_plural": "feedback requests",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='publication',
-            index=models.Index(fields=['resolved_at', 'published_at'], name='publication_open_recent'),
+            model_name="publication",
+            index=models.Index(
+                fields=["resolved_at", "published_at"], name="publication_open_recent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='publicupdate',
-            index=models.Index(fields=['-posted_at'], name='public_update_recent'),
+            model_name="publicupdate",
+            index=models.Index(fields=["-posted_at"], name="public_update_recent"),
         ),
         migrations.AddIndex(
-            model_name='subscriber',
-            index=models.Index(fields=['confirmed_at'], name='subscriber_confirmed'),
+            model_name="subscriber",
+            index=models.Index(fields=["confirmed_at"], name="subscriber_confirmed"),
         ),
         migrations.AddConstraint(
-            model_name='subscriber',
-            constraint=models.UniqueConstraint(fields=('kind', 'address'), name='subscriber_once'),
+            model_name="subscriber",
+            constraint=models.UniqueConstraint(fields=("kind", "address"), name="subscriber_once"),
         ),
         migrations.AddIndex(
-            model_name='statusmessage',
-            index=models.Index(fields=['status'], name='status_message_status'),
+            model_name="statusmessage",
+            index=models.Index(fields=["status"], name="status_message_status"),
         ),
         migrations.AddConstraint(
-            model_name='statusmessage',
-            constraint=models.UniqueConstraint(condition=models.Q(('update__isnull', False)), fields=('subscriber', 'update'), name='status_message_once_per_update'),
+            model_name="statusmessage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("update__isnull", False)),
+                fields=("subscriber", "update"),
+                name="status_message_once_per_update",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='feedbackrequest',
-            constraint=models.UniqueConstraint(fields=('incident', 'subscriber'), name='feedback_request_once'),
+            model_name="feedbackrequest",
+            constraint=models.UniqueConstraint(
+                fields=("incident", "subscriber"), name="feedback_request_once"
+            ),
         ),
     ]

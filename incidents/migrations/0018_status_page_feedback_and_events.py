@@ -5,30 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0017_alert_rate_limit_for_storms'),
+        ("incidents", "0017_alert_rate_limit_for_storms"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='userfeedback',
-            name='by_affected_user',
-            field=models.BooleanField(default=False, verbose_name='from an affected user'),
+            model_name="userfeedback",
+            name="by_affected_user",
+            field=models.BooleanField(default=False, verbose_name="from an affected user"),
         ),
         migrations.AddField(
-            model_name='userfeedback',
-            name='rating',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='rating'),
+            model_name="userfeedback",
+            name="rating",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(5),
+                ],
+                verbose_name="rating",
+            ),
         ),
         migrations.AddField(
-            model_name='userfeedback',
-            name='updated_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='changed at'),
+            model_name="userfeedback",
+            name="updated_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="changed at"),
         ),
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Filed'), ('updated', 'Details edited'), ('acknowledged', 'Acknowledged'), ('graded', 'Graded'), ('assigned', 'Assigned'), ('logged', 'Log entry added'), ('started', 'Work started'), ('resolution_submitted', 'Resolution submitted'), ('verification_passed', 'Verification passed'), ('verification_failed', 'Verification failed'), ('users_notified', 'Users notified'), ('feedback_recorded', 'User feedback recorded'), ('archived', 'Archived'), ('reopened', 'Reopened'), ('cancelled', 'Cancelled'), ('phone_call', 'Tech lead phoned'), ('postmortem_saved', 'Post-mortem saved'), ('action_item_added', 'Improvement action added'), ('action_item_done', 'Improvement action done'), ('paused', 'SLA paused'), ('resumed', 'SLA resumed'), ('published', 'Published on the status page'), ('public_update', 'Status page updated')], max_length=32, verbose_name='kind'),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Filed"),
+                    ("updated", "Details edited"),
+                    ("acknowledged", "Acknowledged"),
+                    ("graded", "Graded"),
+                    ("assigned", "Assigned"),
+                    ("logged", "Log entry added"),
+                    ("started", "Work started"),
+                    ("resolution_submitted", "Resolution submitted"),
+                    ("verification_passed", "Verification passed"),
+                    ("verification_failed", "Verification failed"),
+                    ("users_notified", "Users notified"),
+                    ("feedback_recorded", "User feedback recorded"),
+                    ("archived", "Archived"),
+                    ("reopened", "Reopened"),
+                    ("cancelled", "Cancelled"),
+                    ("phone_call", "Tech lead phoned"),
+                    ("postmortem_saved", "Post-mortem saved"),
+                    ("action_item_added", "Improvement action added"),
+                    ("action_item_done", "Improvement action done"),
+                    ("paused", "SLA paused"),
+                    ("resumed", "SLA resumed"),
+                    ("published", "Published on the status page"),
+                    ("public_update", "Status page updated"),
+                ],
+                max_length=32,
+                verbose_name="kind",
+            ),
         ),
     ]
