@@ -5,50 +5,13 @@
 (function () {
   "use strict";
   var form = document.getElementById("window-form");
-  var box = document.getElementById("mw-preview");
-  if (!form || !box || !window.fetch) return;
-  var url = form.dataset.previewUrl;
-  var watched = ["team", "matchers", "services"];
-  var timer = null;
-  var sent = 0;
-
-  function refresh() {
-    var data = new FormData(form);
-    data.set("format", "html");
-    if (form.dataset.window) data.set("window", form.dataset.window);
-    var mine = ++sent;
-    box.setAttribute("aria-busy", "true");
-    fetch(url, {
-      method: "POST",
-      body: data,
-      credentials: "same-origin",
-      headers: {"X-Requested-With": "fetch"}
-    }).then(function (response) {
-      if (!response.ok) throw new Error(String(response.status));
-      return response.text();
-    }).then(function (html) {
-      if (mine !== sent) return; // a later answer is on its way
-      box.innerHTML = html;
-    }).catch(function () {
-      if (mine !== sent) return;
-      var p = document.createElement("p");
-      p.className = "small text-danger";
-      p.textContent = box.dataset.i18nFailed || "Preview failed.";
-      box.replaceChildren(p);
-    }).finally(function () {
-      if (mine === sent) box.removeAttribute("aria-busy");
-    });
-  }
-
-  function later() {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(refresh, 400);
-  }
-
-  function concerns(target) {
-    return target && watched.indexOf(target.name) !== -1;
-  }
-  form.addEventListener("input", function (event) { if (concerns(event.target)) later(); });
-  form.addEventListener("change", function (event) { if (concerns(event.target)) later(); });
-  refresh();
+  if (!form || !window.ResponderPreview) return;
+  var refresh = window.ResponderPreview.attach({
+    form: form,
+    box: document.getElementById("mw-preview"),
+    url: form.dataset.previewUrl,
+    extra: {window: form.dataset.window},
+    watch: ["team", "matchers", "services"]
+  });
+  if (refresh) refresh();
 })();
