@@ -1,4 +1,4 @@
-"""The status page in a real browser, in English at 1280 px and in Chinese at 375 px:
+"""The status page in a real browser, in English and in Chinese, each at 1280 px and 375 px:
 a tech lead publishes an incident from its workspace (fill, preview as typed and
 with the button, publish, post an update), and an anonymous visitor reads /status/,
 subscribes and answers a feedback link. Zero serious or critical axe violations."""
@@ -20,6 +20,8 @@ from tests.factories import in_progress_incident
 
 SETTINGS = {
     "en-1280": ("en", {"width": 1280, "height": 900}),
+    "en-375": ("en", {"width": 375, "height": 800}),
+    "zh-1280": ("zh-hans", {"width": 1280, "height": 900}),
     "zh-375": ("zh-hans", {"width": 375, "height": 800}),
 }
 INTERNAL_TITLE = "db-7 连接池耗尽 after deploy 4711"
