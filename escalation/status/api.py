@@ -29,7 +29,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -172,11 +172,7 @@ def _services(team: Team, slugs: list[str]) -> list[Service]:
 
 def _require_editor(request, team: Team) -> None:
     """Refuse before reading the rest of the input (the service checks again)."""
-    if not rules.edits_components(request.user, team):
-        raise PermissionDenied(
-            _("Only a tech lead of %(team)s or an administrator may change its components.")
-            % {"team": team.name}
-        )
+    services.check_may_edit(request.user, team)
 
 
 @extend_schema_view(

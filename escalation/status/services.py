@@ -35,7 +35,8 @@ TITLE_MAX = 200
 # ---------------------------------------------------------------- components
 
 
-def _check_may_edit(actor, team: Team) -> None:
+def check_may_edit(actor, team: Team) -> None:
+    """PermissionDenied, saying who may, unless `actor` may change `team`'s components."""
     if not rules.edits_components(actor, team):
         raise PermissionDenied(
             _("Only a tech lead of %(team)s or an administrator may change its components.")
@@ -68,7 +69,7 @@ def component_create(
     services: Iterable[Service] = (),
 ) -> Component:
     """Add a component to the public page (the team's tech leads and admins)."""
-    _check_may_edit(actor, team)
+    check_may_edit(actor, team)
     services = _check_services(team, services)
     if Component.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": _("A component with this slug exists already.")})
@@ -89,13 +90,13 @@ COMPONENT_FIELDS = ("slug", "name", "team", "description", "order")
 def component_update(*, component: Component, actor, **changes) -> Component:
     """Change a component; moving it to another team needs the right to edit both."""
     component = Component.objects.select_for_update().get(pk=component.pk)
-    _check_may_edit(actor, component.team)
+    check_may_edit(actor, component.team)
     services = changes.pop("services", None)
     unknown = set(changes) - set(COMPONENT_FIELDS)
     if unknown:
         raise ValueError(f"not component fields: {sorted(unknown)}")
     if "team" in changes and changes["team"].pk != component.team_id:
-        _check_may_edit(actor, changes["team"])
+        check_may_edit(actor, changes["team"])
     new_slug = changes.get("slug", component.slug)
     if Component.objects.filter(slug=new_slug).exclude(pk=component.pk).exists():
         raise ValidationError({"slug": _("A component with this slug exists already.")})
@@ -117,7 +118,7 @@ def component_update(*, component: Component, actor, **changes) -> Component:
 @transaction.atomic
 def component_delete(*, component: Component, actor) -> None:
     """Remove a component; its incidents stay published for the others they name."""
-    _check_may_edit(actor, component.team)
+    check_may_edit(actor, component.team)
     component.delete()
     bump_version()
 
