@@ -4,6 +4,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import DatabaseError
 
+from common.statistics import analyze
 from incidents import backup
 
 
@@ -13,7 +14,8 @@ class Command(BaseCommand):
         "partial file changes nothing. Incidents whose number exists are skipped "
         "with all their rows, existing users and teams are left as they are, so "
         "importing twice adds nothing. New users get an unusable password. "
-        "Tallies, search documents and number sequences are rebuilt. "
+        "Tallies, search documents and number sequences are rebuilt, and the "
+        "database's statistics refreshed (ANALYZE). "
         "Not in a dump: " + "; ".join(backup.EXCLUDED) + "."
     )
 
@@ -42,6 +44,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{file}: the database refused the data ({exc}). Nothing was imported."
             ) from exc
+        if not dry_run and result.created["incidents"]:
+            analyze()  # the planner would otherwise use the pre-import statistics
         for note in result.notes:
             self.stdout.write(f"Note: {note}")
         kinds = sorted(set(result.created) | set(result.skipped))

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import clock
+from common.statistics import analyze
 from escalation import deadlines
 from escalation.models import Deadline
 from escalation.sla import windows_for
@@ -163,6 +164,7 @@ class Command(BaseCommand):
                 )
         with transaction.atomic():
             Deadline.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        analyze()  # before autovacuum gets to it, the planner knows the tables as empty
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {incidents} incidents in {time.monotonic() - started:.0f} s: "
