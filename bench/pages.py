@@ -1,31 +1,38 @@
 """Page benchmark: the pages tech leads and managers live in, at 100k incidents.
 
-    make bench            # or: .venv/bin/python bench/pages.py [--requests 20]
+    make bench            # or: .venv/bin/python bench/pages.py [--seconds 3]
 
 Loads `seed_bench` data (100k incidents, 2k open) into BENCH_DATABASE_URL once
 (the API bench's database), adds one busy incident (a long process log, many
-notices and deliveries), and starts gunicorn with production settings (DEBUG
-off) on it. Then, as `lead` (platform's tech lead) and as `manager` (sees
-every team), it times each page against the floor, GET /api/v1/ping/ (token
-auth and a minimal view), measured in slices interleaved with the pages in
-the same run:
+notices and deliveries), runs VACUUM ANALYZE and starts gunicorn with
+production settings (DEBUG off) and 2 sync workers on it. Then, as `lead`
+(platform's tech lead) and as `manager` (sees every team), it times each page
+with wrk (`apt-get install -y wrk`) against the floor, GET /api/v1/ping/
+(token auth and a minimal view), measured in slices of the same length
+interleaved with the pages in the same run:
 
 - /dashboard/, the busy incident's workspace and its print view;
 - /archive/: default, q= in Chinese and in English, with filters, page 20;
-- /knowledge/?q= (the search page), /metrics/ (default range);
-- the XLSX export of one month of the archive.
+- /knowledge/?q= (Chinese and English), /metrics/ (default range);
+- /oncall/platform/ and GET /api/v1/incidents/?page_size=50 (token);
+- the XLSX export of one month of the archive (timed by this script).
 
-Per page: p50 and p95 at 1 client, requests/s at 1 and at 4 clients, bytes
-as sent raw and when the client offers gzip, SQL queries per request
-(counted in-process by Django's test client on the same database), and the
-ratio of the p50 to the floor's. Targets (p50 at 1 client): every page within
-3x the floor, the XLSX export of a month within 2 s. Exit status 1 if missed.
+Per page: p50 and p90 at 1 client (wrk -c1), requests/s at 1 and at 4
+clients (-c4), bytes as sent raw and when the client offers gzip, SQL queries
+per request (counted in-process by Django's test client on the same
+database), and the ratio of the p50 to the floor's. Targets: every page's p50
+within 10x the floor's; the dashboard at 4 clients at least 100 requests/s
+(20x the ~5/s of Request Tracker 5's open-ticket list on the same machine and
+data size: a figure from issue 27, not measured here); the XLSX export of a
+month within 2 s. Exit status 1 if one is missed.
 """
 
 import argparse
 import http.client
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,8 +52,10 @@ from api import (
     percentile,
 )
 
-PAGE_TARGET = 3.0  # x the floor's p50
+PAGE_TARGET = 10.0  # x the floor's p50
+DASHBOARD_RPS_TARGET = 100.0  # at 4 clients: 20x Request Tracker 5's open-ticket list
 EXPORT_TARGET_S = 2.0
+WRK = shutil.which("wrk") or "wrk"
 BUSY_TITLE = "bench: busy incident — 数据库连接池耗尽导致超时"
 BUSY_LOG_ENTRIES = 300
 BUSY_NOTICES = 60
@@ -137,12 +146,15 @@ def _inside_prepare() -> dict:
         sessions[name] = store.session_key
     newest = Incident.objects.order_by("-received_at").values_list("received_at", flat=True)[0]
     last_day = timezone.localdate(newest).replace(day=1) - timedelta(days=1)
-    token, _ = Token.objects.get_or_create(user=users.get(username="lead"))
+    tokens = {
+        name: Token.objects.get_or_create(user=users.get(username=name))[0].key for name in USERS
+    }
     return {
         "busy": busy.pk,
         "sessions": sessions,
         "month": [last_day.replace(day=1).isoformat(), last_day.isoformat()],
-        "token": token.key,
+        "token": tokens["lead"],
+        "tokens": tokens,
     }
 
 
@@ -242,6 +254,37 @@ def sizes(port, path, headers):
     return len(raw), len(sent), encoding
 
 
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(port, path, headers, seconds, clients) -> dict:
+    """wrk on one path: p50/p90 in ms, requests/s, responses that were not 2xx/3xx."""
+    command = [
+        WRK,
+        "--latency",
+        "-t1",
+        f"-c{clients}",
+        f"-d{seconds}s",
+        "--timeout",
+        "60s",
+        *(arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")),
+        f"http://127.0.0.1:{port}{path}",
+    ]
+    out = subprocess.run(command, check=True, text=True, capture_output=True).stdout
+
+    def latency(label):
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(found[1]) * _UNITS[found[2]]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "p50": latency(50),
+        "p90": latency(90),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+        "bad": int(bad[1]) if bad else 0,
+    }
+
+
 def cases(prep) -> list[tuple[str, str, bool]]:
     """(name, path, is_export)."""
     busy = prep["busy"]
@@ -260,23 +303,36 @@ def cases(prep) -> list[tuple[str, str, bool]]:
         ),
         ("archive page 20", "/archive/?page=20", False),
         ("knowledge search", "/knowledge/?q=%E8%BF%9E%E6%8E%A5%E6%B1%A0%E8%80%97%E5%B0%BD", False),
+        ("knowledge q=database", "/knowledge/?q=database", False),
         ("metrics", "/metrics/", False),
+        ("oncall platform", "/oncall/platform/", False),
+        ("api list 50", "/api/v1/incidents/?page_size=50", False),
         ("xlsx month", f"/archive/export.xlsx?date_from={start}&date_to={end}", True),
     ]
+
+
+def headers_for(prep, user, name) -> dict:
+    if name.startswith("api "):
+        return {"Authorization": f"Token {prep['tokens'][user]}"}
+    return {"Cookie": f"sessionid={prep['sessions'][user]}"}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--open", type=int, default=2_000)
-    parser.add_argument("--requests", type=int, default=20, help="per page and client count")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--seconds", type=int, default=3, help="per wrk slice")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--port", type=int, default=8798)
     parser.add_argument("--only", default="", help="only pages whose name contains this")
+    parser.add_argument("--users", default=",".join(USERS), help="comma-separated")
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
         return inside(args.inside)
+    if shutil.which(WRK) is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    users = [u for u in args.users.split(",") if u in USERS]
 
     # The test client counting queries asks for host "testserver".
     env = bench_env(ALLOWED_HOSTS="127.0.0.1,localhost,testserver")
@@ -294,44 +350,61 @@ def main():
     floor_headers = {"Authorization": f"Token {prep['token']}"}
 
     rows = []
-    floor_samples = []
+    floor_p50s = []
     with gunicorn(env, args.port, args.workers):
-        timed(args.port, "/api/v1/ping/", floor_headers, 50, 2)  # warm every worker
-        for user in USERS:
-            headers = {"Cookie": f"sessionid={prep['sessions'][user]}"}
+        wrk(args.port, "/api/v1/ping/", floor_headers, 1, 2)  # warm every worker
+        for user in users:
             for name, path, export in pages:
-                count = 3 if export else args.requests
-                timed(args.port, path, headers, 4 if export else 8, 4)  # warm up
-                floor, _e, _x = timed(args.port, "/api/v1/ping/", floor_headers, 20, 1)
-                floor_samples.extend(floor)
-                one, one_elapsed, errors = timed(args.port, path, headers, count, 1)
-                four, four_elapsed, errors4 = timed(args.port, path, headers, count * 2, 4)
-                raw, sent, encoding = sizes(args.port, path, headers)
-                rows.append(
-                    {
-                        "user": user,
-                        "page": name,
-                        "export": export,
-                        "p50": percentile(one, 50) * 1000,
-                        "p95": percentile(one, 95) * 1000,
-                        "rps1": len(one) / one_elapsed,
-                        "rps4": len(four) / four_elapsed,
-                        "raw": raw,
-                        "sent": sent,
-                        "encoding": encoding or "none",
-                        "queries": queries[f"{user} {path}"][0],
-                        "errors": errors + errors4,
-                    }
+                headers = headers_for(prep, user, name)
+                status, _h, body = fetch(
+                    http.client.HTTPConnection("127.0.0.1", args.port, timeout=120), path, headers
                 )
-    floor_p50 = statistics.median(floor_samples) * 1000
+                errors = [] if status == 200 else [f"{status}: {body[:120]!r}"]
+                raw, sent, encoding = sizes(args.port, path, headers)
+                row = {
+                    "user": user,
+                    "page": name,
+                    "export": export,
+                    "raw": raw,
+                    "sent": sent,
+                    "encoding": encoding or "none",
+                    "queries": queries[f"{user} {path}"][0],
+                }
+                if export:  # seconds per request: timed here, three in a row
+                    one, elapsed, more = timed(args.port, path, headers, 3, 1)
+                    row.update(
+                        p50=percentile(one, 50) * 1000,
+                        p90=max(one) * 1000,
+                        rps1=len(one) / elapsed,
+                        rps4=None,
+                        errors=errors + more,
+                    )
+                else:
+                    wrk(args.port, path, headers, 1, 4)  # warm up
+                    floor_p50s.append(
+                        wrk(args.port, "/api/v1/ping/", floor_headers, args.seconds, 1)["p50"]
+                    )
+                    one = wrk(args.port, path, headers, args.seconds, 1)
+                    four = wrk(args.port, path, headers, args.seconds, 4)
+                    bad = one["bad"] + four["bad"]
+                    row.update(
+                        p50=one["p50"],
+                        p90=one["p90"],
+                        rps1=one["rps"],
+                        rps4=four["rps"],
+                        errors=errors + ([f"{bad} answers not 2xx/3xx"] if bad else []),
+                    )
+                rows.append(row)
+    floor_p50 = statistics.median(floor_p50s)
     print()
     print(
         f"Page benchmark: {total} incidents, gunicorn {args.workers} sync workers, "
-        f"{os.cpu_count()} CPUs, production settings; floor GET /api/v1/ping/ p50 "
-        f"{floor_p50:.2f} ms over {len(floor_samples)} requests interleaved with the pages"
+        f"{os.cpu_count()} CPUs, production settings, wrk {args.seconds} s slices; floor "
+        f"GET /api/v1/ping/ p50 {floor_p50:.2f} ms (median of {len(floor_p50s)} slices "
+        f"interleaved with the pages, {min(floor_p50s):.2f}-{max(floor_p50s):.2f} ms)"
     )
     print(
-        f"{'user':<8} {'page':<18} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8} {'rps@1':>6} "
+        f"{'user':<8} {'page':<20} {'p50 ms':>8} {'p90 ms':>8} {'x floor':>8} {'rps@1':>6} "
         f"{'rps@4':>6} {'KB raw':>8} {'KB sent':>8} {'enc':>5} {'SQL':>4}  target"
     )
     ok = True
@@ -343,11 +416,15 @@ def main():
         else:
             met = ratio <= PAGE_TARGET
             target = f"<= {PAGE_TARGET:.0f}x"
+            if r["page"] == "dashboard":
+                met = met and r["rps4"] >= DASHBOARD_RPS_TARGET
+                target += f", >= {DASHBOARD_RPS_TARGET:.0f}/s at 4"
         met = met and not r["errors"]
         ok = ok and met
+        rps4 = "-" if r["rps4"] is None else f"{r['rps4']:.1f}"
         print(
-            f"{r['user']:<8} {r['page']:<18} {r['p50']:>8.1f} {r['p95']:>8.1f} {ratio:>7.1f}x "
-            f"{r['rps1']:>6.1f} {r['rps4']:>6.1f} {r['raw'] / 1024:>8.1f} {r['sent'] / 1024:>8.1f} "
+            f"{r['user']:<8} {r['page']:<20} {r['p50']:>8.1f} {r['p90']:>8.1f} {ratio:>7.1f}x "
+            f"{r['rps1']:>6.1f} {rps4:>6} {r['raw'] / 1024:>8.1f} {r['sent'] / 1024:>8.1f} "
             f"{r['encoding']:>5} {r['queries']:>4}  {target} {'MET' if met else 'MISSED'}"
             + (f"  errors: {r['errors'][:2]}" if r["errors"] else "")
         )

@@ -383,6 +383,14 @@ STATUS_THROTTLE_CACHE = "status-throttle"
 # web process, so it lives in the database (`manage.py createcachetable`).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rendered list rows (incidents/fragments.py), in each process's memory: keys
+    # carry the incident's version, so nothing is ever stale, only unused. Room for
+    # every open incident's row in both languages and several viewers' permissions.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    },
     STATUS_THROTTLE_CACHE: {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "status_throttle",

@@ -49,7 +49,7 @@ from escalation.status import selectors as status_selectors
 from escalation.status import services as status_services
 from escalation.status.forms import PublicUpdateForm, PublishForm
 from escalation.status.models import Publication
-from incidents import forms, rules, selectors, services
+from incidents import forms, fragments, rules, selectors, services
 from incidents.alerts import selectors as alert_selectors
 from incidents.models import (
     OPEN_STATES,
@@ -262,8 +262,17 @@ def dashboard(request):
     query = params.urlencode()
     back = reverse("dashboard") + (f"?{query}" if query else "")
     business = business_hours_levels()
+    row_html = fragments.rows(
+        "dashboard",
+        "incidents/_dashboard_row.html",
+        rows,
+        now=now,
+        extra=lambda i: (tuple(i.late), tuple(i.quick), i.severity in business),
+        context={"business_levels": business},
+    )
     context = {
         "rows": rows,
+        "row_html": row_html,
         "more": more,
         "limit": DASHBOARD_LIMIT,
         "now": now,
@@ -918,15 +927,25 @@ def archive(request):
     page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
+    start = (page.number - 1) * PAGE_SIZE
+    items = selectors.archive_rows(qs, start, start + PAGE_SIZE)
+    row_html = fragments.rows(
+        "archive",
+        "incidents/_archive_row.html",
+        items,
+        now=clock.now(),
+        extra=lambda i: (),
+        # Row links from one reverse(), not two {% url %} per row.
+        context={"base": reverse("incident", args=[0]).removesuffix("0/")},
+    )
     return render(
         request,
         "incidents/archive.html",
         {
             "page": page,
+            "row_html": row_html,
             "filters": filters,
             "query": params.urlencode(),
-            # Row links from one reverse(), not two {% url %} per row.
-            "base": reverse("incident", args=[0]).removesuffix("0/"),
         },
         status=200 if not filters.is_bound or filters.is_valid() else 400,
     )

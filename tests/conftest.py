@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import translation
 
 from incidents.rules import Role
@@ -30,8 +30,10 @@ def _language_reset():
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test's database starts the status page's version again at 0: a page
-    cached by an earlier test (in this process's memory) must not answer for it."""
-    cache.clear()
+    cached by an earlier test (in this process's memory) must not answer for it;
+    nor may a list row cached for an incident of the same id and version."""
+    for alias in ("default", "fragments"):  # in memory (the throttle's is a table)
+        caches[alias].clear()
 
 
 @pytest.fixture

@@ -1,0 +1,112 @@
+"""List rows rendered once: each row's HTML kept until its incident changes.
+
+A 100-row dashboard spent most of its time rendering the same rows again (the
+clock cells alone: time zones and date formats, 300 times a page). A row's HTML
+depends on the incident (its `version` moves with every write), on what the
+viewer may do with it, on the language and time zone, on the names it shows
+(owner, team) and on which of its clocks are late — all of which are in the
+row's cache key — and on the time, through one thing only: the countdown text
+of each running deadline. That text is left out of the cached HTML and filled
+in for each page from the deadline (responder.js redraws it every minute;
+without JS the page still shows it as of when it was drawn).
+
+Rows live in the "fragments" cache (this process's memory): no invalidation is
+needed, a change makes a new key, and the old entry ages out.
+"""
+
+import hashlib
+from datetime import datetime
+
+from django.core.cache import caches
+from django.template.loader import get_template
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timeuntil
+
+from common.people import display_name
+
+CACHE = "fragments"
+# Kept a day past their last use at most; a row whose incident moved on is never
+# asked for again.
+TIMEOUT = 24 * 3600
+
+# Marks a countdown in a row rendered for the cache: \x00ISO\x00\x00 where the
+# text goes (the deadline tag writes it when `now` is a CountdownLater).
+MARK = "\x00"
+
+
+class CountdownLater(datetime):
+    """`now`, telling the deadline tag to leave each countdown's text to `rows()`."""
+
+    @classmethod
+    def of(cls, now: datetime) -> "CountdownLater":
+        return cls.combine(now.date(), now.timetz())
+
+
+def _key(kind: str, incident, extra) -> str:
+    owner = incident.owner
+    parts = (
+        kind,
+        incident.pk,
+        incident.version,
+        incident.updated_at,  # with the version: a database restored under a running process
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        incident.team.name if incident.team_id else "",
+        (incident.owner_id, display_name(owner)) if owner is not None else None,
+        extra,
+    )
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"{kind}:{digest}"
+
+
+def _split(html: str) -> tuple | None:
+    """Rendered HTML → (text, deadline, text, deadline, …, text): every countdown's
+    place holds its deadline instead of its text. None if the row holds a MARK
+    of its own (a NUL in a title): such a row is not cached."""
+    pieces = html.split(MARK)  # text, iso, "", text, iso, "", …, text
+    if len(pieces) % 3 != 1:
+        return None
+    parts = []
+    for n in range(0, len(pieces) - 1, 3):
+        if pieces[n + 2]:
+            return None
+        try:
+            at = datetime.fromisoformat(pieces[n + 1])
+        except ValueError:
+            return None
+        parts += [pieces[n], at]
+    parts.append(pieces[-1])
+    return tuple(parts)
+
+
+def _join(parts: tuple, now) -> str:
+    out = []
+    for n, part in enumerate(parts):
+        out.append(part if n % 2 == 0 else timeuntil(part, now))
+    return "".join(out)
+
+
+def rows(kind: str, template: str, items, *, now, extra, context=None) -> list[str]:
+    """The HTML of each of `items` (incidents) rendered by `template` with
+    `incident` and `now` in its context (and `context`), from the cache when its
+    key is there. `extra(incident)` gives what else the row depends on (what the
+    viewer may do, which clocks are late, …): it goes into the key."""
+    cache = caches[CACHE]
+    keys = [_key(kind, incident, extra(incident)) for incident in items]
+    found = cache.get_many(keys)
+    missing = {}
+    compiled = None
+    for key, incident in zip(keys, items, strict=True):
+        if key in found:
+            continue
+        compiled = compiled or get_template(template)
+        values = {**(context or {}), "incident": incident}
+        parts = _split(compiled.render({**values, "now": CountdownLater.of(now)}))
+        if parts is None:
+            found[key] = (compiled.render({**values, "now": now}),)
+        else:
+            found[key] = missing[key] = parts
+    if missing:
+        cache.set_many(missing, TIMEOUT)
+    return [mark_safe(_join(found[key], now)) for key in keys]  # nosec B308 B703: rendered HTML
