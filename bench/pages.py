@@ -140,7 +140,7 @@ def _inside_prepare() -> dict:
         user = users.get(username=name)
         store = import_module(settings.SESSION_ENGINE).SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+        store[BACKEND_SESSION_KEY] = "config.auth.RequestUserBackend"  # as a sign-in records it
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         sessions[name] = store.session_key

@@ -1,7 +1,11 @@
-"""Django's ModelBackend, loading each request's user with their profile.
+"""The backend of sessions signed in before config.auth.RequestUserBackend.
 
-Every signed-in request reads the profile (language, time zone: incidents.middleware);
-fetched with the user it costs one query less per page.
+A session names the backend that signed it in, and Django loads its user with
+that one only if it is still in AUTHENTICATION_BACKENDS. This one stays listed
+until those sessions have expired (SESSION_COOKIE_AGE, two weeks, after the
+upgrade), so nobody is signed out by it; it signs nobody in (a wrong password is
+checked once, by RequestUserBackend, not twice). It loads the user with their
+profile in one query; roles and the unread count are then read on their own.
 """
 
 from django.contrib.auth import get_user_model
@@ -9,6 +13,9 @@ from django.contrib.auth.backends import ModelBackend
 
 
 class ModelBackendWithProfile(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        return None
+
     def get_user(self, user_id):
         users = get_user_model()._default_manager.select_related("profile")
         try:

@@ -209,7 +209,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # Admins see and clear lockouts under Axes in /admin/.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "common.auth.ModelBackendWithProfile",  # Django's, with the profile in the same query
+    # Django's, with the profile, the unread count and the roles in the user's query.
+    "config.auth.RequestUserBackend",
+    # Only for sessions signed in before the line above; drop it two weeks after.
+    "common.auth.ModelBackendWithProfile",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15.0))

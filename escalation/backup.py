@@ -6,6 +6,7 @@ Registered from EscalationConfig.ready(). Team channels stay out of the dump
 import links to the channel of that name in the incident's team, if one exists.
 """
 
+from escalation import unread
 from escalation.models import Clock, Deadline, Delivery, Notice, TeamChannel
 from incidents.backup import BadDump, Nested, Part
 
@@ -126,7 +127,7 @@ def _read(chunk):
                 if channel is not None and delivery.channel != "email":
                     delivery.address = channel.url
                 deliveries.append(delivery)
-    importer.insert(Delivery, deliveries)
+    unread.added(importer.insert(Delivery, deliveries))
 
 
 # After the post-mortem (knowledge, 100): a notice may point at an action item.

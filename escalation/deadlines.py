@@ -27,8 +27,8 @@ from django.db import transaction
 
 from escalation import calendars, jobs, notices
 from escalation.calendars import ALWAYS
-from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep
-from escalation.sla import Windows, clock_for, compute_deadlines, windows_for
+from escalation.models import ONE_SHOT_CLOCKS, Clock, Deadline, LadderStep, Notice
+from escalation.sla import Windows, all_windows, clock_for, compute_deadlines, windows_for
 from escalation.status.version import bump_version
 from incidents.models import UPDATE_CLOCK_STATES, Incident
 
@@ -122,6 +122,22 @@ def _ended_pauses(incident: Incident) -> list[tuple[datetime, datetime]]:
 def windows(incident: Incident) -> Windows:
     """The SLA windows of the incident's level (for texts such as the default goal)."""
     return _clock(incident)[0]
+
+
+def level_windows() -> dict[str, Windows]:
+    """Every level's SLA windows, in one query (incidents.figures' wall-time compliance)."""
+    return all_windows()
+
+
+def late_update_ids(incident_ids) -> set[int]:
+    """Of `incident_ids` (ids, or a query of them), those whose progress update was
+    ever overdue (an update notice was sent): the metrics' update compliance."""
+    return set(
+        Notice.objects.filter(incident__in=incident_ids, clock=Clock.UPDATE)
+        .order_by()
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
 
 
 def sla_time(incident: Incident, start: datetime, end: datetime, *, less_pauses=False) -> timedelta:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from escalation import jobs
+from escalation import jobs, unread
 from escalation.models import ROSTER_CLOCKS, Clock, Delivery, Notice, TeamChannel
 from incidents.models import Incident, UserProfile
 
@@ -136,7 +136,9 @@ def write_deliveries(notices: list[Notice], now: datetime) -> list[int]:
                     next_attempt_at=now,
                 )
             )
-    created = Delivery.objects.bulk_create(rows, batch_size=1000)
+    with transaction.atomic(savepoint=False):  # the rows and the unread counters together
+        created = Delivery.objects.bulk_create(rows, batch_size=1000)
+        unread.added(created)
     return [d.pk for d in created if d.status == Delivery.Status.PENDING]
 
 

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from escalation.models import Delivery
+from escalation.models import Delivery, UnreadCounter
 
 
 def inbox(*, user) -> QuerySet[Delivery]:
@@ -15,4 +15,9 @@ def inbox(*, user) -> QuerySet[Delivery]:
 
 
 def unread_count(*, user) -> int:
-    return Delivery.objects.filter(user=user, channel="inapp", read_at__isnull=True).count()
+    """The user's unread in-app notices: their counter (escalation.unread), loaded
+    with the request's user (config.auth), else read by its key."""
+    try:
+        return user.unread_counter.count
+    except UnreadCounter.DoesNotExist:
+        return 0

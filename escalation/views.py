@@ -11,10 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common import clock
-from escalation import selectors
+from escalation import selectors, unread
 from escalation.messages import WHAT, oncall_lines, overdue_text, people_names
 from escalation.messages import render as render_notice
-from escalation.models import Delivery
 from incidents.models import UserProfile
 
 
@@ -31,15 +30,24 @@ def notifications(request):
         item.oncall = oncall_lines(notice, names)
         if notice.incident_id is None:  # a handover or a gap: its text is the content
             item.body = render_notice(notice, language=get_language(), zone=tz_name, names=names)[1]
-    profile, _created = UserProfile.objects.get_or_create(user=request.user)
+    profile = _profile(request.user)
     return render(request, "escalation/notifications.html", {"items": items, "profile": profile})
+
+
+def _profile(user) -> UserProfile:
+    """The user's profile: loaded with the user for every request (config.auth), made
+    on first use."""
+    try:
+        return user.profile
+    except UserProfile.DoesNotExist:
+        return UserProfile.objects.get_or_create(user=user)[0]
 
 
 @login_required
 @require_POST
 def preferences(request):
     """Each user chooses how escalation notices reach them: email, in-app, or both."""
-    profile, _created = UserProfile.objects.get_or_create(user=request.user)
+    profile = _profile(request.user)
     profile.email_notices = request.POST.get("email_notices") == "on"
     profile.inapp_notices = request.POST.get("inapp_notices") == "on"
     profile.save(update_fields=["email_notices", "inapp_notices"])
@@ -51,11 +59,10 @@ def preferences(request):
 @require_POST
 def mark_read(request):
     """Mark one notice (`delivery` in the form) or all of this user's notices read."""
-    unread = Delivery.objects.filter(user=request.user, channel="inapp", read_at__isnull=True)
-    if request.POST.get("delivery"):
-        delivery = request.POST["delivery"]
-        if not (delivery.isascii() and delivery.isdigit()):
-            return HttpResponseBadRequest(_("Unknown notice."))
-        unread = unread.filter(pk=int(delivery))
-    unread.update(read_at=clock.now())
+    delivery = request.POST.get("delivery") or None
+    if delivery is not None and not (delivery.isascii() and delivery.isdigit()):
+        return HttpResponseBadRequest(_("Unknown notice."))
+    unread.mark_read(
+        user=request.user, now=clock.now(), delivery_id=None if delivery is None else int(delivery)
+    )
     return redirect("notifications")

@@ -1187,3 +1187,70 @@ class IncidentTally(models.Model):
 
     def __str__(self):
         return f"{self.team_id}/{self.state}/{self.severity}: {self.count}"
+
+
+class IncidentFigures(models.Model):
+    """The metrics' figures of the finished incidents received on one day (or in one
+    month) of one team and level: counts and duration histograms, kept exact by the
+    services (incidents.figures); `manage.py rebuild_metrics` recomputes them."""
+
+    class Span(models.TextChoices):
+        DAY = "day", _("day")
+        MONTH = "month", _("month")
+
+    COUNTS = (
+        "count",
+        "cancelled",
+        "respond_hits",
+        "respond_decided",
+        "resolve_hits",
+        "resolve_decided",
+        "respond_wall_hits",
+        "respond_wall_decided",
+        "resolve_wall_hits",
+        "resolve_wall_decided",
+        "update_hits",
+        "update_decided",
+        "verified",
+        "failed_verification",
+        "reopened",
+    )
+    HISTOGRAMS = ("mtta", "mttr", "mtta_sla", "mttr_sla")
+
+    span = models.CharField(max_length=5, choices=Span.choices)
+    start = models.DateField(help_text=_("The day, or the first day of the month (site's zone)."))
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    severity = models.CharField(max_length=2, choices=Severity.choices)
+    # The level's windows the wall-time compliance was counted with.
+    respond_window = models.DurationField()
+    resolve_window = models.DurationField()
+    count = models.IntegerField(default=0)
+    cancelled = models.IntegerField(default=0)
+    respond_hits = models.IntegerField(default=0)
+    respond_decided = models.IntegerField(default=0)
+    resolve_hits = models.IntegerField(default=0)
+    resolve_decided = models.IntegerField(default=0)
+    respond_wall_hits = models.IntegerField(default=0)
+    respond_wall_decided = models.IntegerField(default=0)
+    resolve_wall_hits = models.IntegerField(default=0)
+    resolve_wall_decided = models.IntegerField(default=0)
+    update_hits = models.IntegerField(default=0)
+    update_decided = models.IntegerField(default=0)
+    verified = models.IntegerField(default=0)
+    failed_verification = models.IntegerField(default=0)
+    reopened = models.IntegerField(default=0)
+    # Histograms: incidents per bucket (incidents.figures.BOUNDS), trailing zeros left out.
+    mtta = models.JSONField(default=list)
+    mttr = models.JSONField(default=list)
+    mtta_sla = models.JSONField(default=list)
+    mttr_sla = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["span", "start", "team", "severity"], name="incident_figures_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.span} {self.start} {self.team_id}/{self.severity}: {self.count}"

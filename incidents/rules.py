@@ -59,35 +59,72 @@ _WORK_ATTR = "_responder_cross_team_work"
 
 
 def context(user) -> UserContext:
-    """Roles and teams of `user`, computed once per user object (one query)."""
+    """Roles and teams of `user`, computed once per user object (one query, or none
+    when the query that loaded the user brought them: `remember`)."""
     ctx = getattr(user, _CACHE_ATTR, None)
     if ctx is not None:
         return ctx
     if not user.is_authenticated or not user.is_active:
         ctx = UserContext(frozenset(), frozenset(), frozenset(), False)
-    else:
-        found: dict[str, set] = {k: set() for k in ("role", "member", "lead", "manager", "work")}
-        for kind, value in _memberships(user):
-            found[kind].add(value)
-        setattr(user, _WORK_ATTR, sorted(int(v) for v in found["work"]))
-        roles = frozenset(found["role"])
-        member_of = {int(v) for v in found["member"]}
-        explicitly_leads = {int(v) for v in found["lead"]}
-        managed = {int(v) for v in found["manager"]}
-        led = explicitly_leads | (member_of if Role.TECH_LEAD in roles else set())
-        ctx = UserContext(
-            roles=roles,
-            team_ids=frozenset(member_of | explicitly_leads | managed),
-            led_team_ids=frozenset(led),
-            is_admin=user.is_superuser or Role.ADMIN in roles,
-        )
+        setattr(user, _CACHE_ATTR, ctx)
+        return ctx
+    return remember(user, _memberships(user))
+
+
+def remember(user, rows) -> UserContext:
+    """The context of an active user from their (kind, value) membership rows, kept
+    on the user object: `_memberships`' rows, or `memberships_subquery`'s read in
+    the query that loaded the user."""
+    found: dict[str, set] = {k: set() for k in ("role", "member", "lead", "manager", "work")}
+    for kind, value in rows:
+        found[kind].add(value)
+    setattr(user, _WORK_ATTR, sorted(int(v) for v in found["work"]))
+    roles = frozenset(found["role"])
+    member_of = {int(v) for v in found["member"]}
+    explicitly_leads = {int(v) for v in found["lead"]}
+    managed = {int(v) for v in found["manager"]}
+    led = explicitly_leads | (member_of if Role.TECH_LEAD in roles else set())
+    ctx = UserContext(
+        roles=roles,
+        team_ids=frozenset(member_of | explicitly_leads | managed),
+        led_team_ids=frozenset(led),
+        is_admin=user.is_superuser or Role.ADMIN in roles,
+    )
     setattr(user, _CACHE_ATTR, ctx)
     return ctx
 
 
 def _memberships(user) -> list[tuple[str, str]]:
     """(kind, value) rows, one round trip: the user's groups by name, teams by id,
-    and the ids of other teams' incidents they own or help with.
+    and the ids of other teams' incidents they own or help with."""
+    with connection.cursor() as cursor:
+        cursor.execute(_memberships_sql(), {"u": user.pk})
+        return cursor.fetchall()
+
+
+# JSON of a list of (kind, value) pairs from the rows of `m`, "[]" for none.
+_AS_JSON = {
+    "postgresql": (
+        "SELECT COALESCE(CAST(json_agg(json_build_array(m.kind, m.value)) AS TEXT), '[]')"
+    ),
+    "sqlite": "SELECT json_group_array(json_array(m.kind, m.value))",
+}
+
+
+def memberships_subquery(user_id) -> tuple[str, list] | None:
+    """`_memberships`' rows as one JSON text value (`[[kind, value], ...]`) for a
+    column of another query: the one that loads each request's user
+    (config.auth), so a page pays one round trip for both. SQL and its parameters;
+    None on a database without these JSON functions (then context() asks)."""
+    head = _AS_JSON.get(connection.vendor)
+    if head is None:
+        return None
+    sql = _memberships_sql()
+    return f"{head} FROM ({sql.replace('%(u)s', '%s')}) m", [user_id] * sql.count("%(u)s")
+
+
+def _memberships_sql() -> str:
+    """The memberships query, the user's id as %(u)s; columns `kind` and `value`.
 
     Raw SQL on purpose: this runs on every request, and the ORM spent several
     times the database's own time composing the equivalent five queries
@@ -108,7 +145,8 @@ def _memberships(user) -> list[tuple[str, str]]:
         "UNION SELECT id FROM {team} WHERE manager_id = %(u)s"
     )
     sql = (
-        "SELECT 'role', g.name FROM {group} g JOIN {user_groups} ug ON ug.group_id = g.id "  # nosec B608: table names from the models
+        "SELECT 'role' AS kind, g.name AS value "  # nosec B608: table names from the models
+        "FROM {group} g JOIN {user_groups} ug ON ug.group_id = g.id "
         "WHERE ug.user_id = %(u)s "
         "UNION ALL SELECT 'member', CAST(team_id AS TEXT) FROM {members} WHERE user_id = %(u)s "
         "UNION ALL SELECT 'lead', CAST(team_id AS TEXT) FROM {leads} WHERE user_id = %(u)s "
@@ -122,9 +160,7 @@ def _memberships(user) -> list[tuple[str, str]]:
         "JOIN {incident} i ON i.id = h.incident_id "
         "WHERE h.user_id = %(u)s AND i.team_id NOT IN (" + my_teams + ")"
     ).format(**{k: connection.ops.quote_name(v) for k, v in t.items()})
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"u": user.pk})
-        return cursor.fetchall()
+    return sql
 
 
 def forget(user) -> None:

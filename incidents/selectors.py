@@ -178,6 +178,16 @@ def filter_incidents(
     return queryset
 
 
+DASHBOARD_UNSHOWN = (
+    "symptoms",
+    "impact_scope",
+    "goal",
+    "archive_summary",
+    "cancel_reason",
+    "phone_call_to",
+)
+
+
 def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incident]:
     """Open incidents the user sees: the overdue ones first, by level (P0 first),
     then by how far over; then the rest by their nearest deadline.
@@ -189,6 +199,10 @@ def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incide
     late = Q(urgent_at__lt=now)
     return (
         incident_list(user=user, open_only=True)
+        # A row shows neither the reporter nor the long texts.
+        .select_related(None)
+        .select_related("team", "owner")
+        .defer(*DASHBOARD_UNSHOWN)
         .annotate(urgent_at=most_urgent_deadline())
         .annotate(
             overdue_rank=Case(When(late, then=Value(0)), default=Value(1)),

@@ -4,6 +4,8 @@ from incidents import views
 from incidents.maintenance import views as maintenance_views
 
 ACTION_NAMES = "|".join(sorted(a.value for a in views.ACTIONS))
+# The workspace's forms, drawn when opened.
+FORM_NAMES = "|".join(sorted({*ACTION_NAMES.split("|"), "edit"}))
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -18,6 +20,11 @@ urlpatterns = [
         r"^incidents/(?P<pk>[0-9]+)/quick/(?P<action>grade|assign)/$",
         views.quick_form,
         name="incident-quick",
+    ),
+    re_path(
+        rf"^incidents/(?P<pk>[0-9]+)/form/(?P<action>{FORM_NAMES})/$",
+        views.action_form,
+        name="incident-form",
     ),
     re_path(
         rf"^incidents/(?P<pk>[0-9]+)/(?P<action>{ACTION_NAMES})/$",

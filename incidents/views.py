@@ -15,8 +15,10 @@ import hashlib
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
@@ -24,6 +26,7 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import get_conditional_response
@@ -39,6 +42,7 @@ from common import clock, tokens
 from common.errors import DomainError, StaleVersion, TransitionNotAllowed
 from common.forms import add_errors
 from common.languages import remember_language
+from common.people import display_name
 from escalation.calendars import holiday_data_warnings
 from escalation.messages import oncall_lines, people_names
 from escalation.models import Delivery
@@ -407,34 +411,117 @@ def _newest(queryset, limit: int | None) -> tuple[list, bool]:
     return rows[:limit][::-1], len(rows) > limit
 
 
+# The workspace draws the forms of one-button actions with the page; every other
+# action form is drawn when the user opens its box (action_form, workspace.js),
+# or with the page when the page is asked for it (?open=grade: the way in
+# without JavaScript) or shows it again after a refusal. The lead's page of a
+# busy incident built and rendered nine forms (a third of its time) for the one
+# a visit uses, if any.
+DRAWN_WITH_THE_PAGE = frozenset({Action.ACKNOWLEDGE, Action.RESUME})
+
+
+def _workspace_form(request, incident, action):
+    """The unbound form of `action` as the workspace offers it."""
+    if action == Action.EDIT:
+        return forms.EditForm(
+            incident=incident, may_move_received_at=rules.is_lead_for(request.user, incident)
+        )
+    return ACTIONS[action][0](incident=incident)
+
+
+# The workspace's log entries, audit events and notices are each rendered once per
+# language and time zone and then joined from the "fragments" cache (see
+# incidents/fragments.py): a busy incident's page spent half its rendering on the
+# same 120 rows. A row's key holds everything it shows (a delivery's status and
+# attempts, the names), so a change makes a new key and nothing shown is stale.
+ROW_TEMPLATES = {
+    "log": ("incidents/_log_entry.html", "entry"),
+    "event": ("incidents/_event.html", "e"),
+    "notice": ("incidents/_notice.html", "n"),
+}
+
+
+def _row_facts(kind, row) -> tuple:
+    """What the row's HTML shows, for its cache key."""
+    if kind == "log":
+        return (row.happened_at, row.kind, row.text, row.author_id, display_name(row.author))
+    if kind == "event":
+        return (
+            row.created_at,
+            row.kind,
+            row.from_state,
+            row.to_state,
+            row.message,
+            row.data,
+            row.changes,
+            display_name(row.actor),
+        )
+    deliveries = tuple(
+        (
+            d.pk,
+            d.channel,
+            d.status,
+            d.attempts,
+            d.last_error,
+            d.digest_id,
+            display_name(d.user) if d.user_id else d.address,
+        )
+        for d in row.deliveries.all()
+    )
+    return (row.clock, row.level, row.deadline, row.created_at, row.late, row.oncall, deliveries)
+
+
+def _render_rows(kind, rows) -> None:
+    """Give each of `rows` its `html`: from the cache, or rendered now and kept."""
+    if not rows:
+        return
+    template, name = ROW_TEMPLATES[kind]
+    where = (translation.get_language(), timezone.get_current_timezone_name())
+    keys = [
+        f"workspace-{kind}:{row.pk}:"
+        + hashlib.blake2b(repr((where, _row_facts(kind, row))).encode(), digest_size=16).hexdigest()
+        for row in rows
+    ]
+    cache = caches[fragments.CACHE]
+    found = cache.get_many(keys)
+    missing = {}
+    compiled = None
+    for key, row in zip(keys, rows, strict=True):
+        html = found.get(key)
+        if html is None:
+            compiled = compiled or get_template(template)
+            html = missing[key] = mark_safe(compiled.render({name: row}).strip())  # nosec B308 B703
+        row.html = html
+    if missing:
+        cache.set_many(missing, fragments.TIMEOUT)
+
+
 def _workspace_context(request, incident, bound=None, everything=False):
     """Everything the workspace shows; `bound` is (action, form) to re-show.
 
     `everything`: every log entry, notice and audit event (the print form, ?all=1).
+    The print form draws no forms at all.
     """
     user = request.user
-    printing = everything  # the print form has no status page section
+    printing = everything  # the print form has no forms and no status page section
     everything = everything or request.GET.get("all") == "1"
     limits = dict.fromkeys(WORKSPACE_NEWEST) if everything else WORKSPACE_NEWEST
     now = clock.now()
     allowed = services.available_actions(user, incident)
+    offered = [*allowed]
+    if allowed_in_state(Action.EDIT, incident.state) and rules.can(user, Action.EDIT, incident):
+        offered.append(Action.EDIT)
+    opened = request.GET.get("open", "")
     action_forms = {}
-    for action in allowed:
+    for action in [] if printing else offered:
         if bound and bound[0] == action:
             action_forms[_key(action)] = bound[1]
-            continue
-        form_class, _service = ACTIONS[action]
-        action_forms[_key(action)] = form_class(incident=incident)
-    edit_form = None
-    if allowed_in_state(Action.EDIT, incident.state) and rules.can(user, Action.EDIT, incident):
-        if bound and bound[0] == Action.EDIT:
-            edit_form = bound[1]
-        else:
-            edit_form = forms.EditForm(
-                incident=incident, may_move_received_at=rules.is_lead_for(user, incident)
-            )
+        elif action in DRAWN_WITH_THE_PAGE or _key(action) == opened:
+            action_forms[_key(action)] = _workspace_form(request, incident, action)
     notices, older_notices = _newest(
-        incident.notices.prefetch_related("deliveries__user").order_by("created_at", "id"),
+        incident.notices.prefetch_related(
+            Prefetch("deliveries", queryset=Delivery.objects.select_related("user"))
+        ).order_by("created_at", "id"),
         limits["notices"],
     )
     names = people_names(notices)  # the people the notices name, in one query
@@ -447,6 +534,9 @@ def _workspace_context(request, incident, bound=None, everything=False):
     events, older_events = _newest(
         incident.events.select_related("actor").order_by("created_at", "id"), limits["events"]
     )
+    if not printing:  # the print form lays its rows out on its own
+        for kind, rows in (("log", log), ("event", events), ("notice", notices)):
+            _render_rows(kind, rows)
     postmortem = (
         PostMortem.objects.filter(incident=incident).prefetch_related("action_items__owner").first()
     )
@@ -459,8 +549,10 @@ def _workspace_context(request, incident, bound=None, everything=False):
         "now": now,
         "late": incident.overdue_clocks(now),
         "actions": allowed,
+        # The keys of the actions whose box the page shows, and the forms drawn.
+        "offered": {_key(a) for a in offered},
         "forms": action_forms,
-        "edit_form": edit_form,
+        "drawn_with_the_page": {_key(a) for a in DRAWN_WITH_THE_PAGE},
         "gradings": incident.gradings.select_related("graded_by").order_by("graded_at", "id"),
         "assignments": incident.assignments.select_related("owner", "assigned_by")
         .prefetch_related("helpers")
@@ -517,9 +609,11 @@ def _status_page_context(request, incident, bound=None) -> dict | None:
         return section
     if bound and bound[0] == Action.PUBLISH:
         form, preview = bound[1], getattr(bound[1], "preview", None)
-    else:
+    elif request.GET.get("open") == "publish":
         form, preview = _status_form(incident, publication, updates, components), None
-    section.update(form=form, preview=preview)
+    else:  # drawn when its box opens (action_form), like the process's forms
+        form, preview = None, None
+    section.update(form=form, preview=preview, last_update=_last_update(updates))
     return section
 
 
@@ -696,6 +790,51 @@ def workspace(request, pk):
         context["focus"] = _key(retry[0])
         context["refused"] = True
     return render(request, "incidents/workspace.html", context)
+
+
+@login_required
+@require_GET
+def action_form(request, pk, action):
+    """One workspace action form, drawn when its box opens (workspace.js).
+
+    `version` is the incident's version as the page showed it: the form carries
+    it, so a change made since the page was drawn still comes back as a conflict
+    that keeps the typed text, and the form says at once that the page is behind.
+    """
+    action = Action(action)
+    incident = selectors.incident_or_404(request.user, pk)
+    rules.require(request.user, action, incident)
+    key = _key(action)
+    reload_url = f"{reverse('incident', args=[incident.pk])}?open={key}#form-{key}"
+    try:
+        check_state(incident, action)
+    except TransitionNotAllowed as e:  # changed since the page was drawn
+        return HttpResponse(
+            format_html(
+                '<p class="small text-danger mb-0" role="alert">{} <a href="{}">{}</a></p>',
+                e.message,
+                reload_url,
+                _("Reload the page"),
+            ),
+            status=409,
+        )
+    context = {"incident": incident, "key": key, "action": action.value, "reload_url": reload_url}
+    if action == Action.PUBLISH:
+        # The status page form carries the public update the page showed instead.
+        publication, updates, components = _publication(incident)
+        form = _status_form(incident, publication, updates, components)
+        seen, current = _int_or_none(request.GET.get("last_update")), _last_update(updates)
+        context["status_page"] = {"form": form, "item": publication, "preview": None}
+    else:
+        form = _workspace_form(request, incident, action)
+        seen, current = _int_or_none(request.GET.get("version")), incident.version
+    behind = seen is not None and seen != current
+    if behind:
+        form.initial["last_update" if action == Action.PUBLISH else "version"] = seen
+    context.update(form=form, behind=behind)
+    if action == Action.ARCHIVE:
+        context["archive_missing"] = archive_missing(incident)
+    return render(request, "incidents/_action_fragment.html", context)
 
 
 def _pop_retry(request, incident):

@@ -8,6 +8,7 @@
 - Notice: one per (incident, clock, cycle, level), unique — never sent twice.
 - Delivery: one per recipient and channel, with status, attempts, last error.
 - RobotSlot: how many messages a chat robot was sent in one minute (its limit).
+- UnreadCounter: each user's unread in-app notices, kept as a number.
 """
 
 from django.conf import settings
@@ -414,6 +415,29 @@ class RobotSlot(models.Model):
         return f"{self.robot[:12]} {self.minute:%Y-%m-%d %H:%M} {self.sent}"
 
 
+class UnreadCounter(models.Model):
+    """How many in-app notices a user has not read: the number in every page's header.
+
+    Kept with the writes rather than counted per page (escalation.unread moves it in
+    the transaction that writes or reads the deliveries); no row means none unread.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="unread_counter",
+    )
+    count = models.PositiveIntegerField(_("unread notices"), default=0)
+
+    class Meta:
+        verbose_name = _("unread notice count")
+        verbose_name_plural = _("unread notice counts")
+
+    def __str__(self):
+        return f"{self.user_id}: {self.count}"
+
+
 from escalation.roster.models import (  # noqa: E402  (the roster's models need Notice's module loaded)
     CalendarFeed,
     HandoverNote,
@@ -459,5 +483,6 @@ __all__ = [
     "StatusPage",
     "Subscriber",
     "TeamChannel",
+    "UnreadCounter",
     "WorkingHours",
 ]

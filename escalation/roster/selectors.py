@@ -78,12 +78,19 @@ def people_ids(team_ids) -> dict[int, set[int]]:
     """Team id → ids of its active members, tech leads and manager: who may be on
     call for it."""
     found: dict[int, set[int]] = {t: set() for t in team_ids}
-    for through in (Team.members.through, Team.tech_leads.through):
-        rows = through.objects.filter(team_id__in=team_ids, user__is_active=True)
-        for team_id, user_id in rows.values_list("team_id", "user_id"):
-            found[team_id].add(user_id)
-    managers = Team.objects.filter(pk__in=team_ids, manager__is_active=True)
-    for team_id, user_id in managers.values_list("pk", "manager_id"):
+    # One round trip for the three relations (the sweep and every roster page ask).
+    members, leads = (
+        through.objects.filter(team_id__in=team_ids, user__is_active=True)
+        .order_by()
+        .values_list("team_id", "user_id")
+        for through in (Team.members.through, Team.tech_leads.through)
+    )
+    managers = (
+        Team.objects.filter(pk__in=team_ids, manager__is_active=True)
+        .order_by()
+        .values_list("pk", "manager_id")
+    )
+    for team_id, user_id in members.union(leads, managers, all=True):
         found[team_id].add(user_id)
     return found
 
@@ -166,9 +173,10 @@ def describe(event: RosterEvent, names: dict[str, str] | None = None) -> str:
     return event.summary  # a row written before the facts were kept
 
 
-def people_names(events) -> dict[str, str]:
+def people_names(events, known=()) -> dict[str, str]:
     """username → name of everyone the events' facts mention, in one query for all
-    of them; a deleted user is left out (describe keeps their username)."""
+    of them, none when the users `known` (loaded already) name them all; a deleted
+    user is left out (describe keeps their username)."""
     usernames = set()
     for event in events:
         d = event.data
@@ -178,10 +186,14 @@ def people_names(events) -> dict[str, str]:
         for key in ("covers", "left", "back", "people"):
             usernames.update(d.get(key) or [])
     usernames.discard(None)
-    if not usernames:
-        return {}
-    users = get_user_model().objects.filter(username__in=usernames)
-    return {u.username: display_name(u) for u in users.only("username", "first_name", "last_name")}
+    names = {u.username: display_name(u) for u in known if u.username in usernames}
+    missing = usernames - names.keys()
+    if missing:
+        users = get_user_model().objects.filter(username__in=missing)
+        names.update(
+            (u.username, display_name(u)) for u in users.only("username", "first_name", "last_name")
+        )
+    return names
 
 
 def _layer(value: str) -> str:

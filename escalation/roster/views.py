@@ -1,7 +1,7 @@
 """The duty roster's pages (/oncall/): the overview, a team's roster with its grid,
 rotations, overrides, handover notes, timeline and calendar feeds; the feed itself."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common import clock
 from escalation.calendars import zone as team_zone
 from escalation.roster import ical, selectors, services
-from escalation.roster.arithmetic import LAYERS, REACH, Roster, midnight
+from escalation.roster.arithmetic import Roster, midnight
 from escalation.roster.forms import HandoverNoteForm, OverrideForm, RotationForm
+from escalation.roster.grid import day_grid
 from escalation.roster.models import (
     CalendarFeed,
     HandoverNote,
@@ -49,42 +50,6 @@ def _grid_until(roster: Roster, now, weeks: int):
     return midnight(first + timedelta(days=weeks * 7), roster.zone)
 
 
-def _day_grid(roster: Roster, first: date, days: int, now) -> list[dict]:
-    """One row per day in the team's zone: each layer's shifts that day, clipped."""
-    zone = roster.zone
-    start = midnight(first, zone)
-    end = midnight(first + timedelta(days=days), zone)
-    # Looked at beyond the grid's edges, so a shift that began before its first
-    # day (or ends after its last) shows as running on, not as starting there.
-    layers = roster.shifts(start - REACH, end + REACH)
-    rows = []
-    for i in range(days):
-        day = first + timedelta(days=i)
-        a, b = midnight(day, zone), midnight(day + timedelta(days=1), zone)
-        cells = []
-        for layer in LAYERS:
-            parts = []
-            for shift in layers[layer]:
-                if shift.end <= a or shift.start >= b:
-                    continue
-                parts.append(
-                    {
-                        "shift": shift,
-                        "from": max(shift.start, a),
-                        "until": min(shift.end, b),
-                        "whole": shift.start <= a and shift.end >= b,
-                        "starts": shift.start >= a,
-                        "ends": shift.end <= b,
-                        "now": shift.start <= now < shift.end and a <= now < b,
-                    }
-                )
-            cells.append({"layer": layer, "parts": parts})
-        rows.append(
-            {"day": day, "cells": cells, "today": a <= now < b, "weekend": day.weekday() >= 5}
-        )
-    return rows
-
-
 def _on_call_lines(roster: Roster, now) -> tuple[list, list]:
     """Each layer's stretch on call now, and each layer's next one (the template's
     "On call now" and "Next" lines)."""
@@ -97,6 +62,19 @@ def _people(team: Team, ids: set[int] | None = None) -> list:
     if ids is None:
         ids = selectors.people_ids([team.pk])[team.pk]
     return list(get_user_model().objects.filter(pk__in=ids).order_by("username"))
+
+
+def _new_override_form(user, team: Team, zone, now) -> OverrideForm:
+    """The empty "Add an override" form: the viewer, from the next full hour for 12 hours."""
+    start = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    return OverrideForm(
+        people=_people(team),
+        initial={
+            "user": user.username,
+            "start": start + timedelta(hours=1),
+            "end": start + timedelta(hours=13),
+        },
+    )
 
 
 @login_required
@@ -119,7 +97,7 @@ def oncall_index(request):
                 "now": current,
                 "next": upcoming,
                 "has_roster": has_roster,
-                "grid": _day_grid(roster, first, 14, now) if has_roster else [],
+                "grid": day_grid(roster, first, 14, now) if has_roster else [],
                 "warnings": [str(d) for d in roster.double_duty(now, now + timedelta(days=14))]
                 if has_roster
                 else [],
@@ -139,7 +117,6 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
         weeks = GRID_WEEKS
     first = now.astimezone(roster.zone).date()
     current, upcoming = _on_call_lines(roster, now)
-    people = _people(team, roster.people)
     user = request.user
     on_call_layers = [s.layer for s in current if s.user.pk == user.pk]
     may_note = bool(on_call_layers) or rules.edits_roster(user, team)
@@ -149,20 +126,13 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
         else None
     )
     events = list(RosterEvent.objects.filter(team=team).select_related("actor")[:50])
-    names = selectors.people_names(events)  # one query, however many events
+    # The people the roster loaded name most of them: a query only for the others.
+    known = [u for users in roster.members.values() for u in users]
+    known += [o.user for o in roster.overrides] + [e.actor for e in events if e.actor]
+    names = selectors.people_names(events, known=known)
     for event in events:
         event.text = selectors.describe(event, names)
     with timezone.override(roster.zone):
-        if override_form is None:
-            start = now.astimezone(roster.zone).replace(minute=0, second=0, microsecond=0)
-            override_form = OverrideForm(
-                people=people,
-                initial={
-                    "user": user.username,
-                    "start": start + timedelta(hours=1),
-                    "end": start + timedelta(hours=13),
-                },
-            )
         if note_form is None:
             note_form = HandoverNoteForm(
                 initial={"layer": on_call_layers[0] if on_call_layers else Layer.PRIMARY}
@@ -175,7 +145,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             "now": now,
             "current": current,
             "upcoming": upcoming,
-            "grid": _day_grid(roster, first, weeks * 7, now),
+            "grid": day_grid(roster, first, weeks * 7, now),
             "weeks": weeks,
             "week_choices": [1, 2, 4, 8],
             "warnings": [str(w) for w in roster.warnings()]
@@ -186,6 +156,7 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             "overrides": [o for o in roster.overrides if o.end > now],
             "editable": rules.edits_roster(user, team),
             "manages": rules.manages_roster(user, team),
+            # Rendered when "Add an override" is opened (override_add), unless given.
             "override_form": override_form,
             "note_form": note_form,
             "may_note": may_note,
@@ -297,12 +268,24 @@ def rotation_delete(request, slug: str, pk: int):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def override_add(request, slug: str):
-    """Someone covers a stretch: the person, the one covered, a tech lead or a manager."""
+    """Someone covers a stretch: the person, the one covered, a tech lead or a manager.
+
+    GET is the team page's "Add an override" form, loaded when it is opened (htmx):
+    built and rendered on every view of the page it took an eighth of its time.
+    Without htmx, the team page with the form open."""
     team = _team_or_404(request.user, slug)
+    zone = team_zone(team.time_zone)
+    if request.method == "GET":
+        form = _new_override_form(request.user, team, zone, clock.now())
+        if not request.headers.get("HX-Request"):
+            return _team_page(request, team, override_form=form)
+        context = {"team": team, "zone": zone, "override_form": form}
+        with timezone.override(zone):
+            return render(request, "escalation/_oncall_override_form.html", context)
     status = 400
-    with timezone.override(team_zone(team.time_zone)):
+    with timezone.override(zone):
         form = OverrideForm(request.POST, people=_people(team))
         if form.is_valid():
             f = form.cleaned_data

@@ -14,7 +14,7 @@ from django.db import models, transaction
 from django.utils import translation
 
 from common import clock
-from incidents import alerts, tallies
+from incidents import alerts, figures, tallies
 from incidents.backup import registry
 from incidents.backup.format import (
     ALERT,
@@ -427,6 +427,7 @@ class Importer:
         if not self.result.created[_label(Incident)]:
             return
         tallies.rebuild()
+        figures.rebuild()
         self._link_recurrences()
         # The next number of a day must follow the highest one restored.
         days = self.sequences

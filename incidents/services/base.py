@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from common import clock
 from common.errors import StaleVersion
 from escalation import deadlines
-from incidents import rules, tallies
+from incidents import figures, rules, tallies
 from incidents.models import Incident, IncidentSequence, Pause
 from incidents.workflow import Action, check_state
 
@@ -47,6 +47,7 @@ def lock(incident: Incident | int) -> Incident:
     pk = incident.pk if isinstance(incident, Incident) else incident
     locked = Incident.objects.select_for_update(of=("self",)).select_related("team").get(pk=pk)
     locked._tally_key = tallies.key_of(locked)
+    locked._figures = figures.snapshot(locked)
     return locked
 
 
@@ -78,13 +79,15 @@ def save(
 ) -> None:
     """Store a locked incident's change: the version moves on, the clocks follow
     (escalation.deadlines.sync; `progress`: a progress report was made), the
-    open-incident tallies follow."""
+    open-incident tallies and the finished incidents' figures follow."""
     incident.version += 1
     deadlines.sync(
         incident, now or clock.now(), [*fields, "version", "updated_at"], progress=progress
     )
     tallies.move(incident._tally_key, tallies.key_of(incident))
     incident._tally_key = tallies.key_of(incident)
+    figures.move(incident, incident._figures)
+    incident._figures = figures.snapshot(incident)
 
 
 PAUSE_FIELDS = ("paused_at", "pause_reason", "pause_waiting_on", "paused_for")

@@ -35,7 +35,7 @@ def incident_reopen(
     incident.resolution_submitted_at = None
     incident.reopen_count += 1
     fields = ["state", "restored_at", "resolved_at", "archived_at", "resolution_submitted_at"]
-    save(incident, [*fields, "reopen_count"], now)
+    save(incident, [*fields, "resolve_sla", "reopen_count"], now)
     record_event(
         incident,
         actor,

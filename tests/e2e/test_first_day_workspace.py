@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from incidents import services
 from incidents.models import Incident, State, UserProfile
+from tests.e2e.workspace import open_form
 from tests.factories import (
     acknowledged_incident,
     new_incident,
@@ -57,7 +58,7 @@ def test_it_reassigns_without_losing_helpers_or_goal_and_returns_to_the_section(
     )
     page = sign_in(login_as, lead, setting)
     page.goto(f"/incidents/{incident.pk}/")
-    form = page.locator("#form-assign")
+    form = open_form(page, "assign")
     expect(form.locator(f"input[name=helpers][value='{helper.pk}']")).to_be_checked()
     expect(form.locator("input[name=goal]")).to_have_value("Restore orders before the evening peak")
     expect(form.locator("input[name=time_limit]")).not_to_have_value("")
@@ -121,7 +122,7 @@ def test_grading_a_new_incident_acknowledges_it(login_as, lead):
     incident = new_incident(reporter=lead)
     page = sign_in(login_as, lead, "en-1280")
     page.goto(f"/incidents/{incident.pk}/")
-    form = page.locator("#form-grade")
+    form = open_form(page, "grade")
     form.locator("select[name=severity]").select_option("P1")
     form.locator("textarea[name=diagnosis]").fill("Connection pool exhausted.")
     form.locator("button[type=submit]").click()
@@ -138,8 +139,9 @@ def test_it_disables_archive_until_the_postmortem_is_done(
     incident = resolved_incident(lead=lead, owner=owner, severity="P1")
     page = sign_in(login_as, lead, setting)
     page.goto(f"/incidents/{incident.pk}/#archive-summary")
+    expect(page.locator("#archive-missing")).to_be_visible()  # before the form is opened
 
-    button = page.locator("#form-archive button[type=submit]")
+    button = open_form(page, "archive").locator("button[type=submit]")
     expect(button).to_be_disabled()
     expect(button).to_have_attribute("aria-describedby", "archive-missing")
     expect(page.locator("#archive-missing")).to_be_visible()

@@ -212,6 +212,8 @@ def scene(onduty, lead, owner, helper, tester, manager) -> Scene:
 
 def open_all_details(page: Page) -> None:
     page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+    # The workspace's action forms are drawn as their boxes open (workspace.js).
+    expect(page.locator("details.action-box:not([data-loaded])")).to_have_count(0)
 
 
 def tab_to(page: Page, selector: str, limit: int = 80) -> None:
@@ -412,7 +414,7 @@ def test_it_takes_screenshots_of_the_main_pages(page, login_as, screenshot, scen
         ("dashboard", "lead", "/dashboard/", "h1:has-text('Triage dashboard')"),
         ("intake", "onduty", "/incidents/new/", "h1:has-text('File an incident')"),
         ("workspace", "lead", f"/incidents/{scene.in_progress.pk}/", "#h-log"),
-        ("verification", "tester", f"/incidents/{scene.verifying.pk}/", "#form-verify"),
+        ("verification", "tester", f"/incidents/{scene.verifying.pk}/?open=verify", "#form-verify"),
         ("my-work", "owner", "/my/", "h1:has-text('My work')"),
         ("archive", "manager", "/archive/", "h1:has-text('Archive')"),
         (

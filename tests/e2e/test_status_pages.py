@@ -18,6 +18,7 @@ from escalation.status.models import (
     Subscriber,
 )
 from incidents.models import UserProfile
+from tests.e2e.workspace import open_form
 from tests.factories import in_progress_incident
 
 SETTINGS = {
@@ -70,7 +71,7 @@ def test_a_lead_publishes_and_updates_from_the_workspace(
     page = login_as("lead", viewport=viewport)
     page.goto(f"/incidents/{incident.pk}/")
 
-    form = page.locator("#form-publish")
+    form = open_form(page, "publish")
     form.locator("input[name=components][value]").first.check()
     form.locator("input[name=impact][value=partial_outage]").check()
     form.locator("input[name=public_title]").fill("Checkout is slow 结账缓慢")
@@ -91,7 +92,7 @@ def test_a_lead_publishes_and_updates_from_the_workspace(
     expect(page.locator("#status-public-copy")).to_contain_text("Checkout is slow 结账缓慢")
     assert Publication.objects.get().public_title == "Checkout is slow 结账缓慢"
 
-    form = page.locator("#form-publish")
+    form = open_form(page, "publish")
     form.locator("input[name=status][value=identified]").check()
     form.locator("textarea[name=message]").fill("We found the cause and are rolling back.")
     expect(page.locator("#status-preview")).to_contain_text("rolling back")
@@ -105,7 +106,7 @@ def test_a_lead_publishes_and_updates_from_the_workspace(
     # axe is injected as a script, which the pages' CSP forbids: a second context.
     checked = login_as("lead", viewport=viewport, bypass_csp=True)
     checked.goto(f"/incidents/{incident.pk}/")
-    checked.locator("#form-publish textarea[name=message]").fill("Monitoring the fix.")
+    open_form(checked, "publish").locator("textarea[name=message]").fill("Monitoring the fix.")
     expect(checked.locator("#status-preview")).to_contain_text("Monitoring the fix.")
     assert axe(checked) == []
 

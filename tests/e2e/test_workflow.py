@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from common.people import display_name
 from incidents.models import Incident, LogEntry, State
+from tests.e2e.workspace import open_form
 from tests.factories import in_progress_incident
 
 TITLE = "支付回调超时 / Payment callback timeouts"
@@ -33,7 +34,7 @@ def post_to(page: Page, action: str):
 
 
 def add_log_entry(page: Page, kind: str, text: str) -> None:
-    form = page.locator("#form-log")
+    form = open_form(page, "log")
     form.locator("select[name=kind]").select_option(kind)
     form.locator("textarea[name=text]").fill(text)
     form.get_by_role("button", name="Add entry").click()
@@ -41,7 +42,7 @@ def add_log_entry(page: Page, kind: str, text: str) -> None:
 
 
 def resolve(page: Page, *, workaround: str = "", fix: str = "") -> None:
-    form = page.locator("#form-resolve")
+    form = open_form(page, "resolve")
     form.locator("textarea[name=workaround]").fill(workaround)
     form.locator("textarea[name=fix]").fill(fix)
     form.get_by_role("button", name="Submit for verification").click()
@@ -49,7 +50,7 @@ def resolve(page: Page, *, workaround: str = "", fix: str = "") -> None:
 
 
 def verify(page: Page, *, regression: str, evidence: str = "", notes: str = "") -> None:
-    form = page.locator("#form-verify")
+    form = open_form(page, "verify")
     form.locator("input[name=functional][value=passed]").check()
     form.locator(f"input[name=regression][value={regression}]").check()
     form.locator("input[name=monitoring][value=passed]").check()
@@ -157,11 +158,11 @@ def test_it_walks_the_whole_process_as_each_role(login_as, onduty, lead, owner, 
     # ---- on-duty tells the users and records what they said
     desk.goto(f"/incidents/{pk}/")
     expect(state_badge(desk)).to_have_text("Resolved")
-    notify = desk.locator("#form-notifyusers")
+    notify = open_form(desk, "notifyusers")
     notify.get_by_label("What the users were told").fill("您反馈的问题已修复。It is fixed.")
     notify.get_by_role("button", name="Record notification").click()
     expect(desk.locator("#verification")).to_contain_text("told users: 您反馈的问题已修复")
-    feedback = desk.locator("#form-feedback")
+    feedback = open_form(desk, "feedback")
     feedback.get_by_label("Users' feedback").fill("商户确认订单状态正常 / merchants confirm")
     feedback.get_by_label("Satisfied?").select_option("true")
     feedback.get_by_role("button", name="Record feedback").click()
@@ -171,7 +172,7 @@ def test_it_walks_the_whole_process_as_each_role(login_as, onduty, lead, owner, 
     # ---- step 6: the lead archives with a summary (P2: no post-mortem needed)
     boss.goto(f"/incidents/{pk}/")
     summary = "旧版 SDK 回调无重试；已发布 2.4.1 并加监控。Old SDK had no retry; 2.4.1 released."
-    archive = boss.locator("#form-archive")
+    archive = open_form(boss, "archive")
     archive.get_by_label("Archive summary").fill(summary)
     archive.get_by_role("button", name="Archive").click()
     expect(state_badge(boss)).to_have_text("Archived")
@@ -244,7 +245,7 @@ def test_it_shows_a_stale_edit_as_a_conflict_and_keeps_what_was_typed(
     add_log_entry(boss, "note", "已联系仓储团队 / warehouse team contacted")
 
     typed = "重建索引完成 60% / index rebuild 60% done"
-    form = eng.locator("#form-log")
+    form = open_form(eng, "log")  # drawn now, it still carries the version the page shows
     form.locator("select[name=kind]").select_option("progress")
     form.locator("textarea[name=text]").fill(typed)
     with post_to(eng, "log") as answer:

@@ -79,6 +79,7 @@ NOT_IN_DUMP = {
     "AlertRateWindow",
     "SignatureSeen",
     "IncidentTally",
+    "IncidentFigures",
     "IncidentSequence",
     "SearchDocument",
     # Duty rosters: team set-up, not incident history (EXCLUDED says so).
@@ -93,6 +94,8 @@ NOT_IN_DUMP = {
     "TeamEvent",
     # Chat robots' message counts: bookkeeping.
     "RobotSlot",
+    # Unread notice counts: kept from the deliveries the dump carries (escalation.unread).
+    "UnreadCounter",
     # The status page: its public record and subscribers (EXCLUDED says so).
     "Component",
     "Publication",

@@ -172,7 +172,7 @@ def session_cookie(user) -> str:
     with override_settings(SECRET_KEY=WEB_SECRET_KEY):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # the model backend
+        session[BACKEND_SESSION_KEY] = "config.auth.RequestUserBackend"  # as a sign-in records it
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

@@ -363,7 +363,7 @@ ROSTER_TARGETS = [
         "oncall-override-add",
         "/oncall/{pk}/overrides/",
         lambda t: (t.rotation, _team_slug(t))[1],
-        ("POST",),
+        ("GET", "POST"),  # GET: the form, loaded when "Add an override" opens
         data=override_data,
     ),
     Target(
@@ -521,6 +521,13 @@ TARGETS = [
     Target(
         "quick-grade",
         "/incidents/{pk}/quick/grade/",
+        lambda t: t.incident(State.ACKNOWLEDGED),
+        ("GET",),
+        manager_reads=403,  # a manager sees the incident but does not grade
+    ),
+    Target(
+        "action-form",  # a workspace action's form, drawn when its box opens
+        "/incidents/{pk}/form/grade/",
         lambda t: t.incident(State.ACKNOWLEDGED),
         ("GET",),
         manager_reads=403,  # a manager sees the incident but does not grade

@@ -12,7 +12,9 @@
   cookie is involved), nor does alert intake (its secret is in the URL).
 """
 
+import html
 import json
+import re
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -72,6 +74,7 @@ PAGES = [
     ("api-token", "lead", lambda t: "/accounts/token/"),
     ("password", "lead", lambda t: "/accounts/password/"),
     ("oncall-team", "lead", lambda t: (t.feed, f"/oncall/{t.team.slug}/")[1]),
+    ("oncall-override-form", "lead", lambda t: f"/oncall/{t.team.slug}/overrides/"),
     ("oncall-rotation-new", "lead", lambda t: f"/oncall/{t.team.slug}/rotations/new/"),
     ("oncall-rotation", "lead", lambda t: f"/oncall/{t.team.slug}/rotations/{t.rotation.pk}/"),
     ("maintenance-window", "lead", lambda t: f"/maintenance/{t.window.pk}/"),
@@ -88,9 +91,17 @@ def signed_in(request, who, *, enforce=True) -> Client:
 
 
 def post_forms(client, path: str) -> list[dict]:
+    """The page's POST forms, with those of the workspace's action boxes, which
+    the browser fetches when a box opens (data-form)."""
     response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
-    return Page(response.content.decode()).post_forms()
+    body = response.content.decode()
+    forms = Page(body).post_forms()
+    for url in re.findall(r'data-form="([^"]+)"', body):
+        box = client.get(html.unescape(url))
+        assert box.status_code == 200, (url, box.status_code)
+        forms += Page(box.content.decode()).post_forms()
+    return forms
 
 
 def fields_of(form: dict, *, token: bool) -> dict:

@@ -14,7 +14,7 @@ class Command(BaseCommand):
         "partial file changes nothing. Incidents whose number exists are skipped "
         "with all their rows, existing users and teams are left as they are, so "
         "importing twice adds nothing. New users get an unusable password. "
-        "Tallies, search documents and number sequences are rebuilt, and the "
+        "Tallies, metrics figures, search documents and number sequences are rebuilt, and the "
         "database's statistics refreshed (ANALYZE). "
         "Not in a dump: " + "; ".join(backup.EXCLUDED) + "."
     )

@@ -25,7 +25,7 @@ from common.statistics import analyze
 from escalation import deadlines
 from escalation.models import Deadline
 from escalation.sla import windows_for
-from incidents import tallies
+from incidents import figures, tallies
 from incidents.models import (
     OPEN_STATES,
     Assignment,
@@ -145,6 +145,7 @@ class Command(BaseCommand):
             for day, last in self.sequence.items():
                 IncidentSequence.objects.update_or_create(day=day, defaults={"last": last})
         tallies.rebuild()
+        figures.rebuild()
         # The open incidents' running clocks, as the services would have written
         # them (deadlines.desired), in bulk.
         steps = deadlines.ladder()

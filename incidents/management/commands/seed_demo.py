@@ -13,6 +13,7 @@ on them (in public words, with one follow-up update) and one public maintenance
 window ahead, made again once the last one is over.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -23,6 +24,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from common import clock
+from escalation import unread
 from escalation.engine import sweep_due_deadlines
 from escalation.models import Deadline, Delivery, Layer, Override, Rotation
 from escalation.roster import selectors as roster_selectors
@@ -773,15 +775,19 @@ class Command(BaseCommand):
                 "actor_id", "created_at"
             )
         )
+        read = Counter()
         for delivery in Delivery.objects.filter(notice__incident=incident).select_related("notice"):
             sent_at = delivery.notice.created_at
             if delivery.status == Delivery.Status.PENDING:
                 delivery.status = Delivery.Status.SENT
                 delivery.attempts, delivery.sent_at, delivery.next_attempt_at = 1, sent_at, None
-            if delivery.channel == "inapp" and delivery.read_at is None:
+            if unread.is_unread(delivery):
                 later = [at for who, at in acted if who == delivery.user_id and at >= sent_at]
                 delivery.read_at = min(later, default=None)
+                read[delivery.user_id] += delivery.read_at is not None
             delivery.save()
+        for user_id, count in read.items():
+            unread.read(user_id, count)
 
     def _do(self, step: Step, incident: Incident, users: dict) -> Incident:
         actor = users[step.actor]

@@ -55,9 +55,11 @@ def last_update(incident) -> int:
 def test_it_shows_the_publish_form_to_a_lead_and_publishes(client, lead, incident, website):
     client.force_login(lead)
     page = workspace(client, incident)
-    assert 'id="form-publish"' in page
+    assert 'data-action="publish"' in page  # its box: the form is drawn when it opens
     assert 'id="status-not-published"' in page
-    assert 'href="#form-publish"' in page  # in "What you can do now"
+    assert 'href="?open=publish#form-publish"' in page  # in "What you can do now"
+    drawn = client.get(f"/incidents/{incident.pk}/form/publish/?last_update=0").content.decode()
+    assert 'id="form-publish"' in drawn
 
     response = client.post(url(incident), publish_data(website))
 
@@ -319,6 +321,7 @@ def test_it_keeps_the_section_on_the_full_workspace_but_not_on_the_print_form(
 ):
     client.force_login(lead)
 
-    assert 'id="form-publish"' in client.get(f"/incidents/{published.pk}/?all=1").content.decode()
+    full = client.get(f"/incidents/{published.pk}/?all=1").content.decode()
+    assert 'data-action="publish"' in full
     printed = client.get(f"/incidents/{published.pk}/print/").content.decode()
     assert 'id="status-page"' not in printed

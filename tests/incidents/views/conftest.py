@@ -42,3 +42,10 @@ def form_data(action: Action, incident, *, owner=None) -> dict:
 def form_id(action: Action) -> str:
     """The id of the action's form on the workspace."""
     return "form-" + action.value.replace("-", "")
+
+
+def offers(body: str, action: Action) -> bool:
+    """Does the workspace page `body` offer `action`: its form, or the box that
+    draws its form when opened?"""
+    key = action.value.replace("-", "")
+    return f'id="{form_id(action)}"' in body or f'data-action="{key}"' in body
