@@ -43,7 +43,7 @@ class CountdownLater(datetime):
         return cls.combine(now.date(), now.timetz())
 
 
-def _key(kind: str, incident, extra) -> str:
+def _key(kind: str, incident, depends) -> str:
     owner = incident.owner
     parts = (
         kind,
@@ -54,7 +54,7 @@ def _key(kind: str, incident, extra) -> str:
         timezone.get_current_timezone_name(),
         incident.team.name if incident.team_id else "",
         (incident.owner_id, display_name(owner)) if owner is not None else None,
-        extra,
+        depends,
     )
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
     return f"{kind}:{digest}"
@@ -87,13 +87,13 @@ def _join(parts: tuple, now) -> str:
     return "".join(out)
 
 
-def rows(kind: str, template: str, items, *, now, extra, context=None) -> list[str]:
+def rows(kind: str, template: str, items, *, now, depends, context=None) -> list[str]:
     """The HTML of each of `items` (incidents) rendered by `template` with
     `incident` and `now` in its context (and `context`), from the cache when its
     key is there. `extra(incident)` gives what else the row depends on (what the
     viewer may do, which clocks are late, …): it goes into the key."""
     cache = caches[CACHE]
-    keys = [_key(kind, incident, extra(incident)) for incident in items]
+    keys = [_key(kind, incident, depends(incident)) for incident in items]
     found = cache.get_many(keys)
     missing = {}
     compiled = None

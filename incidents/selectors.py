@@ -178,14 +178,48 @@ def filter_incidents(
     return queryset
 
 
-DASHBOARD_UNSHOWN = (
-    "symptoms",
-    "impact_scope",
-    "goal",
-    "archive_summary",
-    "cancel_reason",
-    "phone_call_to",
+# What a dashboard row shows, orders and decides by (its cache key, late clocks,
+# quick actions: incidents/fragments.py, views.dashboard); not the long texts.
+DASHBOARD_ROW_FIELDS = (
+    "number",
+    "title",
+    "severity",
+    "state",
+    "version",
+    "updated_at",
+    "received_at",
+    "acknowledged_at",
+    "restored_at",
+    "respond_by",
+    "resolve_by",
+    "next_update_by",
+    "paused_at",
+    "pause_reason",
+    "pause_waiting_on",
+    "maintenance_window_id",
+    "team__name",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
 )
+
+
+def dashboard_rows(queryset: QuerySet[Incident], limit: int) -> list[Incident]:
+    """The first `limit` incidents of `queryset` (dashboard_incidents, filtered).
+
+    Their ids in the dashboard's order first, then those rows: sorting 2,000 open
+    incidents' ids is a narrow sort, where sorting the rows themselves carried
+    every column through it (6 ms of 12 at 100k incidents).
+    """
+    ids = list(queryset.values_list("pk", flat=True)[:limit])
+    found = (
+        Incident.objects.filter(pk__in=ids)
+        .select_related("team", "owner")
+        .only(*DASHBOARD_ROW_FIELDS)
+        .order_by()
+        .in_bulk()
+    )
+    return [found[pk] for pk in ids if pk in found]
 
 
 def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incident]:
@@ -199,10 +233,7 @@ def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incide
     late = Q(urgent_at__lt=now)
     return (
         incident_list(user=user, open_only=True)
-        # A row shows neither the reporter nor the long texts.
-        .select_related(None)
-        .select_related("team", "owner")
-        .defer(*DASHBOARD_UNSHOWN)
+        .select_related(None)  # the ids first: dashboard_rows
         .annotate(urgent_at=most_urgent_deadline())
         .annotate(
             overdue_rank=Case(When(late, then=Value(0)), default=Value(1)),
@@ -306,6 +337,7 @@ def archive_rows(queryset: QuerySet[Incident], start: int, stop: int) -> list[In
         Incident.objects.filter(pk__in=ids)
         .select_related("team", "owner")
         .only(*ARCHIVE_ROW_FIELDS)
+        .order_by()
         .in_bulk()
     )
     return [found[pk] for pk in ids if pk in found]

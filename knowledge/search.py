@@ -282,8 +282,9 @@ class PgResults:
                 return rows[:limit]
         # Ranked as narrow rows first (MATERIALIZED: else the planner carries every
         # match's vector through the window count and spills it to disk).
+        # The SQL is this module's (source, order); the words are parameters.
         ranked = (
-            "WITH m AS MATERIALIZED (SELECT d.id, d.happened_at, "
+            "WITH m AS MATERIALIZED (SELECT d.id, d.happened_at, "  # nosec B608
             "ts_rank(d.vector, s.q) AS rank, "
             f"ts_rank('{{0,0,0,1}}', d.vector, s.q) > 0 AS title_hit {self.source}) "
             f"SELECT m.*, count(*) OVER () AS total FROM m ORDER BY {self.order}"
@@ -297,7 +298,7 @@ class PgResults:
             params.append(offset)
         body = ", d.body" if self.with_body else ""
         sql = (
-            f"SELECT {self.COLUMNS}{body}, r.rank, r.title_hit, r.total "
+            f"SELECT {self.COLUMNS}{body}, r.rank, r.title_hit, r.total "  # nosec B608
             f"FROM ({ranked}) r JOIN knowledge_searchdocument d ON d.id = r.id "
             f"ORDER BY {self.order}"
         )
