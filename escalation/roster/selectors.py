@@ -2,10 +2,11 @@
 on call, who is on call for the dashboard's viewer, the roster log's texts and the
 calendar feed an address names."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q
+from django.core.cache import cache
+from django.db.models import Max, Prefetch, Q
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -95,12 +96,31 @@ def people_ids(team_ids) -> dict[int, set[int]]:
     return found
 
 
+# The dashboard's header line is kept this long at most: a handoff (or a change
+# of a team's members in the admin) shows within a minute; a roster edit at once,
+# because every edit writes a RosterEvent and the newest one's id is in the key.
+ON_CALL_HEADER_SECONDS = 60
+
+
 def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[tuple[str, object]]]]:
     """(team, who is on call now by layer) for each team the user belongs to that
-    keeps a roster: the dashboard's header line."""
-    ids = rules.context(user).team_ids
+    keeps a roster: the dashboard's header line, worked out at most once a minute
+    per set of teams and roster version (ON_CALL_HEADER_SECONDS)."""
+    ids = sorted(rules.context(user).team_ids)
     if not ids:
         return []
+    newest = RosterEvent.objects.filter(team_id__in=ids).aggregate(n=Max("id"))["n"]
+    key = f"oncall-header:{ids}:{newest}"
+    kept = cache.get(key)
+    if kept is not None and kept[0] <= now < kept[1]:
+        return kept[2]
+    found = _on_call_now(ids, now)
+    until = now + timedelta(seconds=ON_CALL_HEADER_SECONDS)
+    cache.set(key, (now, until, found), ON_CALL_HEADER_SECONDS)
+    return found
+
+
+def _on_call_now(ids, now: datetime) -> list[tuple[Team, list[tuple[str, object]]]]:
     teams = Team.objects.filter(pk__in=ids).filter(
         Q(rotations__isnull=False) | Q(overrides__end__gt=now)
     )

@@ -2,13 +2,16 @@
 handover notes, the roster timeline; the dashboard's on-call line."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from escalation.engine import sweep_due_deadlines
 from escalation.models import HandoverNote, Override, RosterEvent, Rotation
+from escalation.roster.services import override_create
 from tests.conftest import NOW
 from tests.factories import IncidentFactory, make_rotation
 
@@ -317,3 +320,52 @@ def test_a_calendar_address_has_a_copy_button_and_stays_selectable(client, roste
     assert button is not None
     assert "Copy" in button.group(0)
     assert " hidden" in button.group(0)  # shown by the script, where it can copy
+
+
+def header_of(client) -> str:
+    body = client.get("/dashboard/").content.decode()
+    return re.search(r'id="oncall-header".*?</p>', body, re.S).group(0)
+
+
+def test_the_dashboard_header_is_worked_out_once_a_minute(client, rostered, lead):
+    client.force_login(lead)
+    client.get("/dashboard/")
+    with CaptureQueriesContext(connection) as first:
+        client.get("/dashboard/")  # the roster's answer as kept
+    clock_queries = [q for q in first.captured_queries if "escalation_rotation" in q["sql"]]
+
+    assert clock_queries == []
+    assert "Engineer" in header_of(client)
+
+
+def test_the_dashboard_header_follows_a_handoff_within_a_minute(client, clock, rostered, lead):
+    client.force_login(lead)
+    handoff = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 30th 09:00 in Shanghai
+    clock.move_to(handoff - timedelta(seconds=30))
+    assert "Engineer" in header_of(client)
+
+    clock.move_to(handoff + timedelta(seconds=10))
+    assert "Engineer" in header_of(client)  # the answer of 40 s ago, kept
+
+    clock.move_to(handoff + timedelta(seconds=31))  # a minute after it was worked out
+    header = header_of(client)
+    assert "Onduty" in header
+    assert "Engineer" not in header
+
+
+def test_the_dashboard_header_shows_a_new_override_at_once(client, clock, rostered, lead, tester):
+    client.force_login(lead)
+    assert "Engineer" in header_of(client)
+
+    override_create(
+        actor=lead,
+        team=rostered,
+        layer="primary",
+        user=tester,
+        start=NOW - timedelta(minutes=5),
+        end=NOW + 2 * H,
+    )
+
+    header = header_of(client)
+    assert "Tester" in header
+    assert "Engineer" not in header
