@@ -110,7 +110,7 @@ def viewer_on_call(user, now: datetime) -> list[tuple[Team, list[tuple[str, obje
     if not ids:
         return []
     newest = RosterEvent.objects.filter(team_id__in=ids).aggregate(n=Max("id"))["n"]
-    key = f"oncall-header:{ids}:{newest}"
+    key = f"oncall-header:{','.join(map(str, ids))}:{newest}"
     kept = cache.get(key)
     if kept is not None and kept[0] <= now < kept[1]:
         return kept[2]
