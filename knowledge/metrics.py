@@ -61,7 +61,7 @@ from escalation.models import Clock, Notice
 from escalation.sla import all_windows
 from incidents import figures, rules, selectors
 from incidents.figures import Figures, site_zone
-from incidents.models import OPEN_STATES, Severity, State, UserFeedback
+from incidents.models import OPEN_STATES, IncidentFigures, Severity, State, UserFeedback
 from knowledge.models import ActionItem, PostMortem, RootCause
 
 logger = logging.getLogger(__name__)
@@ -199,21 +199,8 @@ def date_range_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-FIELDS = (
-    "pk",
-    "severity",
-    "state",
-    "received_at",
-    "acknowledged_at",
-    "restored_at",
-    "respond_by",
-    "resolve_by",
-    "reopen_count",
-    "verification_count",
-    "failed_verification_count",
-    "respond_sla",
-    "resolve_sla",
-)
+# The fields the figures read (incidents.figures' snapshot, without the team).
+FIELDS = tuple(f for f in figures.SNAPSHOT_FIELDS if f != "team_id")
 
 
 RECURRENCE_WINDOW = timedelta(days=7)
@@ -497,21 +484,7 @@ GROUP BY 1, 2, 3, 4
 """
 
 # The columns of _LIVE_SQL's first part after the count and the cancelled.
-_LIVE_COUNTS = (
-    "respond_hits",
-    "respond_decided",
-    "resolve_hits",
-    "resolve_decided",
-    "respond_wall_hits",
-    "respond_wall_decided",
-    "resolve_wall_hits",
-    "resolve_wall_decided",
-    "update_hits",
-    "update_decided",
-    "verified",
-    "failed_verification",
-    "reopened",
-)
+_LIVE_COUNTS = IncidentFigures.COUNTS[2:]
 
 
 def _add_live_in_sql(kept: dict, population, windows, now) -> int:
