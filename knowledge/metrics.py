@@ -269,11 +269,10 @@ def compute_exact(*, user, start: date, end: date, team=None, now: datetime) -> 
     """compute() from the incidents' rows alone, exact: the reference (and the way
     while the kept figures were counted with old SLA windows)."""
     population = _population(user=user, start=start, end=end, team=team)
-    ids = population.exclude(state=State.CANCELLED).values("pk")
     if connection.vendor == "postgresql":
         figures_ = _figures_in_sql(population, now)
     else:
-        figures_ = _figures_in_python(population, ids, now)
+        figures_ = _figures_in_python(population, now)
     return _with_the_rest(population, figures_, start=start, end=end, team=team, now=now)
 
 
@@ -524,15 +523,9 @@ def _add_live_in_sql(kept: dict, population, windows, now) -> int:
     return cancelled
 
 
-def _figures_in_python(population, ids, now) -> dict:
+def _figures_in_python(population, now) -> dict:
     """The figures computed row by row (SQLite; the reference for _figures_in_sql)."""
-    rows = list(population.order_by().values_list(*FIELDS))
-    late_updates = set(
-        Notice.objects.filter(incident__in=ids, clock=Clock.UPDATE)
-        .values_list("incident_id", flat=True)
-        .distinct()
-    )
-    cancelled, cells = _cells(rows, late_updates, all_windows(), now)
+    cancelled, cells = _live_cells(population, all_windows(), now)
     by_level: dict[str, Cell] = defaultdict(Cell)
     total = Cell()
     for (_month, severity), cell in cells.items():
