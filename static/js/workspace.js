@@ -79,6 +79,13 @@
     }
   });
 
+  // A box opened before this script ran (a quick click while the page was still
+  // loading) had its toggle event go unheard: draw its form now.
+  Array.prototype.forEach.call(
+    document.querySelectorAll("details.action-box[open]"),
+    function (box) { load(box, false); }
+  );
+
   // Arriving at #form-<key> (a link from elsewhere): open that box.
   var match = /^#form-([a-z]+)$/.exec(window.location.hash);
   var arrived = match && boxFor(match[1]);

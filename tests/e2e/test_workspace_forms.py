@@ -49,3 +49,22 @@ def test_a_form_opens_and_posts_without_javascript(login_as, lead, owner):
     form.locator("textarea[name=text]").fill("Rolled back without scripts")
     form.get_by_role("button", name="Add entry").click()
     expect(page.locator("#log .timeline")).to_contain_text("Rolled back without scripts")
+
+
+def test_a_box_opened_before_the_script_ran_still_draws_its_form(login_as, lead, owner):
+    # A quick click while the page is still loading: the box opens before
+    # workspace.js listens for it, so the script must draw it when it starts.
+    incident = in_progress_incident(lead=lead, owner=owner)
+    page = login_as("owner")
+    held = []
+    page.route("**/js/workspace*.js", lambda route: held.append(route))
+    page.goto(f"/incidents/{incident.pk}/", wait_until="commit")
+    summary = page.locator("details[data-action=log] summary")
+    summary.click()
+    expect(page.locator("details[data-action=log]")).to_have_attribute("open", "")
+    assert len(held) == 1  # the script has not run yet
+    expect(page.locator("#form-log")).to_have_count(0)
+
+    held[0].continue_()
+
+    expect(page.locator("#form-log select[name=kind]")).to_be_visible()
