@@ -197,3 +197,14 @@ class SearchDocument(models.Model):
 
     def __str__(self):
         return f"{self.kind}:{self.object_id} {self.title}"
+
+
+class SearchIndexVersion(models.Model):
+    """One row whose `version` goes up in the transaction of every change to the
+    search documents (knowledge.search): a ranked page kept in the cache is used
+    only while the version it was ranked at is still the current one."""
+
+    version = models.PositiveBigIntegerField(_("version"), default=0)
+
+    def __str__(self):
+        return f"search index v{self.version}"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Max, Prefetch, Q
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
@@ -51,7 +52,7 @@ def rosters_for(teams, *, since: datetime | None = None) -> dict[int, arithmetic
     )
     overrides = list(
         Override.objects.filter(team_id__in=ids, end__gt=since)
-        .select_related("user", "created_by")
+        .select_related("user")  # who made one: the team page asks (views._attach_users)
         .order_by("id")
     )
     people = people_ids(ids)
@@ -79,20 +80,27 @@ def people_ids(team_ids) -> dict[int, set[int]]:
     """Team id → ids of its active members, tech leads and manager: who may be on
     call for it."""
     found: dict[int, set[int]] = {t: set() for t in team_ids}
-    # One round trip for the three relations (the sweep and every roster page ask).
-    members, leads = (
-        through.objects.filter(team_id__in=team_ids, user__is_active=True)
-        .order_by()
-        .values_list("team_id", "user_id")
-        for through in (Team.members.through, Team.tech_leads.through)
+    if not found:
+        return found
+    # One round trip for the three relations (the sweep and every roster page ask),
+    # written out: the ORM took a millisecond to build its union of three querysets,
+    # five times the statement's own time.
+    users = get_user_model()._meta.db_table
+    within = ", ".join(["%s"] * len(found))
+    parts = [
+        f"SELECT r.{f.m2m_column_name()}, r.{f.m2m_reverse_name()} FROM {f.m2m_db_table()} r "
+        f"JOIN {users} u ON u.id = r.{f.m2m_reverse_name()} "
+        f"WHERE u.is_active AND r.{f.m2m_column_name()} IN ({within})"
+        for f in (Team.members.field, Team.tech_leads.field)
+    ]
+    parts.append(
+        f"SELECT t.id, t.manager_id FROM {Team._meta.db_table} t "
+        f"JOIN {users} u ON u.id = t.manager_id WHERE u.is_active AND t.id IN ({within})"
     )
-    managers = (
-        Team.objects.filter(pk__in=team_ids, manager__is_active=True)
-        .order_by()
-        .values_list("pk", "manager_id")
-    )
-    for team_id, user_id in members.union(leads, managers, all=True):
-        found[team_id].add(user_id)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), list(found) * 3)  # nosec B608
+        for team_id, user_id in cursor.fetchall():
+            found[team_id].add(user_id)
     return found
 
 

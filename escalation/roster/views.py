@@ -2,16 +2,22 @@
 rotations, overrides, handover notes, timeline and calendar feeds; the feed itself."""
 
 from datetime import timedelta
+from functools import lru_cache
 
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,7 +26,7 @@ from escalation.calendars import zone as team_zone
 from escalation.roster import ical, selectors, services
 from escalation.roster.arithmetic import Roster, midnight
 from escalation.roster.forms import HandoverNoteForm, OverrideForm, RotationForm
-from escalation.roster.grid import day_grid
+from escalation.roster.grid import day_grid, rotations_html
 from escalation.roster.models import (
     CalendarFeed,
     HandoverNote,
@@ -38,7 +44,7 @@ MAX_GRID_WEEKS = 8
 
 
 def _team_or_404(user, slug: str) -> Team:
-    team = Team.objects.filter(slug=slug).select_related("manager").first()
+    team = Team.objects.filter(slug=slug).first()
     if team is None or not rules.sees_roster(user, team):
         raise Http404(_("No such team."))
     return team
@@ -75,6 +81,44 @@ def _new_override_form(user, team: Team, zone, now) -> OverrideForm:
             "end": start + timedelta(hours=13),
         },
     )
+
+
+def _attach_users(known: list, slots: list[tuple]) -> list:
+    """Give each (object, name) of `slots` its user `name` from the users `known`
+    (loaded already), the others from one query, which it answers: joining the user
+    table into the queries of the roster log, the notes and the overrides' makers
+    cost more than their rows."""
+    by_id = {u.pk: u for u in known}
+    missing = {getattr(obj, f"{name}_id") for obj, name in slots} - by_id.keys() - {None}
+    found = list(get_user_model().objects.filter(pk__in=missing)) if missing else []
+    by_id.update((u.pk, u) for u in found)
+    for obj, name in slots:
+        person = by_id.get(getattr(obj, f"{name}_id"))
+        if person is not None:
+            setattr(obj, name, person)
+    return found
+
+
+def _csrf_input(request) -> SafeString:
+    """What {% csrf_token %} writes, for the HTML written in Python (grid.py)."""
+    return format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+    )
+
+
+def _note_form_html(form: HandoverNoteForm) -> SafeString:
+    """The handover-note form as crispy lays it out; the empty one once per language
+    and layer (_blank_note_form)."""
+    if form.is_bound:
+        return as_crispy_form(form)
+    return _blank_note_form(get_language(), form.initial.get("layer", Layer.PRIMARY))
+
+
+@lru_cache(maxsize=64)
+def _blank_note_form(language: str, layer: str) -> SafeString:
+    # The same markup for every viewer (no value but the layer; the CSRF token is
+    # outside it): laid out by crispy on each view it took a tenth of the page's time.
+    return as_crispy_form(HandoverNoteForm(initial={"layer": layer}))
 
 
 @login_required
@@ -119,24 +163,34 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
     current, upcoming = _on_call_lines(roster, now)
     user = request.user
     on_call_layers = [s.layer for s in current if s.user.pk == user.pk]
-    may_note = bool(on_call_layers) or rules.edits_roster(user, team)
+    editable = rules.edits_roster(user, team)
+    may_note = bool(on_call_layers) or editable
     gap = (
         roster.first_gap(now, now + timedelta(hours=24))
         if any(r.layer == Layer.PRIMARY for r in roster.rotations)
         else None
     )
-    events = list(RosterEvent.objects.filter(team=team).select_related("actor")[:50])
+    if note_form is None:
+        note_form = HandoverNoteForm(
+            initial={"layer": on_call_layers[0] if on_call_layers else Layer.PRIMARY}
+        )
+    shows_notes = may_note or bool(note_form.errors)
+    events = list(RosterEvent.objects.filter(team=team)[:50])
+    notes = (
+        list(HandoverNote.objects.filter(team=team, notice__isnull=True).order_by("created_at"))
+        if shows_notes
+        else []
+    )
     # The people the roster loaded name most of them: a query only for the others.
     known = [u for users in roster.members.values() for u in users]
-    known += [o.user for o in roster.overrides] + [e.actor for e in events if e.actor]
+    known += [o.user for o in roster.overrides] + [user]
+    overrides = [o for o in roster.overrides if o.end > now]
+    slots = [(e, "actor") for e in events] + [(n, "author") for n in notes]
+    known += _attach_users(known, slots + [(o, "created_by") for o in overrides])
     names = selectors.people_names(events, known=known)
     for event in events:
         event.text = selectors.describe(event, names)
     with timezone.override(roster.zone):
-        if note_form is None:
-            note_form = HandoverNoteForm(
-                initial={"layer": on_call_layers[0] if on_call_layers else Layer.PRIMARY}
-            )
         feeds = selectors.feeds_of(user, team)
         context = {
             "team": team,
@@ -152,17 +206,22 @@ def _team_page(request, team: Team, *, override_form=None, note_form=None, statu
             + [str(d) for d in roster.double_duty(now, _grid_until(roster, now, weeks))],
             "gap": gap,
             "rotations": roster.rotations,
+            "rotations_html": rotations_html(
+                roster.rotations,
+                roster.members,
+                slug=team.slug,
+                csrf_input=_csrf_input(request) if editable else None,
+            ),
             "members": roster.members,
-            "overrides": [o for o in roster.overrides if o.end > now],
-            "editable": rules.edits_roster(user, team),
+            "overrides": overrides,
+            "editable": editable,
             "manages": rules.manages_roster(user, team),
             # Rendered when "Add an override" is opened (override_add), unless given.
             "override_form": override_form,
             "note_form": note_form,
+            "note_form_html": _note_form_html(note_form) if shows_notes else "",
             "may_note": may_note,
-            "pending_notes": HandoverNote.objects.filter(team=team, notice__isnull=True)
-            .select_related("author")
-            .order_by("created_at"),
+            "pending_notes": notes,
             "events": events,
             "team_feed": feeds.get(True),
             "my_feed": feeds.get(False),
