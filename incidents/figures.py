@@ -6,9 +6,10 @@ keep changing with "now" (a deadline passing counts as missed), so the metrics
 page computes those live and adds them to these rows.
 
 One row per (day received in the site's time zone, team, level) and one per
-(month, team, level), so a range reads whole months from month rows and only
-its partial months from day rows. Each holds the counts every figure needs and
-a histogram of each duration (MTTA, MTTR, in wall and in SLA time).
+(month, team, level), so a range reads whole months from month rows, and a
+month it cuts from its day rows in the range or from its month row less the
+day rows outside it (whichever is fewer). Each holds the counts every figure
+needs and a histogram of each duration (MTTA, MTTR, in wall and in SLA time).
 
 Precision: a percentile read from a histogram is within 1 minute or 5 % of the
 true value, whichever is larger, for durations up to a year (the median of an
@@ -31,6 +32,7 @@ the same rows cannot deadlock (as incidents.tallies).
 """
 
 import bisect
+import operator
 import zoneinfo
 from collections import namedtuple
 from datetime import date, datetime, timedelta
@@ -123,11 +125,13 @@ class Figures:
         for name in HISTOGRAMS:
             setattr(self, name, _sum(getattr(self, name), getattr(other, name)))
 
-    def add_row(self, values) -> None:
-        """Add a row of ROW_FIELDS' values (counts, then histograms)."""
+    def add_row(self, values, sign: int = 1) -> None:
+        """Add (sign -1: take off) a row of ROW_FIELDS' values (counts, then histograms)."""
         for name, value in zip(COUNTS, values, strict=False):
-            setattr(self, name, getattr(self, name) + value)
+            setattr(self, name, getattr(self, name) + sign * value)
         for name, value in zip(HISTOGRAMS, values[len(COUNTS) :], strict=True):
+            if sign < 0:
+                value = [-n for n in value]
             setattr(self, name, _sum(getattr(self, name), value))
 
     def add_value(self, histogram: str, minutes: float) -> None:
@@ -154,7 +158,7 @@ class Figures:
 def _sum(a: list[int], b: list[int]) -> list[int]:
     if len(a) < len(b):
         a, b = b, a
-    return [x + y for x, y in zip(a, b, strict=False)] + a[len(b) :]
+    return [*map(operator.add, a, b), *a[len(b) :]]
 
 
 def bump(counts: list[int], index: int, n: int) -> None:
@@ -179,37 +183,51 @@ def _at_rank(counts: list[int], rank: int) -> float:
 ROW_FIELDS = (*COUNTS, *HISTOGRAMS)
 
 
-def read(*, start: date, end: date, team_ids=None) -> tuple[dict, set]:
+def read(*, start: date, end: date, team_ids=None, today: date | None = None) -> tuple[dict, set]:
     """(month "YYYY-MM", severity) → Figures of the finished incidents received from
     `start` to `end` (site's zone) of `team_ids` (None: every team), and the set of
-    (severity, respond window, resolve window) the rows were counted with."""
-    months = []
+    (severity, respond window, resolve window) the rows were counted with.
+
+    Whole months are read from month rows. A month the range cuts is read from the
+    day rows inside the range, or from its month row less the day rows outside it,
+    whichever is fewer days to read (after `today` no incident was received).
+    Either way the counts are exact: a month row is the sum of its day rows."""
+    if start > end:
+        return {}, set()
+    day, month = IncidentFigures.Span.DAY, IncidentFigures.Span.MONTH
+    match = Q()
+    whole = set()  # the months read from their month row
     first = start.replace(day=1)
     while first <= end:
         following = (first + timedelta(days=32)).replace(day=1)
-        if first >= start and following - timedelta(days=1) <= end:
-            months.append(first)
+        last = following - timedelta(days=1)
+        lo, hi = max(start, first), min(end, last)
+        known = last if today is None else max(min(last, today), hi)
+        outside = (lo - first).days + (known - hi).days
+        if outside < (hi - lo).days + 1:
+            whole.add(first)
+            if lo > first:
+                match |= Q(span=day, start__gte=first, start__lt=lo)
+            if hi < last:  # (none after `today`, unless a clock was wrong)
+                match |= Q(span=day, start__gt=hi, start__lte=last)
+        else:
+            match |= Q(span=day, start__gte=lo, start__lte=hi)
         first = following
-    day = IncidentFigures.Span.DAY
-    if months:  # whole months, contiguous, and the days before and after them
-        after = (months[-1] + timedelta(days=32)).replace(day=1)
-        rows = IncidentFigures.objects.filter(
-            Q(span=IncidentFigures.Span.MONTH, start__in=months)
-            | Q(span=day, start__gte=start, start__lt=months[0])
-            | Q(span=day, start__gte=after, start__lte=end)
-        )
-    else:
-        rows = IncidentFigures.objects.filter(span=day, start__gte=start, start__lte=end)
+    if whole:
+        match |= Q(span=month, start__in=sorted(whole))
+    rows = IncidentFigures.objects.filter(match)
     if team_ids is not None:
         rows = rows.filter(team_id__in=team_ids)
     cells: dict[tuple[str, str], Figures] = {}
     windows = set()
-    fields = ("start", "severity", "respond_window", "resolve_window", *ROW_FIELDS)
-    for start_, severity, respond, resolve, *values in rows.order_by().values_list(*fields):
+    fields = ("span", "start", "severity", "respond_window", "resolve_window", *ROW_FIELDS)
+    for span, start_, severity, respond, resolve, *values in rows.order_by().values_list(*fields):
         key = (f"{start_.year:04d}-{start_.month:02d}", severity)
         if key not in cells:
             cells[key] = Figures()
-        cells[key].add_row(values)
+        # A day row read with its month's row is outside the range: taken off.
+        off = span == day and start_.replace(day=1) in whole
+        cells[key].add_row(values, -1 if off else 1)
         windows.add((severity, respond, resolve))
     return cells, windows
 

@@ -22,7 +22,7 @@ from incidents import selectors as incident_selectors
 from incidents.models import State
 from incidents.views import archive_query
 from incidents.workflow import Action, allowed_in_state
-from knowledge import charts, exports, metrics, search, selectors, services
+from knowledge import charts, exports, metrics, metrics_tables, search, selectors, services
 from knowledge.forms import ActionItemForm, ArticleForm, MetricsFilter, PostMortemForm, SearchForm
 from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, SearchDocument
 
@@ -370,6 +370,13 @@ def metrics_page(request):
             "feedback": feedback,
             "count_chart": count_chart,
             "mttr_chart": mttr_chart,
+            "tables": {
+                "by_level": metrics_tables.level_rows(result),
+                "sla": metrics_tables.sla_rows(result),
+                "by_month": metrics_tables.month_rows(result),
+                "feedback_by_level": metrics_tables.feedback_level_rows(feedback),
+                "feedback_by_month": metrics_tables.feedback_month_rows(feedback),
+            },
             "query": request.GET.urlencode(),
         },
     )

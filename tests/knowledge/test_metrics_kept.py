@@ -297,3 +297,49 @@ def test_it_leaves_an_open_incident_out_of_the_kept_rows(population):
     kept = sum(IncidentFigures.objects.filter(span="day").values_list("count", flat=True))
     cancelled = sum(IncidentFigures.objects.filter(span="day").values_list("cancelled", flat=True))
     assert kept + cancelled == len(population) - len(open_ones)
+
+
+def _day_rows_only(start: date, end: date) -> dict:
+    """The reference for figures.read: every day row of the range, added up."""
+    cells: dict = {}
+    fields = ("start", "severity", *figures.ROW_FIELDS)
+    rows = IncidentFigures.objects.filter(span="day", start__gte=start, start__lte=end)
+    for start_, severity, *values in rows.values_list(*fields):
+        cells.setdefault((f"{start_:%Y-%m}", severity), figures.Figures()).add_row(values)
+    return cells
+
+
+def _plain(cells: dict) -> dict:
+    """Figures as comparable values, trailing zeros of the histograms left out."""
+    out = {}
+    for key, cell in cells.items():
+        counts = tuple(getattr(cell, n) for n in figures.COUNTS)
+        hists = []
+        for name in figures.HISTOGRAMS:
+            values = list(getattr(cell, name))
+            while values and not values[-1]:
+                values.pop()
+            hists.append(tuple(values))
+        if any(counts) or any(hists):
+            out[key] = (counts, tuple(hists))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "today"),
+    [
+        (date(2026, 10, 25), date(2026, 11, 10), None),
+        (date(2026, 10, 2), date(2026, 11, 26), date(2026, 11, 26)),  # month less a day
+        (date(2026, 10, 21), date(2026, 11, 29), date(2026, 11, 26)),
+        (date(2026, 10, 31), date(2026, 10, 31), date(2026, 11, 26)),
+        (date(2026, 11, 1), date(2026, 11, 22), date(2026, 11, 26)),  # less 11-24
+        (date(2026, 11, 1), date(2026, 11, 25), date(2026, 11, 20)),  # a clock behind
+        (date(2026, 11, 2), date(2026, 10, 1), None),  # empty
+    ],
+)
+def test_it_reads_a_cut_month_from_its_month_row_less_the_days_outside(
+    population, start, end, today
+):
+    cells, _windows = figures.read(start=start, end=end, today=today)
+
+    assert _plain(cells) == _plain(_day_rows_only(start, end))
