@@ -6,7 +6,13 @@ def display_name(user, empty: str = "—") -> str:
     `empty` when there is no person (monitoring filed it, nobody owns it)."""
     if user is None:
         return empty
-    return user.get_full_name().strip() or user.username
+    return name_of(user.first_name, user.last_name, user.username)
+
+
+def name_of(first_name: str, last_name: str, username: str) -> str:
+    """A person's name from their columns (Django's get_full_name, else the
+    username): display_name, and list rows read with .values()."""
+    return f"{first_name} {last_name}".strip() or username
 
 
 def display_names(users, empty: str = "—") -> str:

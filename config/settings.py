@@ -390,8 +390,8 @@ CACHES = {
     # carry the incident's version, so nothing is ever stale, only unused. Room for
     # every open incident's row in both languages and several viewers' permissions.
     "fragments": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "fragments",
+        # Not pickled, so only for values nobody changes once stored.
+        "BACKEND": "common.memory_cache.MemoryCache",
         "OPTIONS": {"MAX_ENTRIES": 50_000},
     },
     STATUS_THROTTLE_CACHE: {

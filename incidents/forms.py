@@ -9,6 +9,7 @@ is refused as stale (the view shows a conflict and keeps the typed text).
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
@@ -581,6 +582,15 @@ class DashboardFilter(forms.Form):
         self.fields["team"].empty_label = _("All teams")
         self.fields["state"].choices = [("", _("All states")), *states]
         _small_widgets(self)
+
+    @cached_property
+    def team_choices(self) -> tuple[tuple[str, str], ...]:
+        """The teams offered as (slug, name), read once: the team list then draws
+        from them, and the dashboard keeps its drawn filters by them."""
+        field = self.fields["team"]
+        pairs = tuple(field.queryset.values_list("slug", "name"))
+        field.widget.choices = [("", field.empty_label), *pairs]
+        return pairs
 
     def filter_kwargs(self) -> dict:
         """The chosen filters as selectors.filter_incidents' arguments; none when

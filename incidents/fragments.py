@@ -23,8 +23,6 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timeuntil
 
-from common.people import display_name
-
 CACHE = "fragments"
 # Kept a day past their last use at most; a row whose incident moved on is never
 # asked for again.
@@ -43,17 +41,17 @@ class CountdownLater(datetime):
         return cls.combine(now.date(), now.timetz())
 
 
-def _key(kind: str, incident, depends) -> str:
-    owner = incident.owner
+def _key(kind: str, row, depends) -> str:
     parts = (
         kind,
-        incident.pk,
-        incident.version,
-        incident.updated_at,  # with the version: a database restored under a running process
+        row.pk,
+        row.version,
+        row.updated_at,  # with the version: a database restored under a running process
         translation.get_language(),
         timezone.get_current_timezone_name(),
-        incident.team.name if incident.team_id else "",
-        (incident.owner_id, display_name(owner)) if owner is not None else None,
+        row.team_name,
+        row.owner_id,
+        row.owner_name,
         depends,
     )
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
@@ -87,26 +85,50 @@ def _join(parts: tuple, now) -> str:
     return "".join(out)
 
 
-def rows(kind: str, template: str, items, *, now, depends, context=None) -> list[str]:
-    """The HTML of each of `items` (incidents) rendered by `template` with
-    `incident` and `now` in its context (and `context`), from the cache when its
-    key is there. `extra(incident)` gives what else the row depends on (what the
-    viewer may do, which clocks are late, …): it goes into the key."""
+def rows(kind: str, template: str, items, *, now, depends, load, context=None) -> list[str]:
+    """The HTML of each of `items` (selectors.Row) rendered by `template` with
+    `row`, its `incident` and `now` in its context (and `context`), from the
+    cache when its key is there. `depends(row)` gives what else the row depends
+    on (what the viewer may do, which clocks are late, …): it goes into the key.
+    `load(pks)` reads the incidents of the rows not cached ({pk: Incident})."""
     cache = caches[CACHE]
-    keys = [_key(kind, incident, depends(incident)) for incident in items]
+    keys = [_key(kind, row, depends(row)) for row in items]
     found = cache.get_many(keys)
-    missing = {}
-    compiled = None
-    for key, incident in zip(keys, items, strict=True):
-        if key in found:
-            continue
-        compiled = compiled or get_template(template)
-        values = {**(context or {}), "incident": incident}
-        parts = _split(compiled.render({**values, "now": CountdownLater.of(now)}))
-        if parts is None:
-            found[key] = (compiled.render({**values, "now": now}),)
-        else:
-            found[key] = missing[key] = parts
-    if missing:
-        cache.set_many(missing, TIMEOUT)
+    todo = [(key, row) for key, row in zip(keys, items, strict=True) if key not in found]
+    if todo:
+        incidents = load([row.pk for _k, row in todo])
+        compiled = get_template(template)
+        missing = {}
+        for key, row in todo:
+            incident = incidents.get(row.pk)
+            if incident is None:  # deleted since its row was read
+                found[key] = ("",)
+                continue
+            values = {**(context or {}), "row": row, "incident": incident}
+            parts = _split(compiled.render({**values, "now": CountdownLater.of(now)}))
+            if parts is None:
+                found[key] = (compiled.render({**values, "now": now}),)
+                continue
+            found[key] = parts
+            # Written between the row's read and this one: shown, not kept under
+            # the older version's key.
+            if (incident.version, incident.updated_at) == (row.version, row.updated_at):
+                missing[key] = parts
+        if missing:
+            cache.set_many(missing, TIMEOUT)
     return [mark_safe(_join(found[key], now)) for key in keys]  # nosec B308 B703: rendered HTML
+
+
+def once(kind: str, depends, render) -> str:
+    """HTML that is the same for every page showing it (a filter form): kept under
+    `depends` (everything it is drawn from) and the language, drawn by `render()`
+    when it is not there yet."""
+    parts = (kind, translation.get_language(), timezone.get_current_timezone_name(), depends)
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    key = f"{kind}:{digest}"
+    cache = caches[CACHE]
+    html = cache.get(key)
+    if html is None:
+        html = str(render())
+        cache.set(key, html, TIMEOUT)
+    return mark_safe(html)  # nosec B308 B703: rendered HTML

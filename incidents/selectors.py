@@ -1,15 +1,16 @@
 """Reads: what a user sees, with the joins a list page needs."""
 
 from collections.abc import Collection
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 
-from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
-from django.db.models.functions import Least
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common import clock
+from common.people import name_of
 from incidents import rules, tallies
 from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident, State, Team
 from incidents.workflow import Action
@@ -93,29 +94,6 @@ def _tallied(*, user, queryset, team_ids, states, severities) -> int:
     return total
 
 
-# A deadline far in the future: "this clock is not running" when ordering by urgency.
-_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def _running(condition: Q, field: str):
-    return Case(When(condition, then=F(field)), default=Value(_NEVER))
-
-
-def most_urgent_deadline():
-    """SQL for the earliest deadline among the incident's running clocks (a pause
-    holds the resolve and update clocks, as in overdue_q)."""
-    held = Q(paused_at__isnull=False)
-    return Least(
-        _running(Q(acknowledged_at__isnull=True), "respond_by"),
-        _running(Q(restored_at__isnull=True) & ~held, "resolve_by"),
-        _running(
-            Q(state__in=UPDATE_CLOCK_STATES, next_update_by__isnull=False) & ~held,
-            "next_update_by",
-        ),
-        output_field=DateTimeField(),
-    )
-
-
 def overdue_q(now) -> Q:
     """Incidents with at least one running clock past its deadline at `now`.
 
@@ -178,8 +156,28 @@ def filter_incidents(
     return queryset
 
 
-# What a dashboard row shows, orders and decides by (its cache key, late clocks,
-# quick actions: incidents/fragments.py, views.dashboard); not the long texts.
+class Row(SimpleNamespace):
+    """A list row as plain values: what its cached HTML is keyed by and what the
+    page decides by (incidents/fragments.py), without building an Incident, its
+    team and its owner for it. Rows whose HTML is not cached yet are read in full
+    (dashboard_incidents_by_pk, archive_incidents_by_pk) and rendered once."""
+
+
+# What decides a dashboard row beside its key: the late clocks and quick actions
+# (views.dashboard); the ETag of the 30-second refresh.
+DASHBOARD_ROW_VALUES = (
+    "state",
+    "severity",
+    "team_id",
+    "acknowledged_at",
+    "restored_at",
+    "respond_by",
+    "resolve_by",
+    "next_update_by",
+    "paused_at",
+)
+
+# What a dashboard row shows; not the long texts.
 DASHBOARD_ROW_FIELDS = (
     "number",
     "title",
@@ -204,22 +202,45 @@ DASHBOARD_ROW_FIELDS = (
 )
 
 
-def dashboard_rows(queryset: QuerySet[Incident], limit: int) -> list[Incident]:
-    """The first `limit` incidents of `queryset` (dashboard_incidents, filtered).
+def list_rows(ids: list[int], values: tuple[str, ...] = ()) -> list[Row]:
+    """The incidents `ids` as Rows in that order: the key of their cached HTML
+    (pk, version, updated_at, the team's name, the owner's id and name) and
+    `values`, in one narrow query."""
+    head = ("pk", "version", "updated_at", "owner_id", *values)
+    by_pk = {}
+    for *read, team, username, first, last in (
+        Incident.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list(
+            *head, "team__name", "owner__username", "owner__first_name", "owner__last_name"
+        )
+    ):
+        row = Row(**dict(zip(head, read, strict=True)))
+        row.team_name = team or ""
+        row.owner_name = None if username is None else name_of(first, last, username)
+        by_pk[row.pk] = row
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def dashboard_rows(queryset: QuerySet[Incident], limit: int) -> list[Row]:
+    """The first `limit` incidents of `queryset` (dashboard_incidents, filtered), as Rows.
 
     Their ids in the dashboard's order first, then those rows: sorting 2,000 open
     incidents' ids is a narrow sort, where sorting the rows themselves carried
     every column through it (6 ms of 12 at 100k incidents).
     """
-    ids = list(queryset.values_list("pk", flat=True)[:limit])
-    found = (
-        Incident.objects.filter(pk__in=ids)
+    return list_rows(list(queryset.values_list("pk", flat=True)[:limit]), DASHBOARD_ROW_VALUES)
+
+
+def dashboard_incidents_by_pk(pks: Collection[int]) -> dict[int, Incident]:
+    """The incidents `pks` with what a dashboard row shows (rows not cached yet)."""
+    return (
+        Incident.objects.filter(pk__in=pks)
         .select_related("team", "owner")
         .only(*DASHBOARD_ROW_FIELDS)
         .order_by()
         .in_bulk()
     )
-    return [found[pk] for pk in ids if pk in found]
 
 
 def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incident]:
@@ -230,17 +251,16 @@ def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incide
     acknowledged yet; the order is SQL, so the page stays one query however many.
     """
     now = now or clock.now()
-    late = Q(urgent_at__lt=now)
+    late = Q(earliest_due__lt=now)
     return (
         incident_list(user=user, open_only=True)
         .select_related(None)  # the ids first: dashboard_rows
-        .annotate(urgent_at=most_urgent_deadline())
         .annotate(
             overdue_rank=Case(When(late, then=Value(0)), default=Value(1)),
             # Levels sort as text ("P0" < "P3"); among the rest the level does not count.
             overdue_level=Case(When(late, then=F("severity")), default=Value("")),
         )
-        .order_by("overdue_rank", "overdue_level", "urgent_at", "received_at", "id")
+        .order_by("overdue_rank", "overdue_level", "earliest_due", "received_at", "id")
     )
 
 
@@ -256,8 +276,7 @@ def my_work(*, user) -> QuerySet[Incident]:
         Incident.objects.filter(Q(owner=user) | Q(helpers=user), state__in=OPEN_STATES)
         .distinct()
         .select_related("team", "owner")
-        .annotate(urgent_at=most_urgent_deadline())
-        .order_by("urgent_at", "id")
+        .order_by("earliest_due", "id")
     )
 
 
@@ -324,23 +343,26 @@ ARCHIVE_ROW_FIELDS = (
 )
 
 
-def archive_rows(queryset: QuerySet[Incident], start: int, stop: int) -> list[Incident]:
-    """The incidents at positions [start, stop) of `queryset` (archive_search).
+def archive_rows(queryset: QuerySet[Incident], start: int, stop: int) -> list[Row]:
+    """The incidents at positions [start, stop) of `queryset` (archive_search), as Rows.
 
     Their ids first, then those rows: the deep page's OFFSET walks ids alone
     instead of joined, full-width rows (page 20 read 1,000 joined rows to show 50).
     """
     if stop <= start:
         return []
-    ids = list(queryset.values_list("pk", flat=True)[start:stop])
-    found = (
-        Incident.objects.filter(pk__in=ids)
+    return list_rows(list(queryset.values_list("pk", flat=True)[start:stop]))
+
+
+def archive_incidents_by_pk(pks: Collection[int]) -> dict[int, Incident]:
+    """The incidents `pks` with what an archive row shows (rows not cached yet)."""
+    return (
+        Incident.objects.filter(pk__in=pks)
         .select_related("team", "owner")
         .only(*ARCHIVE_ROW_FIELDS)
         .order_by()
         .in_bulk()
     )
-    return [found[pk] for pk in ids if pk in found]
 
 
 def archive_total(

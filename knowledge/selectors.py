@@ -90,7 +90,17 @@ def overdue_action_items(*, user, now, limit: int = 20) -> list[ActionItem]:
     if not ctx.sees_all:
         qs = qs.filter(postmortem__incident__team_id__in=ctx.led_team_ids)
     return list(
-        qs.select_related("owner", "postmortem__incident").order_by("due_date", "id")[:limit]
+        qs.select_related("owner", "postmortem__incident")
+        # What the dashboard's list shows: not two wide rows per item.
+        .only(
+            "text",
+            "due_date",
+            "postmortem__incident__number",
+            "owner__username",
+            "owner__first_name",
+            "owner__last_name",
+        )
+        .order_by("due_date", "id")[:limit]
     )
 
 

@@ -80,15 +80,17 @@ def windows_visible_to(user) -> QuerySet:
     return qs.filter(team_id__in=ctx.team_ids)
 
 
-def upcoming(*, team_ids, since: datetime, until: datetime) -> list[tuple]:
+def upcoming(*, team_ids, since: datetime, until: datetime, services: bool = True) -> list[tuple]:
     """(window, start, end) of every occurrence overlapping [since, until) of the
-    teams' windows, in order of start — what a calendar shows."""
+    teams' windows, in order of start — what a calendar shows (with each window's
+    services read too, unless `services` is False)."""
     windows = (
         MaintenanceWindow.objects.filter(team_id__in=list(team_ids), starts_at__lt=until)
         .filter(~Q(recurrence="") | Q(ends_at__gt=since))
         .select_related("team")
-        .prefetch_related("services")
     )
+    if services:
+        windows = windows.prefetch_related("services")
     rows = []
     for window in windows:
         for start, end in iter_occurrences(window, since, until):

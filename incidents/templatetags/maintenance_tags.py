@@ -1,8 +1,8 @@
 """`{% maintenance_banner %}`: the dashboard's notice of maintenance in progress
 on the user's teams, and of the next window starting within 24 hours.
 
-Two queries (the teams' windows of the next day, their services: the selector's
-prefetch), none for a user in no team.
+One query (the teams' windows of the next day; the banner names no services),
+none for a user in no team.
 """
 
 from datetime import timedelta
@@ -28,7 +28,7 @@ def maintenance_banner(context):
     if not team_ids:
         return {"running": [], "next": None}
     now = clock.now()
-    rows = upcoming(team_ids=team_ids, since=now, until=now + AHEAD)
+    rows = upcoming(team_ids=team_ids, since=now, until=now + AHEAD, services=False)
     running, seen = [], set()
     for window, start, end in rows:
         if start <= now < end and window.pk not in seen:

@@ -80,6 +80,7 @@ NOT_IN_DUMP = {
     "SignatureSeen",
     "IncidentTally",
     "IncidentFigures",
+    "SearchIndexVersion",
     "IncidentSequence",
     "SearchDocument",
     # Duty rosters: team set-up, not incident history (EXCLUDED says so).

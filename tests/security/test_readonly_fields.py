@@ -71,6 +71,8 @@ VALUES = {
     "recurrence_of_id": 999_999,
     "maintenance_window": 999_999,
     "maintenance_window_id": 999_999,
+    # Worked out by the database from the deadlines.
+    "earliest_due": FAR,
 }
 
 
