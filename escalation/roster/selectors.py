@@ -88,13 +88,13 @@ def people_ids(team_ids) -> dict[int, set[int]]:
     users = get_user_model()._meta.db_table
     within = ", ".join(["%s"] * len(found))
     parts = [
-        f"SELECT r.{f.m2m_column_name()}, r.{f.m2m_reverse_name()} FROM {f.m2m_db_table()} r "
+        f"SELECT r.{f.m2m_column_name()}, r.{f.m2m_reverse_name()} FROM {f.m2m_db_table()} r "  # nosec B608: table and column names from the models
         f"JOIN {users} u ON u.id = r.{f.m2m_reverse_name()} "
         f"WHERE u.is_active AND r.{f.m2m_column_name()} IN ({within})"
         for f in (Team.members.field, Team.tech_leads.field)
     ]
     parts.append(
-        f"SELECT t.id, t.manager_id FROM {Team._meta.db_table} t "
+        f"SELECT t.id, t.manager_id FROM {Team._meta.db_table} t "  # nosec B608: table names from the models
         f"JOIN {users} u ON u.id = t.manager_id WHERE u.is_active AND t.id IN ({within})"
     )
     with connection.cursor() as cursor:
