@@ -264,10 +264,24 @@ def dashboard_incidents(*, user, now: datetime | None = None) -> QuerySet[Incide
     )
 
 
-def open_counts(queryset) -> dict[tuple[str, str], int]:
-    """(severity, state) → number of incidents, in one GROUP BY."""
-    rows = queryset.order_by().values_list("severity", "state").annotate(n=Count("id"))
-    return {(severity, state): n for severity, state, n in rows}
+def open_counts(*, user, teams: Collection[Team] = ()) -> dict[tuple[str, str], int]:
+    """(severity, state) → how many open incidents the user sees (of `teams`, if
+    given): from the exact tallies (a few rows, where counting grouped 2,000 open
+    incidents), plus the user's work on other teams' incidents."""
+    ctx = rules.context(user)
+    team_ids = {team.pk for team in teams} or None
+    if not ctx.sees_all:
+        team_ids = set(ctx.team_ids) if team_ids is None else team_ids & set(ctx.team_ids)
+    counts = tallies.by_severity_and_state(team_ids=team_ids, states=OPEN_STATES)
+    elsewhere = [] if ctx.sees_all else rules.cross_team_work(user)
+    if elsewhere:
+        extra = Incident.objects.filter(pk__in=elsewhere, state__in=OPEN_STATES)
+        if teams:
+            extra = extra.filter(team__in=teams)
+        grouped = extra.order_by().values_list("severity", "state").annotate(n=Count("id"))
+        for severity, state, n in grouped:
+            counts[(severity, state)] = counts.get((severity, state), 0) + n
+    return counts
 
 
 def my_work(*, user) -> QuerySet[Incident]:

@@ -49,6 +49,19 @@ def total(*, team_ids=None, states=None, severities=None) -> int:
     return qs.aggregate(n=Sum("count"))["n"] or 0
 
 
+def by_severity_and_state(*, team_ids=None, states=None) -> dict[tuple[str, str], int]:
+    """(severity, state) → count, of `team_ids` (None: every team) in `states`."""
+    qs = IncidentTally.objects.filter(count__gt=0)
+    if team_ids is not None:
+        qs = qs.filter(team_id__in=team_ids)
+    if states:
+        qs = qs.filter(state__in=states)
+    counts: dict[tuple[str, str], int] = {}
+    for severity, state, n in qs.values_list("severity", "state", "count"):
+        counts[(severity, state)] = counts.get((severity, state), 0) + n
+    return counts
+
+
 @transaction.atomic
 def rebuild() -> int:
     """Recount everything from the incidents; returns how many counters were written."""

@@ -93,6 +93,25 @@ def test_it_counts_by_level_and_state(signed_in, lead):
     assert "Acknowledged · 1" in body
 
 
+def test_it_counts_the_work_on_other_teams_incidents_too(signed_in, lead, owner, pay_engineer):
+    # The counts come from the tallies of the viewer's teams plus their cross-team work.
+    IncidentFactory(actor=pay_engineer, severity="P1")
+    assigned_incident(lead=lead, owner=owner, helpers=[pay_engineer], severity="P0")
+    new_incident(reporter=lead, severity="P0")  # Platform's, not theirs to see
+    client = signed_in(pay_engineer)
+
+    body = client.get("/dashboard/").content.decode()
+    assert len(rows(body)) == 2
+    assert "P0 · 1" in body
+    assert "P1 · 1" in body
+    assert "Assigned · 1" in body
+    assert "open · 2" in body
+
+    only_payments = client.get("/dashboard/?team=payments").content.decode()
+    assert "P0 · 0" in only_payments
+    assert "open · 1" in only_payments
+
+
 def test_it_offers_quick_actions_only_to_tech_leads(signed_in, lead, engineer, owner):
     new = new_incident(reporter=lead)
     acked = acknowledged_incident(lead=lead)
