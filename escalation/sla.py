@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from common import sql
 from escalation.calendars import ALWAYS, WorkingTime, zone
 from escalation.models import BusinessCalendar, CalendarDay, SlaPolicy, WorkingHours
 
@@ -71,8 +72,13 @@ def all_windows() -> dict[str, Windows]:
 
 
 def business_hours_levels() -> frozenset[str]:
-    """The levels whose clocks run on a business calendar (one query)."""
-    return frozenset(SlaPolicy.objects.exclude(calendar=None).values_list("severity", flat=True))
+    """The levels whose clocks run on a business calendar (one query, written out:
+    every dashboard asks)."""
+    found = sql.rows(
+        f"SELECT {sql.column(SlaPolicy, 'severity')} FROM {sql.table(SlaPolicy)} "  # nosec B608
+        f"WHERE {sql.column(SlaPolicy, 'calendar')} IS NOT NULL"
+    )
+    return frozenset(severity for (severity,) in found)
 
 
 def working_time(calendar_id: int | None, time_zone: str = ""):

@@ -336,7 +336,7 @@ def dashboard(request):
             for value, label in open_states
         ],
         total=sum(counts.values()),
-        pending_alerts=alert_selectors.pending_alerts(user=user).exists(),
+        pending_alerts=alert_selectors.any_pending_alerts(user=user),
         overdue_actions=knowledge_selectors.overdue_action_items(user=user, now=now),
         on_call=viewer_on_call(user, now),
         # Administrators only: the check is theirs to act on, and nobody else pays its query.

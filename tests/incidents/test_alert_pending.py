@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from incidents.alerts import selectors as alert_selectors
 from incidents.models import Alert, Incident
 from tests.factories import TeamFactory, UserFactory
 from tests.incidents.alert_helpers import am, firing, integration, receive, resolved
@@ -127,3 +128,19 @@ def test_its_page_hides_other_teams_alerts(clock, client):
 
     assert page.status_code == 200
     assert "secret-fp" not in page.content.decode()
+
+
+def test_the_dashboard_says_alerts_are_waiting_to_the_teams_that_see_them(
+    client, source, lead, manager, pay_lead
+):
+    link = 'id="pending-alerts-link"'
+    client.force_login(lead)
+    assert link not in client.get("/dashboard/").content.decode()
+
+    receive(source, am("Db", firing("a")))  # Platform's integration: 1 of 3 firings
+
+    for user, sees in ((lead, True), (manager, True), (pay_lead, False)):
+        client.force_login(user)
+        assert (link in client.get("/dashboard/").content.decode()) is sees, user
+        assert alert_selectors.any_pending_alerts(user=user) is sees
+        assert alert_selectors.pending_alerts(user=user).exists() is sees

@@ -1,0 +1,28 @@
+"""Small statements written out, for the few reads every page makes.
+
+The ORM spends several times a trivial statement's own database time composing
+it (about 0.2 ms against 0.03 ms for "which levels keep business hours"); the
+dashboard asked five such questions per view. Table and column names come from
+the models, values are always parameters.
+"""
+
+from django.db import connection
+
+
+def table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def column(model, field: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
+def among(values) -> str:
+    """Placeholders for `IN (…)` of `values` (at least one)."""
+    return ", ".join(["%s"] * len(values))
+
+
+def rows(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
