@@ -22,6 +22,11 @@ def among(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def moment(value):
+    """A datetime as a parameter, the way the ORM passes it (SQLite keeps UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def rows(sql: str, params=()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))

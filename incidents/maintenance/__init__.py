@@ -16,6 +16,7 @@ from incidents.maintenance.schedule import (
 )
 from incidents.maintenance.selectors import (
     active_windows,
+    any_upcoming,
     upcoming,
     window_matching,
     windows_visible_to,
@@ -23,6 +24,7 @@ from incidents.maintenance.selectors import (
 
 __all__ = [
     "active_windows",
+    "any_upcoming",
     "current_occurrence",
     "is_active",
     "next_occurrences",

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from django.db.models import Q, QuerySet
 
+from common import sql
 from incidents import rules
 from incidents.maintenance.schedule import is_active, iter_occurrences
 from incidents.models import MaintenanceWindow
@@ -78,6 +79,21 @@ def windows_visible_to(user) -> QuerySet:
     if ctx.sees_all:
         return qs
     return qs.filter(team_id__in=ctx.team_ids)
+
+
+def any_upcoming(*, team_ids, since: datetime, until: datetime) -> bool:
+    """Whether upcoming() has any window to read: written out, because the
+    dashboard's banner asks on every view and most teams have none."""
+    if not team_ids:
+        return False
+    w = MaintenanceWindow
+    found = sql.rows(
+        f"SELECT 1 FROM {sql.table(w)} WHERE {sql.column(w, 'team')} IN ({sql.among(team_ids)}) "  # nosec B608
+        f"AND {sql.column(w, 'starts_at')} < %s "
+        f"AND ({sql.column(w, 'recurrence')} <> '' OR {sql.column(w, 'ends_at')} > %s) LIMIT 1",
+        [*sorted(team_ids), sql.moment(until), sql.moment(since)],
+    )
+    return bool(found)
 
 
 def upcoming(*, team_ids, since: datetime, until: datetime, services: bool = True) -> list[tuple]:

@@ -1,8 +1,9 @@
 """`{% maintenance_banner %}`: the dashboard's notice of maintenance in progress
 on the user's teams, and of the next window starting within 24 hours.
 
-One query (the teams' windows of the next day; the banner names no services),
-none for a user in no team.
+One small query when the teams have no window in the next day (most views),
+two when they have (those windows; the banner names no services), none for a
+user in no team.
 """
 
 from datetime import timedelta
@@ -11,7 +12,7 @@ from django import template
 
 from common import clock
 from incidents import rules
-from incidents.maintenance import upcoming
+from incidents.maintenance import any_upcoming, upcoming
 
 register = template.Library()
 
@@ -28,6 +29,8 @@ def maintenance_banner(context):
     if not team_ids:
         return {"running": [], "next": None}
     now = clock.now()
+    if not any_upcoming(team_ids=team_ids, since=now, until=now + AHEAD):
+        return {"running": [], "next": None}
     rows = upcoming(team_ids=team_ids, since=now, until=now + AHEAD, services=False)
     running, seen = [], set()
     for window, start, end in rows:

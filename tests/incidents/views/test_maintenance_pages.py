@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from django.utils.translation import gettext
 
-from incidents.maintenance import services
+from incidents.maintenance import any_upcoming, services, upcoming
 from incidents.models import Alert, AlertIntegration, MaintenanceWindow, Service, UserProfile
 from tests.conftest import NOW
 from tests.factories import new_incident
@@ -493,3 +493,36 @@ def test_the_dashboard_has_no_banner_without_maintenance(clock, signed_in, lead,
     )
     body = signed_in(lead).get("/dashboard/").content.decode()
     assert "maintenance-banner" not in body
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, True),  # running now
+        ({"starts_at": NOW - timedelta(hours=3), "ends_at": NOW - timedelta(hours=1)}, False),
+        ({"starts_at": NOW + timedelta(hours=5), "ends_at": NOW + timedelta(hours=6)}, True),
+        (
+            {"starts_at": NOW + timedelta(days=2), "ends_at": NOW + timedelta(days=2, hours=1)},
+            False,
+        ),
+        (
+            {
+                "starts_at": NOW - timedelta(days=30),
+                "recurrence": "FREQ=DAILY",
+                "duration_minutes": 30,
+            },
+            True,
+        ),
+    ],
+    ids=["running", "over", "later-today", "in-two-days", "daily"],
+)
+def test_the_banners_quick_check_agrees_with_the_windows_it_reads(
+    clock, lead, platform, fields, expected
+):
+    # The banner asks any_upcoming() first (one small statement) and reads the
+    # windows only when it says yes: both must see the same windows.
+    plan(lead, platform, **fields)
+    since, until = NOW, NOW + timedelta(hours=24)
+    assert bool(upcoming(team_ids={platform.pk}, since=since, until=until)) is expected
+    assert any_upcoming(team_ids={platform.pk}, since=since, until=until) is expected
+    assert any_upcoming(team_ids={platform.pk + 1000}, since=since, until=until) is False
