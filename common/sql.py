@@ -27,6 +27,11 @@ def moment(value):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def day(value):
+    """A date as a parameter, the way the ORM passes it."""
+    return connection.ops.adapt_datefield_value(value)
+
+
 def rows(sql: str, params=()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))

@@ -4,7 +4,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
+from common.people import display_name
 from escalation.engine import sweep_due_deadlines
 from escalation.models import Delivery, Notice
 from knowledge import services as knowledge
@@ -90,6 +92,10 @@ def test_it_shows_overdue_actions_on_the_leads_dashboard(clock, client, item, le
     body = client.get("/dashboard/").content.decode()
     assert 'id="overdue-actions"' in body
     assert "Alert on pool saturation." in body
+    incident = item.postmortem.incident
+    link = reverse("postmortem", args=[incident.pk])
+    assert f'<a href="{link}">{incident.number}</a>' in body
+    assert f"— {display_name(item.owner)}, due {item.due_date:%Y-%m-%d}" in body
 
     client.force_login(engineer)
     assert 'id="overdue-actions"' not in client.get("/dashboard/").content.decode()
