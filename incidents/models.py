@@ -79,6 +79,23 @@ def overdue_clocks(
     return late
 
 
+# What overdue_clocks() reads of an incident.
+CLOCK_FIELDS = (
+    "state",
+    "acknowledged_at",
+    "restored_at",
+    "respond_by",
+    "resolve_by",
+    "next_update_by",
+    "paused_at",
+)
+
+
+def overdue_clocks_of(item, now) -> list[str]:
+    """overdue_clocks() of anything holding CLOCK_FIELDS: an Incident, a list's row."""
+    return overdue_clocks(now=now, **{name: getattr(item, name) for name in CLOCK_FIELDS})
+
+
 class Source(models.TextChoices):
     MONITORING = "monitoring", _("Monitoring alert")
     USER_COMPLAINT = "user_complaint", _("User complaint")
@@ -468,16 +485,7 @@ class Incident(models.Model):
         )
 
     def overdue_clocks(self, now) -> list[str]:
-        return overdue_clocks(
-            state=self.state,
-            acknowledged_at=self.acknowledged_at,
-            restored_at=self.restored_at,
-            respond_by=self.respond_by,
-            resolve_by=self.resolve_by,
-            next_update_by=self.next_update_by,
-            now=now,
-            paused_at=self.paused_at,
-        )
+        return overdue_clocks_of(self, now)
 
 
 class Pause(models.Model):

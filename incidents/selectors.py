@@ -12,7 +12,14 @@ from django.utils.translation import gettext as _
 from common import clock
 from common.people import name_of
 from incidents import rules, tallies
-from incidents.models import OPEN_STATES, UPDATE_CLOCK_STATES, Incident, State, Team
+from incidents.models import (
+    CLOCK_FIELDS,
+    OPEN_STATES,
+    UPDATE_CLOCK_STATES,
+    Incident,
+    State,
+    Team,
+)
 from incidents.workflow import Action
 
 
@@ -165,33 +172,17 @@ class Row(SimpleNamespace):
 
 # What decides a dashboard row beside its key: the late clocks and quick actions
 # (views.dashboard); the ETag of the 30-second refresh.
-DASHBOARD_ROW_VALUES = (
-    "state",
-    "severity",
-    "team_id",
-    "acknowledged_at",
-    "restored_at",
-    "respond_by",
-    "resolve_by",
-    "next_update_by",
-    "paused_at",
-)
+DASHBOARD_ROW_VALUES = (*CLOCK_FIELDS, "severity", "team_id")
 
 # What a dashboard row shows; not the long texts.
 DASHBOARD_ROW_FIELDS = (
+    *CLOCK_FIELDS,
     "number",
     "title",
     "severity",
-    "state",
     "version",
     "updated_at",
     "received_at",
-    "acknowledged_at",
-    "restored_at",
-    "respond_by",
-    "resolve_by",
-    "next_update_by",
-    "paused_at",
     "pause_reason",
     "pause_waiting_on",
     "maintenance_window_id",

@@ -72,7 +72,7 @@ from incidents.models import (
     UserFeedback,
     UserNotification,
     UserProfile,
-    overdue_clocks,
+    overdue_clocks_of,
 )
 from incidents.workflow import Action, allowed_in_state, check_state
 from knowledge import selectors as knowledge_selectors
@@ -260,16 +260,7 @@ def dashboard(request):
     # of a megabyte and built <option> lists nobody opened.
     base = reverse("incident", args=[0]).removesuffix("0/")
     for row in rows:
-        row.late = overdue_clocks(
-            state=row.state,
-            acknowledged_at=row.acknowledged_at,
-            restored_at=row.restored_at,
-            respond_by=row.respond_by,
-            resolve_by=row.resolve_by,
-            next_update_by=row.next_update_by,
-            now=now,
-            paused_at=row.paused_at,
-        )
+        row.late = overdue_clocks_of(row, now)
         row.quick = [
             a
             for a in (Action.ACKNOWLEDGE, Action.GRADE, Action.ASSIGN)
