@@ -2,7 +2,7 @@
 
 The ORM spends several times a trivial statement's own database time composing
 it (about 0.2 ms against 0.03 ms for "which levels keep business hours"); the
-dashboard asked five such questions per view. Table and column names come from
+dashboard asked six such questions per view. Table and column names come from
 the models, values are always parameters.
 """
 

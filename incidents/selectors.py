@@ -90,15 +90,23 @@ def incident_total(*, user, params, queryset) -> int:
 def _tallied(*, user, queryset, team_ids, states, severities) -> int:
     """The tallies' count of the user's incidents in `team_ids` (None: every team
     the user sees), plus those of the user's cross-team work `queryset` holds."""
-    ctx = rules.context(user)
-    if not ctx.sees_all:
-        team_ids = set(ctx.team_ids) if team_ids is None else team_ids & set(ctx.team_ids)
+    team_ids, elsewhere = _tally_scope(user, team_ids)
     total = tallies.total(team_ids=team_ids, states=states, severities=severities)
-    # Users who see every team have no work "elsewhere": the tallies hold it all.
-    elsewhere = [] if ctx.sees_all else rules.cross_team_work(user)
     if elsewhere:
         total += queryset.filter(pk__in=elsewhere).count()
     return total
+
+
+def _tally_scope(user, team_ids) -> tuple[set[int] | None, list[int]]:
+    """(the teams among `team_ids` — None: every team — whose tallies the user
+    may count, the ids of their work on other teams' incidents, which the tallies
+    of those teams do not give them)."""
+    ctx = rules.context(user)
+    if ctx.sees_all:
+        # Users who see every team have no work "elsewhere": the tallies hold it all.
+        return team_ids, []
+    mine = set(ctx.team_ids)
+    return (mine if team_ids is None else team_ids & mine), rules.cross_team_work(user)
 
 
 def overdue_q(now) -> Q:
@@ -259,12 +267,8 @@ def open_counts(*, user, teams: Collection[Team] = ()) -> dict[tuple[str, str], 
     """(severity, state) → how many open incidents the user sees (of `teams`, if
     given): from the exact tallies (a few rows, where counting grouped 2,000 open
     incidents), plus the user's work on other teams' incidents."""
-    ctx = rules.context(user)
-    team_ids = {team.pk for team in teams} or None
-    if not ctx.sees_all:
-        team_ids = set(ctx.team_ids) if team_ids is None else team_ids & set(ctx.team_ids)
+    team_ids, elsewhere = _tally_scope(user, {team.pk for team in teams} or None)
     counts = tallies.by_severity_and_state(team_ids=team_ids, states=OPEN_STATES)
-    elsewhere = [] if ctx.sees_all else rules.cross_team_work(user)
     if elsewhere:
         extra = Incident.objects.filter(pk__in=elsewhere, state__in=OPEN_STATES)
         if teams:
