@@ -64,7 +64,7 @@ def main():
     slowest = sorted(queries, key=lambda q: float(q["time"]), reverse=True)[: args.top]
     with connection.cursor() as cursor:
         for q in slowest:
-            if not q["sql"].lstrip().upper().startswith("SELECT"):
+            if not q["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
             print(f"\n---- {float(q['time']) * 1000:.2f} ms\n{q['sql']}\n")
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + q["sql"])

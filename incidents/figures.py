@@ -9,7 +9,9 @@ One row per (day received in the site's time zone, team, level) and one per
 (month, team, level), so a range reads whole months from month rows, and a
 month it cuts from its day rows in the range or from its month row less the
 day rows outside it (whichever is fewer). Each holds the counts every figure
-needs and a histogram of each duration (MTTA, MTTR, in wall and in SLA time).
+needs, a histogram of each duration (MTTA, MTTR, in wall and in SLA time) and
+the incidents per root-cause category (the post-mortem's, which knowledge copies
+to Incident.root_cause_category).
 
 Precision: a percentile read from a histogram is within 1 minute or 5 % of the
 true value, whichever is larger, for durations up to a year (the median of an
@@ -62,6 +64,7 @@ SNAPSHOT_FIELDS = (
     "failed_verification_count",
     "respond_sla",
     "resolve_sla",
+    "root_cause_category",
 )
 Snapshot = namedtuple("Snapshot", SNAPSHOT_FIELDS)
 
@@ -111,28 +114,33 @@ class Figures:
 
     A histogram is a list: incidents per bucket index, trailing zeros left out."""
 
-    __slots__ = (*COUNTS, *HISTOGRAMS)
+    __slots__ = (*COUNTS, *HISTOGRAMS, "causes")
 
     def __init__(self):
         for name in COUNTS:
             setattr(self, name, 0)
         for name in HISTOGRAMS:
             setattr(self, name, [])
+        self.causes: dict[str, int] = {}  # root-cause category → incidents
 
     def add(self, other: "Figures") -> None:
         for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in HISTOGRAMS:
             setattr(self, name, _sum(getattr(self, name), getattr(other, name)))
+        add_causes(self.causes, other.causes)
 
     def add_row(self, values, sign: int = 1) -> None:
-        """Add (sign -1: take off) a row of ROW_FIELDS' values (counts, then histograms)."""
+        """Add (sign -1: take off) a row of ROW_FIELDS' values (counts, histograms,
+        then causes)."""
         for name, value in zip(COUNTS, values, strict=False):
             setattr(self, name, getattr(self, name) + sign * value)
-        for name, value in zip(HISTOGRAMS, values[len(COUNTS) :], strict=True):
+        *histograms, causes = values[len(COUNTS) :]
+        for name, value in zip(HISTOGRAMS, histograms, strict=True):
             if sign < 0:
                 value = [-n for n in value]
             setattr(self, name, _sum(getattr(self, name), value))
+        add_causes(self.causes, causes, sign)
 
     def add_value(self, histogram: str, minutes: float) -> None:
         counts = getattr(self, histogram)
@@ -153,6 +161,16 @@ class Figures:
         if not n:
             return None
         return _at_rank(counts, -(-9 * n // 10))  # ⌈0.9·n⌉, in integers
+
+
+def add_causes(causes: dict[str, int], other: dict[str, int], sign: int = 1) -> None:
+    """causes += sign × other, leaving out the categories that come to 0."""
+    for category, n in other.items():
+        total = causes.get(category, 0) + sign * n
+        if total:
+            causes[category] = total
+        else:
+            causes.pop(category, None)
 
 
 def _sum(a: list[int], b: list[int]) -> list[int]:
@@ -180,7 +198,7 @@ def _at_rank(counts: list[int], rank: int) -> float:
     raise ValueError(rank)
 
 
-ROW_FIELDS = (*COUNTS, *HISTOGRAMS)
+ROW_FIELDS = (*COUNTS, *HISTOGRAMS, "causes")
 
 
 def read(*, start: date, end: date, team_ids=None, today: date | None = None) -> tuple[dict, set]:
@@ -248,12 +266,13 @@ def _keys(s: Snapshot) -> list[tuple]:
 
 
 def contribution(s: Snapshot, respond_window, resolve_window, late_update: bool):
-    """(counts, histogram buckets) a finished incident adds to its rows."""
+    """(counts, histogram buckets) a finished incident adds to its rows; its root
+    cause goes in as bins["causes"]."""
     if s.state == State.CANCELLED:
         return {"cancelled": 1}, {}
     counts = dict.fromkeys(COUNTS, 0)
     counts["count"] = 1
-    bins = {}
+    bins = {"causes": s.root_cause_category} if s.root_cause_category else {}
     counts["respond_decided"] = counts["respond_wall_decided"] = 1
     if s.acknowledged_at is not None:
         taken = s.acknowledged_at - s.received_at
@@ -281,7 +300,10 @@ def _apply(row: IncidentFigures, counts: dict, bins: dict, sign: int) -> None:
     for name, n in counts.items():
         setattr(row, name, getattr(row, name) + sign * n)
     for name, index in bins.items():
-        bump(getattr(row, name), index, sign)
+        if name == "causes":
+            add_causes(row.causes, {index: 1}, sign)
+        else:
+            bump(getattr(row, name), index, sign)
 
 
 def move(incident: Incident, before: Snapshot | None) -> None:
@@ -311,7 +333,7 @@ def move(incident: Incident, before: Snapshot | None) -> None:
             row = rows[key]
             counts, bins = contribution(s, row.respond_window, row.resolve_window, late)
             _apply(row, counts, bins, sign)
-    IncidentFigures.objects.bulk_update(rows.values(), [*COUNTS, *HISTOGRAMS])
+    IncidentFigures.objects.bulk_update(rows.values(), list(ROW_FIELDS))
 
 
 def _locked(keys: list[tuple], window_of) -> dict[tuple, IncidentFigures]:

@@ -396,6 +396,12 @@ class Incident(models.Model):
     # Kept by incident_verify, so the metrics need not aggregate every attempt.
     verification_count = models.PositiveIntegerField(_("verification attempts"), default=0)
     failed_verification_count = models.PositiveIntegerField(_("failed verifications"), default=0)
+    # The post-mortem's root-cause category (knowledge's), copied here by knowledge
+    # when a post-mortem is written, changed or deleted, so the metrics count root
+    # causes from the figures kept at write time (incidents.figures).
+    root_cause_category = models.CharField(
+        _("root-cause category"), max_length=20, blank=True, default="", editable=False
+    )
     # Monitoring: the incident this one repeats (a firing after that one was resolved),
     # the maintenance window it opened under (mode "mark"), and its alerts counted.
     recurrence_of = models.ForeignKey(
@@ -1286,6 +1292,8 @@ class IncidentFigures(models.Model):
     mttr = models.JSONField(default=list)
     mtta_sla = models.JSONField(default=list)
     mttr_sla = models.JSONField(default=list)
+    # Root-cause category → incidents (not cancelled) whose post-mortem names it.
+    causes = models.JSONField(default=dict)
 
     class Meta:
         constraints = [

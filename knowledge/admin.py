@@ -17,6 +17,11 @@ class PostMortemAdmin(admin.ModelAdmin):
     raw_id_fields = ["incident"]
     inlines = [ActionItemInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A post-mortem belongs to its incident for good (the incident carries its
+        # root-cause category for the metrics).
+        return ["incident"] if obj is not None else []
+
 
 @admin.register(ActionItem)
 class ActionItemAdmin(admin.ModelAdmin):

@@ -9,7 +9,7 @@ from incidents.backup import CHUNK, Nested, Part, Section, chunks
 from incidents.models import Incident, State
 from knowledge import search
 from knowledge.models import ActionItem, KnowledgeArticle, PostMortem, SearchDocument
-from knowledge.services import incident_document, index_article
+from knowledge.services import carry_root_causes, incident_document, index_article
 
 POSTMORTEM = Part(
     PostMortem,
@@ -59,6 +59,7 @@ def _read_postmortems(chunk):
             postmortems.append(pm)
         per_incident.append((number, pm, row))
     importer.insert(PostMortem, postmortems)
+    carry_root_causes(postmortems)  # before the figures are rebuilt from the incidents
     attendees, items, chunk.made["action_items"] = [], [], []
     for number, pm, row in per_incident:
         pm_items = []

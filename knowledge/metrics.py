@@ -199,8 +199,9 @@ def date_range_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-# The fields the figures read (incidents.figures' snapshot, without the team).
-FIELDS = tuple(f for f in figures.SNAPSHOT_FIELDS if f != "team_id")
+# The fields the figures read (incidents.figures' snapshot, without the team and
+# the root cause, which is counted on its own).
+FIELDS = tuple(f for f in figures.SNAPSHOT_FIELDS if f not in ("team_id", "root_cause_category"))
 
 
 RECURRENCE_WINDOW = timedelta(days=7)
@@ -245,14 +246,24 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
     elsewhere = [] if ctx.sees_all else rules.cross_team_work(user)
     if elsewhere:
         live |= Q(pk__in=elsewhere) & ~Q(team_id__in=ctx.team_ids)
+    causes: dict[str, int] = {}  # the live incidents' root causes
     if connection.vendor == "postgresql":
-        cancelled = _add_live_in_sql(kept, population.filter(live), windows, now)
+        cancelled = _add_live_in_sql(kept, causes, population.filter(live), windows, now)
     else:
         cancelled, cells = _live_cells(population.filter(live), windows, now)
         for key, cell in cells.items():
             kept.setdefault(key, Figures()).add(cell.as_kept())
+        causes = dict(
+            population.filter(live)
+            .exclude(state=State.CANCELLED)
+            .exclude(root_cause_category="")
+            .order_by()
+            .values_list("root_cause_category")
+            .annotate(n=Count("id"))
+        )
     by_level: dict[str, Figures] = {}
     total = Figures()
+    total.causes = causes
     for (_month, severity), cell in kept.items():
         cancelled += cell.cancelled
         by_level.setdefault(severity, Figures()).add(cell)
@@ -263,7 +274,9 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
         {s: kept_summary(c) for s, c in by_level.items() if c.count},
         {k: kept_summary(c) for k, c in kept.items() if c.count},
     )
-    return _with_the_rest(population, figures_, start=start, end=end, team=team, now=now)
+    return _with_the_rest(
+        population, figures_, start=start, end=end, team=team, now=now, causes=total.causes
+    )
 
 
 def compute_exact(*, user, start: date, end: date, team=None, now: datetime) -> dict:
@@ -277,8 +290,9 @@ def compute_exact(*, user, start: date, end: date, team=None, now: datetime) -> 
     return _with_the_rest(population, figures_, start=start, end=end, team=team, now=now)
 
 
-def _with_the_rest(population, figures_: dict, *, start, end, team, now) -> dict:
-    """The figures with recurrences, root causes and overdue actions."""
+def _with_the_rest(population, figures_: dict, *, start, end, team, now, causes=None) -> dict:
+    """The figures with recurrences, root causes (`causes`, category → incidents, if
+    given: else counted from the post-mortems) and overdue actions."""
     ids = population.exclude(state=State.CANCELLED).values("pk")
     recurred = (
         population.exclude(state=State.CANCELLED)
@@ -292,14 +306,17 @@ def _with_the_rest(population, figures_: dict, *, start, end, team, now) -> dict
         )
         .count()
     )
-    # Counted by the database: thousands of post-mortems, a handful of categories.
-    causes = (
-        PostMortem.objects.filter(incident__in=ids)
-        .exclude(root_cause_category="")
-        .values_list("root_cause_category")
-        .annotate(n=Count("id"))
-        .order_by("-n", "root_cause_category")
-    )
+    if causes is None:
+        # Counted by the database: thousands of post-mortems, a handful of categories.
+        causes = (
+            PostMortem.objects.filter(incident__in=ids)
+            .exclude(root_cause_category="")
+            .values_list("root_cause_category")
+            .annotate(n=Count("id"))
+            .order_by("-n", "root_cause_category")
+        )
+    else:
+        causes = sorted(causes.items(), key=lambda c: (-c[1], c[0]))
     # The few fields shown, not three whole rows (a post-mortem's texts) per item.
     overdue_actions = (
         ActionItem.objects.filter(
@@ -433,7 +450,8 @@ def _cells(rows, late_updates, windows, now) -> tuple[int, dict[tuple[str, str],
 
 # The live incidents' figures added up by PostgreSQL (as _cells does in Python):
 # per month and level the counts, and per duration the incidents in each bucket
-# of incidents.figures (width_bucket over the same lower bounds as bisect_right).
+# of incidents.figures (width_bucket over the same lower bounds as bisect_right),
+# then the incidents per root-cause category (rows without a month).
 # date_part, not EXTRACT: a float at once, where EXTRACT's numeric is slower.
 _LIVE_SQL = """
 WITH pop AS ({population}),
@@ -494,16 +512,23 @@ FROM x CROSS JOIN LATERAL (VALUES ('mtta', x.mtta), ('mttr', x.mttr),
   ('mtta_sla', x.mtta_sla), ('mttr_sla', x.mttr_sla)) AS h(name, minutes)
 WHERE NOT x.cancelled AND h.minutes IS NOT NULL
 GROUP BY 1, 2, 3, 4
+UNION ALL
+SELECT NULL, NULL, l.root_cause_category, NULL,
+  count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM pop l WHERE l.state <> 'cancelled' AND l.root_cause_category <> ''
+GROUP BY l.root_cause_category
 """
 
 # The columns of _LIVE_SQL's first part after the count and the cancelled.
 _LIVE_COUNTS = IncidentFigures.COUNTS[2:]
 
 
-def _add_live_in_sql(kept: dict, population, windows, now) -> int:
-    """Add the live incidents' figures to `kept` ((month, level) → Figures);
-    returns how many of them were cancelled."""
-    pop_sql, pop_params = population.order_by().values(*FIELDS).query.sql_with_params()
+def _add_live_in_sql(kept: dict, causes: dict, population, windows, now) -> int:
+    """Add the live incidents' figures to `kept` ((month, level) → Figures) and their
+    root causes to `causes`; returns how many of them were cancelled."""
+    pop_sql, pop_params = (
+        population.order_by().values(*FIELDS, "root_cause_category").query.sql_with_params()
+    )
     levels = list(windows.items())
     # The population's own placeholders are positional: name them for this statement.
     params = {f"p{i}": value for i, value in enumerate(pop_params)}
@@ -524,6 +549,9 @@ def _add_live_in_sql(kept: dict, population, windows, now) -> int:
         rows = cursor.fetchall()
     cancelled = 0
     for month, severity, histogram, index, n, *counts in rows:
+        if month is None:  # a root cause: its category in the histogram's column
+            causes[histogram] = causes.get(histogram, 0) + n
+            continue
         cell = kept.get((month, severity))
         if cell is None:
             cell = kept[(month, severity)] = Figures()

@@ -7,6 +7,7 @@ on the incident in the same transaction. knowledge follows a reopen through the
 incident_reopened signal (connected in KnowledgeConfig.ready).
 """
 
+from collections import defaultdict
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -338,6 +339,29 @@ def index_incident(incident: Incident) -> None:
 
 def unindex_incident(incident: Incident) -> None:
     search.remove(kind=SearchDocument.Kind.INCIDENT, object_id=incident.pk)
+
+
+def follow_postmortem_saved(sender, instance: PostMortem, **kwargs) -> None:
+    """The incident carries its post-mortem's root-cause category: the metrics count
+    root causes from the figures kept with the incidents (incidents.figures). Any
+    write counts, the services' and the admin's alike."""
+    incident_services.set_root_cause(instance.incident_id, instance.root_cause_category)
+
+
+def carry_root_causes(postmortems) -> None:
+    """What follow_postmortem_saved does, after a bulk insert of post-mortems (which
+    sends no signals): their incidents carry their root-cause categories. The
+    caller rebuilds the kept figures from the incidents afterwards."""
+    by_category = defaultdict(list)
+    for pm in postmortems:
+        if pm.root_cause_category:
+            by_category[pm.root_cause_category].append(pm.incident_id)
+    for category, incident_ids in by_category.items():
+        Incident.objects.filter(pk__in=incident_ids).update(root_cause_category=category)
+
+
+def follow_postmortem_deleted(sender, instance: PostMortem, **kwargs) -> None:
+    incident_services.set_root_cause(instance.incident_id, "")
 
 
 def follow_reopen(sender, *, incident: Incident, from_state: str, **kwargs) -> None:

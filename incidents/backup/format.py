@@ -148,8 +148,9 @@ INCIDENT = Part(
     Incident,
     refs=("team", "service", "recurrence_of"),
     # Maintenance windows are team set-up, not incident history (EXCLUDED says so);
-    # the earliest deadline is worked out by the database from the deadlines.
-    omit=frozenset({"maintenance_window", "earliest_due"}),
+    # the earliest deadline is worked out by the database from the deadlines, the
+    # root-cause category copied from the post-mortem (knowledge.backup).
+    omit=frozenset({"maintenance_window", "earliest_due", "root_cause_category"}),
     users=("reporter", "owner"),
     many=("helpers",),
     children=(

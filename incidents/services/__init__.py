@@ -19,7 +19,7 @@ By step: `intake` (1), `triage` (2 and 3), `handling` (4), `verification` (5),
 `exits` (reopen, cancel). Archiving (6) is knowledge.services.incident_archive.
 """
 
-from incidents.services.base import begin, required, save
+from incidents.services.base import begin, required, save, set_root_cause
 from incidents.services.exits import available_actions, incident_cancel, incident_reopen
 from incidents.services.handling import (
     incident_hold_for_window,
@@ -67,4 +67,5 @@ __all__ = [
     "intake_time_errors",
     "required",
     "save",
+    "set_root_cause",
 ]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -88,6 +89,21 @@ def save(
     incident._tally_key = tallies.key_of(incident)
     figures.move(incident, incident._figures)
     incident._figures = figures.snapshot(incident)
+
+
+@transaction.atomic
+def set_root_cause(incident_id: int, category: str) -> None:
+    """Copy a post-mortem's root-cause category ("" once it has none) to its incident,
+    moving the incident's kept figures with it (knowledge calls this in the
+    transaction that writes, changes or deletes the post-mortem). The incident's own
+    facts do not change: not its version, clocks or row caches."""
+    locked = Incident.objects.select_for_update(of=("self",)).filter(pk=incident_id).first()
+    if locked is None or locked.root_cause_category == category:
+        return
+    before = figures.snapshot(locked)
+    locked.root_cause_category = category
+    locked.save(update_fields=["root_cause_category"])
+    figures.move(locked, before)
 
 
 PAUSE_FIELDS = ("paused_at", "pause_reason", "pause_waiting_on", "paused_for")

@@ -38,6 +38,7 @@ from incidents.backup import registry
 from incidents.models import (
     AlertIntegration,
     Incident,
+    IncidentFigures,
     IncidentSequence,
     IncidentTally,
     LogEntry,
@@ -310,6 +311,12 @@ def test_the_history_has_every_kind_of_row(history):
 def test_it_restores_the_whole_history_into_an_empty_database(history, tmp_path):
     before = export()
     documents = search_documents()
+    causes = dict(
+        Incident.objects.exclude(root_cause_category="").values_list(
+            "number", "root_cause_category"
+        )
+    )
+    assert causes  # the archived incident's post-mortem names one
     wipe()
     assert Incident.objects.count() == User.objects.count() == 0
 
@@ -327,6 +334,16 @@ def test_it_restores_the_whole_history_into_an_empty_database(history, tmp_path)
     assert tallied == {
         (t.team_id, t.state, t.severity): t.count for t in IncidentTally.objects.all() if t.count
     }
+    # The incidents carry their post-mortems' root causes again, and the figures count them.
+    assert (
+        dict(
+            Incident.objects.exclude(root_cause_category="").values_list(
+                "number", "root_cause_category"
+            )
+        )
+        == causes
+    )
+    assert {c for row in IncidentFigures.objects.all() for c in row.causes} == set(causes.values())
 
 
 def test_it_revokes_restored_integrations_and_says_so(history, tmp_path):

@@ -3,10 +3,12 @@ exact computation from the incidents' rows (compute_exact): counts equal,
 percentiles within the stated precision, for a varied population driven through
 the real services and for ranges that cut through months."""
 
+import importlib
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 
 from common import clock as wall
@@ -16,6 +18,7 @@ from incidents import figures, services
 from incidents.models import Incident, IncidentFigures, LogEntry, State
 from knowledge import metrics
 from knowledge import services as knowledge
+from knowledge.models import PostMortem
 from tests.conftest import NOW
 from tests.factories import IncidentFactory
 
@@ -70,6 +73,10 @@ def drive(clock, incident, plan, *, lead, owner, tester):
                 services.incident_cancel(incident=incident, actor=lead, reason="Duplicate.")
             case "sweep":
                 sweep_due_deadlines()
+            case str() if step.startswith("pm:"):  # the post-mortem, naming a root cause
+                knowledge.postmortem_save(
+                    incident=incident, actor=lead, summary="Met.", root_cause_category=step[3:]
+                )
 
 
 def done(ack, restore, *, extra=()):
@@ -78,11 +85,11 @@ def done(ack, restore, *, extra=()):
 
 # (day after 10-20 09:00 Shanghai, severity, team, plan); team "pay" is payments.
 POPULATION = [
-    (0, "P2", "platform", done(4, 100)),
-    (1, "P2", "platform", done(45, 500) + [(520, "archive")]),
+    (0, "P2", "platform", done(4, 100) + [(110, "pm:capacity")]),
+    (1, "P2", "platform", done(45, 500) + [(510, "pm:capacity"), (520, "archive")]),
     (2, "P1", "platform", done(3, 40) + [(50, "reopen"), (300, "resolve"), (310, "pass")]),
     (3, "P1", "platform", [*done(9, 80)[:3], (90, "fail"), (140, "resolve"), (150, "pass")]),
-    (4, "P0", "platform", done(1, 35)),
+    (4, "P0", "platform", done(1, 35) + [(40, "pm:code_defect")]),
     (5, "P3", "platform", done(130, 1300) + [(1400, "archive")]),  # business hours
     (6, "P3", "platform", done(20, 4000)),
     (7, "P2", "platform", [(2, "cancel")]),
@@ -93,9 +100,15 @@ POPULATION = [
     (11, "P2", "platform", done(0.5, 3)),  # 30 s to acknowledge
     (12, "P2", "platform", [(8, "ack")]),
     (13, "P2", "platform", []),  # never acknowledged
-    (14, "P3", "platform", done(300, 2000) + [(2100, "reopen")]),  # open again
-    (15, "P2", "pay", done(30, 600)),
-    (16, "P1", "pay", done(14, 230) + [(240, "reopen"), (400, "resolve"), (410, "pass")]),
+    # Open again, with its post-mortem.
+    (14, "P3", "platform", done(300, 2000) + [(2050, "pm:third_party"), (2100, "reopen")]),
+    (15, "P2", "pay", done(30, 600) + [(610, "pm:code_defect")]),
+    (
+        16,
+        "P1",
+        "pay",
+        done(14, 230) + [(240, "reopen"), (400, "resolve"), (410, "pass"), (420, "pm:")],
+    ),
     (17, "P3", "pay", [(2, "cancel")]),
     (18, "P2", "pay", done(7, 60, extra=[(20, "pause"), (40, "resume")])),
     (19, "P0", "platform", done(2, 600)),
@@ -272,8 +285,9 @@ def test_its_query_count_does_not_grow_with_incidents(
     population, kept_only, manager, django_assert_num_queries, clock, onduty, lead, owner, tester
 ):
     start, end = date(2026, 10, 1), date(2026, 11, 30)
-    # PostgreSQL reads the live incidents with their update notices in one statement.
-    queries = 6 if connection.vendor == "postgresql" else 7
+    # PostgreSQL reads the live incidents with their update notices and root causes
+    # in one statement.
+    queries = 5 if connection.vendor == "postgresql" else 7
     metrics.compute(user=manager, start=start, end=end, now=wall.now())  # roles cached
     with django_assert_num_queries(queries):
         metrics.compute(user=manager, start=start, end=end, now=wall.now())
@@ -343,3 +357,73 @@ def test_it_reads_a_cut_month_from_its_month_row_less_the_days_outside(
     cells, _windows = figures.read(start=start, end=end, today=today)
 
     assert _plain(cells) == _plain(_day_rows_only(start, end))
+
+
+# ---------------------------------------------------------------- root causes
+
+
+def root_causes(result: dict) -> dict:
+    return {c["category"]: c["count"] for c in result["root_causes"]}
+
+
+def test_it_counts_root_causes_from_the_kept_rows_and_the_live_incidents(
+    population, kept_only, manager, lead
+):
+    start, end = date(2026, 10, 1), date(2026, 11, 30)
+    kept = metrics.compute(user=manager, start=start, end=end, now=wall.now())
+    # The reopened incident's is counted live; the post-mortem naming none, not at all.
+    assert root_causes(kept) == {"capacity": 2, "code_defect": 2, "third_party": 1}
+    assert [c["category"] for c in kept["root_causes"]] == [
+        "capacity",
+        "code_defect",
+        "third_party",
+    ]
+    assert_same(kept, metrics.compute_exact(user=manager, start=start, end=end, now=wall.now()))
+    mine = metrics.compute(user=lead, start=start, end=end, now=wall.now())
+    assert root_causes(mine) == {"capacity": 2, "code_defect": 1, "third_party": 1}
+
+
+def kept_rows() -> dict:
+    return {
+        (r.span, r.start, r.team_id, r.severity): tuple(getattr(r, f) for f in figures.ROW_FIELDS)
+        for r in IncidentFigures.objects.all()
+        if r.count or r.cancelled
+    }
+
+
+def test_it_follows_a_post_mortem_changed_deleted_or_moved_in_time(
+    population, kept_only, manager, lead
+):
+    start, end = date(2026, 10, 1), date(2026, 11, 30)
+    first, second = population[0], population[1]
+    knowledge.postmortem_save(
+        incident=first, actor=lead, summary="Met.", root_cause_category="human_error"
+    )
+    PostMortem.objects.get(incident=second).delete()  # as the admin's delete does
+    moved = population[4]  # the P0 with a post-mortem: received a day earlier
+    services.incident_update(
+        incident=moved, actor=lead, received_at=moved.received_at - timedelta(days=1)
+    )
+    kept = metrics.compute(user=manager, start=start, end=end, now=wall.now())
+
+    assert root_causes(kept) == {"human_error": 1, "code_defect": 2, "third_party": 1}
+    assert_same(kept, metrics.compute_exact(user=manager, start=start, end=end, now=wall.now()))
+    assert Incident.objects.get(pk=second.pk).root_cause_category == ""
+    moved_rows = kept_rows()
+    figures.rebuild()
+    assert kept_rows() == moved_rows
+
+
+def test_its_migration_copies_the_root_causes_and_counts_them(population):
+    migration = importlib.import_module("knowledge.migrations.0006_incident_root_cause")
+    figures.rebuild()
+    want = kept_rows()
+    want_categories = dict(Incident.objects.values_list("pk", "root_cause_category"))
+    Incident.objects.update(root_cause_category="")
+    IncidentFigures.objects.update(causes={})
+
+    migration.forwards(django_apps, None)
+
+    assert dict(Incident.objects.values_list("pk", "root_cause_category")) == want_categories
+    assert kept_rows() == want
+    assert any(row[-1] for row in want.values())

@@ -367,7 +367,7 @@ class Command(BaseCommand):
         incident, as incident_archive and postmortem_save would have written them."""
         from knowledge import search
         from knowledge.models import PostMortem, RootCause, SearchDocument
-        from knowledge.services import incident_document
+        from knowledge.services import carry_root_causes, incident_document
 
         by_incident = {r.incident_id: r for r in resolutions}
         archived = [p for p in plans if p["incident"].state == State.ARCHIVED]
@@ -385,6 +385,7 @@ class Command(BaseCommand):
                     meeting_date=(incident.archived_at or self.now).date(),
                 )
         PostMortem.objects.bulk_create(postmortems.values())
+        carry_root_causes(postmortems.values())
         documents = []
         for p in archived:
             incident = p["incident"]
