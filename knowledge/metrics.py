@@ -47,7 +47,7 @@ compute_exact() answers instead: every figure from the incidents' rows.
 import logging
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -448,15 +448,13 @@ def _cells(rows, late_updates, windows, now) -> tuple[int, dict[tuple[str, str],
     return cancelled, cells
 
 
-# The live incidents' figures added up by PostgreSQL (as _cells does in Python):
-# per month and level the counts, and per duration the incidents in each bucket
-# of incidents.figures (width_bucket over the same lower bounds as bisect_right),
-# then the incidents per root-cause category (rows without a month).
+# The live incidents' figures added up by PostgreSQL (as _cells does in Python), in
+# one pass: per month and level the counts, the bucket of incidents.figures each
+# duration falls in (width_bucket over the same lower bounds as bisect_right), as
+# arrays counted in Python, and the root-cause categories named.
 # date_part, not EXTRACT: a float at once, where EXTRACT's numeric is slower.
 _LIVE_SQL = """
 WITH pop AS ({population}),
-upd AS (SELECT DISTINCT incident_id FROM escalation_notice
-        WHERE clock = 'update' AND incident_id IN (SELECT pk FROM pop)),
 w AS (SELECT * FROM (VALUES {windows}) AS w(severity, respond, resolve)),
 x AS (
   SELECT
@@ -480,15 +478,17 @@ x AS (
     CASE WHEN l.restored_at IS NOT NULL THEN (l.restored_at - l.received_at <= w.resolve)::int
          WHEN l.received_at + w.resolve < %(now)s AND l.state NOT IN ('resolved', 'archived')
            THEN 0 END AS resolve_wall_ok,
-    CASE WHEN l.acknowledged_at IS NOT NULL THEN (u.incident_id IS NULL)::int END AS update_ok,
+    CASE WHEN l.acknowledged_at IS NOT NULL THEN (NOT EXISTS (
+      SELECT 1 FROM escalation_notice n WHERE n.clock = 'update' AND n.incident_id = l.pk
+    ))::int END AS update_ok,
     (l.verification_count > 0)::int AS verified,
     (l.failed_verification_count > 0)::int AS failed,
-    (l.reopen_count > 0)::int AS reopened
+    (l.reopen_count > 0)::int AS reopened,
+    l.root_cause_category AS cause
   FROM pop l
   JOIN w ON w.severity = l.severity
-  LEFT JOIN upd u ON u.incident_id = l.pk
 )
-SELECT month, severity, NULL, NULL,
+SELECT month, severity,
   count(*) FILTER (WHERE NOT cancelled), count(*) FILTER (WHERE cancelled),
   coalesce(sum(respond_ok) FILTER (WHERE NOT cancelled), 0),
   count(respond_ok) FILTER (WHERE NOT cancelled),
@@ -502,24 +502,17 @@ SELECT month, severity, NULL, NULL,
   count(update_ok) FILTER (WHERE NOT cancelled),
   coalesce(sum(verified) FILTER (WHERE NOT cancelled), 0),
   coalesce(sum(failed) FILTER (WHERE NOT cancelled), 0),
-  coalesce(sum(reopened) FILTER (WHERE NOT cancelled), 0)
+  coalesce(sum(reopened) FILTER (WHERE NOT cancelled), 0),
+  {buckets},
+  array_agg(cause) FILTER (WHERE NOT cancelled AND cause <> '')
 FROM x GROUP BY month, severity
-UNION ALL
-SELECT month, severity, h.name,
-  CASE WHEN h.minutes <= 0 THEN 0 ELSE width_bucket(h.minutes, %(bounds)s::float8[]) END,
-  count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM x CROSS JOIN LATERAL (VALUES ('mtta', x.mtta), ('mttr', x.mttr),
-  ('mtta_sla', x.mtta_sla), ('mttr_sla', x.mttr_sla)) AS h(name, minutes)
-WHERE NOT x.cancelled AND h.minutes IS NOT NULL
-GROUP BY 1, 2, 3, 4
-UNION ALL
-SELECT NULL, NULL, l.root_cause_category, NULL,
-  count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM pop l WHERE l.state <> 'cancelled' AND l.root_cause_category <> ''
-GROUP BY l.root_cause_category
 """
+_BUCKET_SQL = (
+    "array_agg(CASE WHEN {d} <= 0 THEN 0 ELSE width_bucket({d}, %(bounds)s::float8[]) END) "
+    "FILTER (WHERE NOT cancelled AND {d} IS NOT NULL)"
+)
 
-# The columns of _LIVE_SQL's first part after the count and the cancelled.
+# The columns of _LIVE_SQL after the count and the cancelled.
 _LIVE_COUNTS = IncidentFigures.COUNTS[2:]
 
 
@@ -543,25 +536,27 @@ def _add_live_in_sql(kept: dict, causes: dict, population, windows, now) -> int:
     population_sql = pop_sql.replace("%%", "%%%%") % tuple(
         f"%(p{i})s" for i in range(len(pop_params))
     )
-    sql = _LIVE_SQL.format(population=population_sql, windows=windows_sql)
+    buckets = ", ".join(_BUCKET_SQL.format(d=name) for name in figures.HISTOGRAMS)
+    sql = _LIVE_SQL.format(population=population_sql, windows=windows_sql, buckets=buckets)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     cancelled = 0
-    for month, severity, histogram, index, n, *counts in rows:
-        if month is None:  # a root cause: its category in the histogram's column
-            causes[histogram] = causes.get(histogram, 0) + n
-            continue
+    histograms = len(figures.HISTOGRAMS)
+    for month, severity, n, *counts in rows:
+        *counts, named = counts
         cell = kept.get((month, severity))
         if cell is None:
             cell = kept[(month, severity)] = Figures()
-        if histogram is not None:
-            figures.bump(getattr(cell, histogram), index, n)
-            continue
         cell.count += n
         cancelled += counts[0]
-        for name, value in zip(_LIVE_COUNTS, counts[1:], strict=True):
+        for name, value in zip(_LIVE_COUNTS, counts[1:-histograms], strict=True):
             setattr(cell, name, getattr(cell, name) + value)
+        for name, indexes in zip(figures.HISTOGRAMS, counts[-histograms:], strict=True):
+            for index, k in Counter(indexes or ()).items():
+                figures.bump(getattr(cell, name), index, k)
+        for category, k in Counter(named or ()).items():
+            causes[category] = causes.get(category, 0) + k
     return cancelled
 
 
