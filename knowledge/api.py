@@ -223,7 +223,4 @@ class MetricsView(APIView):
             team=scope.team,
             now=clock.now(),
         )
-        result["affected_feedback"] = metrics.affected_feedback(
-            user=request.user, start=scope.start, end=scope.end, team=scope.team
-        )
         return Response(MetricsSerializer(result).data)

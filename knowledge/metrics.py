@@ -44,6 +44,7 @@ incidents, and while the kept rows were counted with a level's old windows,
 compute_exact() answers instead: every figure from the incidents' rows.
 """
 
+import json
 import logging
 import math
 import statistics
@@ -247,8 +248,10 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
     if elsewhere:
         live |= Q(pk__in=elsewhere) & ~Q(team_id__in=ctx.team_ids)
     causes: dict[str, int] = {}  # the live incidents' root causes
+    rest = None
     if connection.vendor == "postgresql":
         cancelled = _add_live_in_sql(kept, causes, population.filter(live), windows, now)
+        rest = _rest_in_sql(population, now)
     else:
         cancelled, cells = _live_cells(population.filter(live), windows, now)
         for key, cell in cells.items():
@@ -275,7 +278,14 @@ def compute(*, user, start: date, end: date, team=None, now: datetime) -> dict:
         {k: kept_summary(c) for k, c in kept.items() if c.count},
     )
     return _with_the_rest(
-        population, figures_, start=start, end=end, team=team, now=now, causes=total.causes
+        population,
+        figures_,
+        start=start,
+        end=end,
+        team=team,
+        now=now,
+        causes=total.causes,
+        rest=rest,
     )
 
 
@@ -290,22 +300,16 @@ def compute_exact(*, user, start: date, end: date, team=None, now: datetime) -> 
     return _with_the_rest(population, figures_, start=start, end=end, team=team, now=now)
 
 
-def _with_the_rest(population, figures_: dict, *, start, end, team, now, causes=None) -> dict:
+def _with_the_rest(
+    population, figures_: dict, *, start, end, team, now, causes=None, rest=None
+) -> dict:
     """The figures with recurrences, root causes (`causes`, category → incidents, if
-    given: else counted from the post-mortems) and overdue actions."""
+    given: else counted from the post-mortems), overdue actions and the affected
+    users' ratings (`rest`, as _rest_in_sql reads them, if given: else read here)."""
     ids = population.exclude(state=State.CANCELLED).values("pk")
-    recurred = (
-        population.exclude(state=State.CANCELLED)
-        .filter(
-            # Said apart, so PostgreSQL starts from the few recurrences (their index)
-            # instead of joining every incident of the range.
-            recurrence_of__isnull=False,
-            recurrence_of__resolved_at__isnull=False,
-            recurrence_of__resolved_at__gte=F("received_at") - RECURRENCE_WINDOW,
-            recurrence_of__resolved_at__lte=F("received_at"),
-        )
-        .count()
-    )
+    if rest is None:
+        rest = _rest_in_orm(population, ids, now)
+    recurred, overdue_actions, ratings = rest
     if causes is None:
         # Counted by the database: thousands of post-mortems, a handful of categories.
         causes = (
@@ -317,25 +321,6 @@ def _with_the_rest(population, figures_: dict, *, start, end, team, now, causes=
         )
     else:
         causes = sorted(causes.items(), key=lambda c: (-c[1], c[0]))
-    # The few fields shown, not three whole rows (a post-mortem's texts) per item.
-    overdue_actions = (
-        ActionItem.objects.filter(
-            postmortem__incident__in=ids,
-            done_at__isnull=True,
-            due_date__lt=now.astimezone(site_zone()).date(),
-        )
-        .order_by("due_date", "id")
-        .values_list(
-            "pk",
-            "text",
-            "owner__username",
-            "owner__first_name",
-            "owner__last_name",
-            "due_date",
-            "postmortem__incident__number",
-            "postmortem__incident_id",
-        )
-    )
     return {
         "start": start,
         "end": end,
@@ -359,7 +344,111 @@ def _with_the_rest(population, figures_: dict, *, start, end, team, now, causes=
                 overdue_actions
             )
         ],
+        "affected_feedback": _ratings(ratings),
     }
+
+
+def _rest_in_orm(population, ids, now) -> tuple[int, list[tuple], list[tuple]]:
+    """(recurrences, overdue actions, the affected users' ratings: (month, level,
+    answers, their sum) of the population: what _rest_in_sql reads, through the ORM
+    (SQLite; the reference)."""
+    recurred = (
+        population.exclude(state=State.CANCELLED)
+        .filter(
+            # Said apart, so PostgreSQL starts from the few recurrences (their index)
+            # instead of joining every incident of the range.
+            recurrence_of__isnull=False,
+            recurrence_of__resolved_at__isnull=False,
+            recurrence_of__resolved_at__gte=F("received_at") - RECURRENCE_WINDOW,
+            recurrence_of__resolved_at__lte=F("received_at"),
+        )
+        .count()
+    )
+    # The few fields shown, not three whole rows (a post-mortem's texts) per item.
+    overdue_actions = (
+        ActionItem.objects.filter(
+            postmortem__incident__in=ids,
+            done_at__isnull=True,
+            due_date__lt=now.astimezone(site_zone()).date(),
+        )
+        .order_by("due_date", "id")
+        .values_list(
+            "pk",
+            "text",
+            "owner__username",
+            "owner__first_name",
+            "owner__last_name",
+            "due_date",
+            "postmortem__incident__number",
+            "postmortem__incident_id",
+        )
+    )
+    return recurred, list(overdue_actions), _rating_rows(ids)
+
+
+def _rating_rows(ids) -> list[tuple]:
+    """(month, level, answers, their sum) of the affected users' ratings of `ids`."""
+    rows = (
+        UserFeedback.objects.filter(incident__in=ids, by_affected_user=True, rating__isnull=False)
+        .annotate(month=TruncMonth("incident__received_at", tzinfo=site_zone()))
+        .values_list("month", "incident__severity")
+        .annotate(count=Count("id"), total=Sum("rating"))
+        .order_by()
+    )
+    return [(month.strftime("%Y-%m"), severity, n, total) for month, severity, n, total in rows]
+
+
+# Recurrences, overdue actions and the affected users' ratings of the population in
+# one statement (PostgreSQL): the ORM took longer to compose the three than the
+# database to answer them. `pop` is inlined into each part (NOT MATERIALIZED), so
+# each is planned as the ORM's subquery was (recurrences from their index).
+_REST_SQL = """
+WITH pop AS NOT MATERIALIZED ({population})
+SELECT
+  (SELECT count(*) FROM pop p JOIN incidents_incident r ON r.id = p.recurrence_of_id
+   WHERE p.state <> 'cancelled'
+     -- Said apart, so it starts from the few recurrences (their index) instead of
+     -- joining every incident of the range.
+     AND p.recurrence_of_id IS NOT NULL AND r.resolved_at IS NOT NULL
+     AND r.resolved_at >= p.received_at - %(week)s AND r.resolved_at <= p.received_at),
+  (SELECT json_agg(json_build_array(a.id, a.text, u.username, u.first_name, u.last_name,
+       a.due_date, p.number, p.pk) ORDER BY a.due_date, a.id)::text
+   FROM knowledge_actionitem a
+   JOIN knowledge_postmortem pm ON pm.id = a.postmortem_id
+   JOIN pop p ON p.pk = pm.incident_id
+   JOIN auth_user u ON u.id = a.owner_id
+   WHERE p.state <> 'cancelled' AND a.done_at IS NULL AND a.due_date < %(today)s),
+  (SELECT json_agg(json_build_array(t.month, t.severity, t.n, t.total))::text FROM (
+     SELECT to_char(p.received_at AT TIME ZONE %(tz)s, 'YYYY-MM') AS month, p.severity,
+       count(*) AS n, sum(f.rating) AS total
+     FROM incidents_userfeedback f JOIN pop p ON p.pk = f.incident_id
+     WHERE p.state <> 'cancelled' AND f.by_affected_user AND f.rating IS NOT NULL
+     GROUP BY 1, 2) t)
+"""
+
+
+def _rest_in_sql(population, now) -> tuple[int, list[tuple], list[tuple]]:
+    """What _rest_in_orm reads, in one statement."""
+    fields = ("pk", "state", "received_at", "recurrence_of_id", "severity", "number")
+    population_sql, params = _named(population.order_by().values(*fields))
+    params |= {
+        "week": RECURRENCE_WINDOW,
+        "today": now.astimezone(site_zone()).date(),
+        "tz": settings.TIME_ZONE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_REST_SQL.format(population=population_sql), params)
+        recurred, actions, ratings = cursor.fetchone()
+    actions = [(*a[:5], date.fromisoformat(a[5]), *a[6:]) for a in json.loads(actions or "[]")]
+    return recurred, actions, [tuple(r) for r in json.loads(ratings or "[]")]
+
+
+def _named(queryset) -> tuple[str, dict]:
+    """The queryset's SQL with its positional placeholders named (p0, p1, …), to be
+    part of a statement with named parameters, and those parameters."""
+    sql, params = queryset.query.sql_with_params()
+    names = tuple(f"%(p{i})s" for i in range(len(params)))
+    return sql.replace("%%", "%%%%") % names, {f"p{i}": v for i, v in enumerate(params)}
 
 
 def _arrange(cancelled: int, total: dict, by_level: dict, cells: dict) -> dict:
@@ -519,12 +608,8 @@ _LIVE_COUNTS = IncidentFigures.COUNTS[2:]
 def _add_live_in_sql(kept: dict, causes: dict, population, windows, now) -> int:
     """Add the live incidents' figures to `kept` ((month, level) → Figures) and their
     root causes to `causes`; returns how many of them were cancelled."""
-    pop_sql, pop_params = (
-        population.order_by().values(*FIELDS, "root_cause_category").query.sql_with_params()
-    )
+    population_sql, params = _named(population.order_by().values(*FIELDS, "root_cause_category"))
     levels = list(windows.items())
-    # The population's own placeholders are positional: name them for this statement.
-    params = {f"p{i}": value for i, value in enumerate(pop_params)}
     params |= {
         f"w{i}": v for i, v in enumerate(v for s, w in levels for v in (s, w.respond, w.resolve))
     }
@@ -532,9 +617,6 @@ def _add_live_in_sql(kept: dict, causes: dict, population, windows, now) -> int:
     windows_sql = ", ".join(
         f"(%(w{3 * i})s, %(w{3 * i + 1})s::interval, %(w{3 * i + 2})s::interval)"
         for i in range(len(levels))
-    )
-    population_sql = pop_sql.replace("%%", "%%%%") % tuple(
-        f"%(p{i})s" for i in range(len(pop_params))
     )
     buckets = ", ".join(_BUCKET_SQL.format(d=name) for name in figures.HISTOGRAMS)
     sql = _LIVE_SQL.format(population=population_sql, windows=windows_sql, buckets=buckets)
@@ -719,32 +801,21 @@ def _rating(count: int, total: int) -> dict:
 
 def affected_feedback(*, user, start: date, end: date, team=None) -> dict:
     """The affected users' ratings of the incidents received in [start, end] (the
-    module docstring): count and average per month × level, per level and in
-    all, from one grouped query."""
-    ids = (
-        _population(user=user, start=start, end=end, team=team)
-        .exclude(state=State.CANCELLED)
-        .values("pk")
-    )
-    rows = (
-        UserFeedback.objects.filter(incident__in=ids, by_affected_user=True, rating__isnull=False)
-        .annotate(month=TruncMonth("incident__received_at", tzinfo=site_zone()))
-        .values("month", "incident__severity")
-        .annotate(count=Count("id"), total=Sum("rating"))
-        .order_by()
-    )
+    module docstring; compute() gives them too, as "affected_feedback")."""
+    population = _population(user=user, start=start, end=end, team=team)
+    return _ratings(_rating_rows(population.exclude(state=State.CANCELLED).values("pk")))
+
+
+def _ratings(rows) -> dict:
+    """Count and average per month × level, per level and in all, of (month, level,
+    answers, their sum) rows."""
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     levels: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     everything = [0, 0]
-    for row in rows:
-        month = row["month"].strftime("%Y-%m")
-        for target in (
-            cells[(month, row["incident__severity"])],
-            levels[row["incident__severity"]],
-            everything,
-        ):
-            target[0] += row["count"]
-            target[1] += row["total"]
+    for month, severity, count, total in rows:
+        for target in (cells[(month, severity)], levels[severity], everything):
+            target[0] += count
+            target[1] += total
     months = sorted({m for m, _s in cells}, reverse=True)
     return {
         "total": _rating(*everything),

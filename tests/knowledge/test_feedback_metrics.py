@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from common import clock
 from incidents import services
 from incidents.models import UserFeedback
 from incidents.services.verification import incident_affected_user_feedback
@@ -95,6 +96,22 @@ def test_it_serves_the_ratings_from_the_metrics_api(story, manager, token_client
     assert response.json()["affected_feedback"] == metrics.affected_feedback(
         user=manager, start=date(2026, 10, 1), end=date(2026, 11, 30), team=metrics_team(story)
     )
+
+
+def test_it_gives_the_same_ratings_from_the_kept_figures_path(story, manager, monkeypatch):
+    # compute() reads them with the recurrences and overdue actions (one statement on
+    # PostgreSQL): the same answer as the ORM's.
+    monkeypatch.setattr(metrics, "EXACT_UP_TO", -1)
+    start, end = date(2026, 10, 1), date(2026, 11, 30)
+    for team in (None, metrics_team(story)):
+        want = metrics.affected_feedback(user=manager, start=start, end=end, team=team)
+        result = metrics.compute(user=manager, start=start, end=end, team=team, now=clock.now())
+        assert want["total"]["count"] > 0
+        assert result["affected_feedback"] == want
+        exact = metrics.compute_exact(
+            user=manager, start=start, end=end, team=team, now=clock.now()
+        )
+        assert exact["affected_feedback"] == want
 
 
 def metrics_team(story):
