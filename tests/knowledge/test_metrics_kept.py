@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps as django_apps
+from django.core.cache import caches
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from common import clock as wall
 from escalation.engine import sweep_due_deadlines
 from escalation.models import BusinessCalendar, Clock, Notice, SlaPolicy
-from incidents import figures, services
+from escalation.sla import all_windows
+from incidents import figures, fragments, services
 from incidents.models import Incident, IncidentFigures, LogEntry, State
 from knowledge import metrics
 from knowledge import services as knowledge
@@ -285,10 +288,12 @@ def test_its_query_count_does_not_grow_with_incidents(
     population, kept_only, manager, django_assert_num_queries, clock, onduty, lead, owner, tester
 ):
     start, end = date(2026, 10, 1), date(2026, 11, 30)
-    # PostgreSQL reads the live incidents with their update notices and root causes
-    # in one statement, and the recurrences, overdue actions and ratings in another.
-    queries = 4 if connection.vendor == "postgresql" else 8
+    # PostgreSQL reads what the live incidents' figures are computed from, then
+    # (unless kept) the figures with their update notices and root causes in one
+    # statement, and the recurrences, overdue actions and ratings in another.
+    queries = 5 if connection.vendor == "postgresql" else 8
     metrics.compute(user=manager, start=start, end=end, now=wall.now())  # roles cached
+    caches[fragments.CACHE].clear()
     with django_assert_num_queries(queries):
         metrics.compute(user=manager, start=start, end=end, now=wall.now())
     for day in range(5):
@@ -296,8 +301,12 @@ def test_its_query_count_does_not_grow_with_incidents(
         incident = IncidentFactory(actor=onduty)
         drive(clock, incident, done(3, 60), lead=lead, owner=owner, tester=tester)
     clock.move_to(NOW)
+    caches[fragments.CACHE].clear()
     with django_assert_num_queries(queries):
         metrics.compute(user=manager, start=start, end=end, now=wall.now())
+    if connection.vendor == "postgresql":  # nothing changed: the live figures as kept
+        with django_assert_num_queries(queries - 1):
+            metrics.compute(user=manager, start=start, end=end, now=wall.now())
 
 
 def test_it_leaves_an_open_incident_out_of_the_kept_rows(population):
@@ -427,3 +436,89 @@ def test_its_migration_copies_the_root_causes_and_counts_them(population):
     assert dict(Incident.objects.values_list("pk", "root_cause_category")) == want_categories
     assert kept_rows() == want
     assert any(row[-1] for row in want.values())
+
+
+# ---------------------------------------------------------------- live figures kept
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the live figures are kept on PostgreSQL only"
+)
+
+
+def live_statements(captured) -> int:
+    """How many times the live incidents were added up (not read as kept)."""
+    return sum("width_bucket" in q["sql"] for q in captured.captured_queries)
+
+
+def compute_and_compare(user, **kwargs) -> int:
+    """compute() against compute_exact(); how many live statements compute() ran."""
+    start, end = date(2026, 10, 1), date(2026, 11, 30)
+    with CaptureQueriesContext(connection) as captured:
+        kept = metrics.compute(user=user, start=start, end=end, now=wall.now(), **kwargs)
+    assert_same(kept, metrics.compute_exact(user=user, start=start, end=end, now=wall.now()))
+    return live_statements(captured)
+
+
+@postgresql_only
+def test_it_keeps_the_live_figures_while_nothing_they_count_changes(population, kept_only, manager):
+    assert compute_and_compare(manager) == 1
+    assert compute_and_compare(manager) == 0
+    assert compute_and_compare(manager, team=None) == 0
+
+
+@postgresql_only
+def test_it_counts_the_live_figures_again_after_any_write(
+    population, kept_only, manager, lead, owner, clock
+):
+    compute_and_compare(manager)
+    fresh = next(i for i in population if i.state == State.NEW)
+    services.incident_acknowledge(incident=fresh, actor=lead)
+    assert compute_and_compare(manager) == 1
+
+    # The root cause of a reopened incident's post-mortem changes (in the admin):
+    # the incident's version does not move, its root cause does.
+    reopened = next(i for i in population if i.reopen_count and i.state not in figures.FINAL)
+    postmortem = PostMortem.objects.get(incident=reopened)
+    postmortem.root_cause_category = "capacity"
+    postmortem.save()
+    assert compute_and_compare(manager) == 1
+    assert compute_and_compare(manager) == 0
+
+
+@postgresql_only
+def test_it_counts_the_live_figures_again_after_a_notice(population, kept_only, manager, clock):
+    compute_and_compare(manager)
+    clock.shift(timedelta(hours=1))
+    sweep_due_deadlines()  # progress updates overdue: notices, and deadlines passed
+    assert Notice.objects.filter(created_at__gt=NOW).exists()
+    assert compute_and_compare(manager) == 1
+
+
+@postgresql_only
+def test_it_counts_the_live_figures_again_once_now_passes_a_deadline(
+    population, kept_only, manager, clock, onduty
+):
+    IncidentFactory(actor=onduty)  # filed now: its deadlines are ahead
+    compute_and_compare(manager)
+    ahead = next_deadline(wall.now())
+    clock.move_to(ahead - timedelta(seconds=1))
+    assert compute_and_compare(manager) == 0
+    clock.move_to(ahead)  # not passed yet: missed once "now" is after it
+    assert compute_and_compare(manager) == 0
+    clock.move_to(ahead + timedelta(seconds=1))
+    assert compute_and_compare(manager) == 1
+    clock.move_to(NOW)  # and back: the figures as of then, not as kept after
+    assert compute_and_compare(manager) == 1
+
+
+def next_deadline(now):
+    """The first moment after `now` at which an open incident misses a deadline."""
+    windows = all_windows()
+    moments = []
+    for i in Incident.objects.exclude(state__in=figures.FINAL):
+        if i.acknowledged_at is None:
+            moments += [i.respond_by, i.received_at + windows[i.severity].respond]
+        if i.restored_at is None:
+            moments += [i.resolve_by, i.received_at + windows[i.severity].resolve]
+    return min(t for t in moments if t is not None and t >= now)
