@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common import clock
 from common.errors import StaleVersion, TransitionNotAllowed
 from common.forms import add_errors
-from incidents import rules
+from incidents import fragments, rules
 from incidents import selectors as incident_selectors
 from incidents.models import State
 from incidents.views import archive_query
@@ -364,6 +365,16 @@ def metrics_page(request):
         "knowledge/metrics.html",
         {
             "form": form,
+            # The same for everyone asking this with these teams: drawn once (Django's
+            # widgets were a tenth of the page).
+            "fields_html": fragments.once(
+                "metrics-filters",
+                (
+                    request.GET.urlencode(),
+                    [(v, str(t)) for v, t in form.fields["team"].widget.choices],
+                ),
+                lambda: render_to_string("knowledge/_metrics_fields.html", {"form": form}),
+            ),
             "m": result,
             "feedback": feedback,
             "count_chart": count_chart,

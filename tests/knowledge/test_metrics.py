@@ -599,3 +599,26 @@ def test_the_api_refuses_a_blank_parameter(clock, manager, token_client):
     response = token_client(manager).get("/api/v1/metrics/?start=&team=")
     assert response.status_code == 400
     assert set(response.json()) == {"start", "team"}
+
+
+def test_its_filters_are_drawn_once_per_query_teams_and_language(story, client, manager):
+    from incidents.models import UserProfile
+
+    client.force_login(manager)
+    english = client.get(f"/metrics/?{RANGE}&team=platform").content.decode()
+    assert 'value="2026-10-01"' in english
+    assert "Received from" in english
+    assert '<option value="platform" selected>' in english
+    # Another query is drawn afresh, not served as the first one's.
+    other = client.get("/metrics/?start=2026-11-01&end=2026-11-30").content.decode()
+    assert 'value="2026-11-01"' in other
+    assert '<option value="platform" selected>' not in other
+    # So is another language.
+    UserProfile.objects.update_or_create(user=manager, defaults={"language": "zh-hans"})
+    chinese = client.get(f"/metrics/?{RANGE}&team=platform").content.decode()
+    assert "接收日期起" in chinese
+    assert "Received from" not in chinese
+    # And a query with errors shows them in the form.
+    wrong = client.get("/metrics/?start=2026-12-01&end=2026-11-01")
+    assert wrong.status_code == 400
+    assert 'class="text-danger small"' in wrong.content.decode()
