@@ -295,6 +295,8 @@ NOT_USER_TEXT = {
     "escalation.Component.slug": "a slug (validated)",
     "escalation.Subscriber.secret": "a secret, never shown",
     "escalation.FeedbackRequest.token": "made by the server (secrets.token_urlsafe)",
+    "incidents.Incident.root_cause_category": "a category code, copied from the post-mortem",
+    "incidents.IncidentFigures.causes": "counts per category code, written by the server",
     **{
         f"incidents.IncidentFigures.{name}": "bucket counts of durations, written by the server"
         for name in ("mtta", "mttr", "mtta_sla", "mttr_sla")

@@ -73,6 +73,8 @@ VALUES = {
     "maintenance_window_id": 999_999,
     # Worked out by the database from the deadlines.
     "earliest_due": FAR,
+    # Copied from the post-mortem (knowledge).
+    "root_cause_category": "capacity",
 }
 
 
