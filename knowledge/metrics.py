@@ -35,9 +35,12 @@ Definitions (also in the README):
   incident was received and per level, like the other tables.
 
 How (compute): the finished incidents' figures are kept at write time
-(incidents.figures: counts and duration histograms per day and month, team and
-level); the open ones, whose figures still move with "now", are computed from
-their rows here and added. Counts and percentages are exact; medians and p90
+(incidents.figures: counts, duration histograms and root causes per day and
+month, team and level; an incident carries its post-mortem's root-cause
+category for that); the open ones, whose figures still move with "now", are
+computed from their rows here and added (on PostgreSQL kept in memory while
+none of them changed and "now" passed none of their deadlines: _add_live_in_sql).
+Counts and percentages are exact; medians and p90
 are within 1 minute or 5 % of the true value, whichever is larger (the median
 of an even count: the mean of two such values). Up to EXACT_UP_TO finished
 incidents, and while the kept rows were counted with a level's old windows,
