@@ -80,8 +80,7 @@
   // A dashboard row's grade and assign forms load the first time their <details>
   // opens (toggle does not bubble: listen while it is captured). The row's link
   // names the incident; `next` brings the user back to this page after the post.
-  document.addEventListener("toggle", function (event) {
-    var box = event.target;
+  function loadQuick(box) {
     if (!box.open || !box.dataset || !box.dataset.quick || box.dataset.loaded) return;
     box.dataset.loaded = "1";
     var incident = box.closest("tr").querySelector("td a").getAttribute("href");
@@ -89,7 +88,20 @@
     htmx.ajax("GET", incident + "quick/" + box.dataset.quick + "/?next=" + next, {
       source: box, target: box.querySelector(".quick-body"), swap: "innerHTML"
     });
-  }, true);
+  }
+  document.addEventListener("toggle", function (event) { loadQuick(event.target); }, true);
+
+  // A box opened while the page was still loading (a quick click before these
+  // scripts ran) fired its toggle before anyone listened: load it once htmx has
+  // set the page up. That is the dashboard's quick forms and every <details>
+  // that htmx loads on "toggle" (the on-call page's override form).
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target !== document.body) return;
+    document.querySelectorAll("details[data-quick][open]").forEach(loadQuick);
+    document.querySelectorAll("details[open][hx-trigger^='toggle']").forEach(function (box) {
+      htmx.trigger(box, "toggle");
+    });
+  });
 
   // Stacked tables on a phone show each cell's column name (data-label); for
   // columns whose header has data-stack, it is copied from the header here

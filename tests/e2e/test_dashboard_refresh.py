@@ -76,3 +76,20 @@ def test_its_refresh_gets_304_while_nothing_changed_and_keeps_the_rows(login_as,
     services.incident_acknowledge(incident=incident, actor=lead)
     assert page.evaluate(REFRESH) == "swapped"
     expect(page.locator(f"#row-{incident.pk} .state-badge")).to_have_text("Acknowledged")
+
+
+def test_a_quick_form_opened_before_the_scripts_ran_still_loads(login_as, lead, onduty):
+    # Opened while the page was still loading, before anyone listened for its toggle.
+    incident = new_incident(reporter=onduty, title="Grade me early")
+    page = login_as("lead")
+    held = []
+    page.route("**/htmx.min*.js", lambda route: held.append(route))
+    page.goto("/dashboard/", wait_until="commit")
+    row = page.locator(f"#row-{incident.pk}")
+    row.locator("summary", has_text="Grade").click()
+    assert len(held) == 1  # htmx (and the page's script after it) has not run yet
+    expect(row.locator("textarea[name=diagnosis]")).to_have_count(0)
+
+    held[0].continue_()
+
+    expect(row.locator("textarea[name=diagnosis]")).to_be_visible()

@@ -146,3 +146,24 @@ def test_it_copies_a_calendar_address_and_warns_of_double_duty(
     plain.goto("/oncall/platform/")
     expect(plain.locator("#feed-team-url")).to_have_value(url)
     expect(plain.locator("#feed-team button[data-copy]")).to_be_hidden()
+
+
+def test_an_override_box_opened_before_the_scripts_ran_still_loads_its_form(
+    login_as, platform, lead, engineer
+):
+    # A quick click while the page is still loading: the box opens (and fires its
+    # toggle) before htmx listens, so the form must load once htmx has started.
+    make_rotation(actor=lead, team=platform, people=[engineer], name="Weekly primary")
+    page = login_as("lead")
+    held = []
+    page.route("**/htmx.min*.js", lambda route: held.append(route))
+    page.goto("/oncall/platform/", wait_until="commit")
+    page.locator("#override-add summary").click()
+    expect(page.locator("#override-add")).to_have_attribute("open", "")
+    assert len(held) == 1  # htmx has not run yet
+    expect(page.locator("#override_layer")).to_have_count(0)
+
+    held[0].continue_()
+
+    expect(page.locator("#override_layer")).to_be_visible()
+    page.locator("#override_layer").select_option("primary")
