@@ -95,3 +95,23 @@ def test_it_escapes_a_label():
 
     assert "&lt;b&gt;" in html
     assert "<b>" not in html
+
+
+NUMBERS = [0, 1, -7, 123456789, 0.0, 1.0, -2.5, 1234.5, 57.9, 1 / 3, 1e-07, 1e22, 10**20 + 0.5]
+
+
+def test_its_numbers_read_as_localize_reads_them_in_every_language(settings):
+    """The tables' own number format equals Django's localize(): in the site's
+    languages, in one that writes a decimal comma, and with digit grouping on."""
+    from django.utils.formats import localize
+
+    for grouping in (False, True):
+        settings.USE_THOUSAND_SEPARATOR = grouping
+        for language in ("en", "zh-hans", "de"):
+            with translation.override(language):
+                number = metrics_tables._number_format()
+                for value in NUMBERS:
+                    assert number(value) == str(localize(value)), (grouping, language, value)
+    with translation.override("de"):
+        settings.USE_THOUSAND_SEPARATOR = False
+        assert metrics_tables._number_format()(1234.5) == "1234,5"
