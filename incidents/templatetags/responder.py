@@ -1,12 +1,13 @@
 from datetime import UTC
 
 from django import template
+from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from common import clock, people
 from incidents import fragments, timeline
@@ -152,3 +153,68 @@ def described_by(field, ids: str):
 def event_text(event) -> str:
     """A timeline event's text in the reader's language (incidents.timeline.describe)."""
     return timeline.describe(event)
+
+
+# The workspace's action buttons (top of the page), by the action's value.
+_BUTTONS = {
+    "acknowledge": gettext_lazy("Acknowledge"),
+    "grade": gettext_lazy("Grade"),
+    "assign": gettext_lazy("Assign"),
+    "log": gettext_lazy("Add to the log"),
+    "resolve": gettext_lazy("Resolve"),
+    "verify": gettext_lazy("Verify"),
+    "notify-users": gettext_lazy("Notify users"),
+    "feedback": gettext_lazy("Record feedback"),
+    "archive": gettext_lazy("Archive"),
+    "reopen": gettext_lazy("Reopen"),
+    "cancel": gettext_lazy("Cancel"),
+    "pause": gettext_lazy("Pause the SLA"),
+    "resume": gettext_lazy("Resume the SLA"),
+}
+
+
+@register.filter
+def action_button(action: str) -> str:
+    """An action's button text on the workspace ("notify-users" → "Notify users")."""
+    label = _BUTTONS.get(action)
+    return str(label) if label is not None else ""
+
+
+@register.simple_tag(takes_context=True)
+def action_box(context, key, action, summary, form=None, box_id="", summary_id=""):
+    """An action's form behind its summary, on the workspace.
+
+    Drawn when it opens (static/js/workspace.js fetches data-form), or with the
+    page when `form` is given (a refused post, ?open=key). Without JavaScript the
+    link asks for the page with the form drawn. Reads `incident` (and for the
+    status page's box `status_page`) from the page. In Python: a workspace shows
+    up to a dozen boxes, and as template includes they were a tenth of its
+    rendering.
+    """
+    incident = context["incident"]
+    if key == "publish":
+        query = f"last_update={context['status_page']['last_update']}"
+    else:
+        query = f"version={incident.version}"
+    if form:
+        name = "incidents/_status_form.html" if key == "publish" else "incidents/_action_form.html"
+        with context.push(key=key, action=action, form=form):
+            body = context.template.engine.get_template(name).render(context)
+    else:
+        body = format_html(
+            '<a class="small" href="?open={}#form-{}">{}</a>', key, key, _("Open the form")
+        )
+    return format_html(
+        '<details class="action-box mt-2" data-action="{}" id="{}" data-form="{}?{}"{}>\n'
+        '  <summary class="fw-semibold"{}>{}</summary>\n'
+        '  <div class="action-body">{}</div>\n'
+        "</details>",
+        key,
+        box_id or f"action-{key}",
+        reverse("incident-form", args=[incident.pk, action]),
+        query,
+        mark_safe(' data-loaded="1" open') if form else "",  # nosec B308 B703: a constant
+        format_html(' id="{}"', summary_id) if summary_id else "",
+        summary,
+        body,
+    )
