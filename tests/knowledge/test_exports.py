@@ -470,3 +470,20 @@ def test_its_query_count_does_not_grow_with_incidents(clock, client, manager, le
     assert len(five.captured_queries) == len(one.captured_queries), "\n".join(
         q["sql"] for q in five.captured_queries
     )
+
+
+def test_xlsx_keeps_text_that_reads_like_an_error_or_a_formula_as_text(
+    clock, client, manager, lead, owner
+):
+    """Only such text goes in as a cell typed as a string (the rest as values):
+    "#N/A" stays the text "#N/A", never Excel's error."""
+    client.force_login(manager)
+    resolved_incident(lead=lead, owner=owner, title="#N/A", impact_scope="=1+1")
+
+    book = openpyxl.load_workbook(io.BytesIO(content(client.get("/archive/export.xlsx"))))
+    cells = {c.value: c.data_type for row in book.active.iter_rows(min_row=2) for c in row}
+
+    assert cells["#N/A"] == "s"
+    assert cells["=1+1"] == "s"
+    assert "e" not in cells.values()
+    assert "f" not in cells.values()
