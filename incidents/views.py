@@ -11,6 +11,7 @@ section.
 """
 
 import hashlib
+import json
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import IntegerField, Prefetch
 from django.db.models.expressions import RawSQL
 from django.http import (
@@ -658,7 +660,6 @@ def _rows_sql(model, where: str = "x.incident_id = {incident}", join: str = "") 
 SECTION_SIZES = {
     "gradings": _rows_sql(Grading),
     "assignments": _rows_sql(Assignment),
-    "helpers": _rows_sql(Incident.helpers.through),
     "contacts": _rows_sql(ExternalContact),
     "resolutions": _rows_sql(Resolution),
     "notifications": _rows_sql(UserNotification),
@@ -680,14 +681,51 @@ SECTION_SIZES = {
 SECTION_SIZE_PARAMS = {"failed_deliveries": (Delivery.Status.FAILED.value,)}
 
 
+# The helpers' names, read with the incident too (helper_names, JSON text of
+# [first name, last name, username] each): their own query was the page's last.
+_AS_JSON_LIST = {
+    "postgresql": (
+        "COALESCE(CAST(json_agg(json_build_array(u.first_name, u.last_name, u.username)) "
+        "AS TEXT), '[]')"
+    ),
+    "sqlite": "json_group_array(json_array(u.first_name, u.last_name, u.username))",
+}
+
+
+def _helper_names_sql() -> str:
+    user = Incident.helpers.field.related_model._meta.db_table
+    return (
+        f"SELECT {_AS_JSON_LIST[connection.vendor]} "  # nosec B608: table names from the models
+        f"FROM {Incident.helpers.through._meta.db_table} x JOIN {user} u ON u.id = x.user_id "
+        "WHERE x.incident_id = {incident}"
+    )
+
+
 def _section_sizes() -> dict:
     incident = f"{Incident._meta.db_table}.id"  # the outer query's table is never aliased
-    return {
+    read = {
         f"n_{name}": RawSQL(  # nosec B611: SQL of SECTION_SIZES, from the models
             sql.format(incident=incident), SECTION_SIZE_PARAMS.get(name, ()), IntegerField()
         )
         for name, sql in SECTION_SIZES.items()
     }
+    if connection.vendor in _AS_JSON_LIST:
+        # SQL from the models, as above
+        read["helper_names"] = RawSQL(_helper_names_sql().format(incident=incident), ())  # nosec B611
+    return read
+
+
+def _helpers(incident) -> list:
+    """The incident's helpers by username: the names read with it (_section_sizes)
+    as people to name, else (read without them) the users."""
+    names = getattr(incident, "helper_names", None)
+    if names is None:
+        return list(incident.helpers.order_by("username"))
+    people = [
+        SimpleNamespace(first_name=first, last_name=last, username=username)
+        for first, last, username in json.loads(names)
+    ]
+    return sorted(people, key=lambda person: person.username)
 
 
 def _workspace_incident(user, pk) -> Incident:
@@ -757,7 +795,7 @@ def _workspace_context(request, incident, bound=None, everything=False):
         .order_by("assigned_at", "id")
         if getattr(incident, "n_assignments", 2) > 1
         else [],
-        "helpers": incident.helpers.order_by("username") if _any(incident, "helpers") else [],
+        "helpers": _helpers(incident),
         "contacts": incident.external_contacts.order_by("added_at", "id")
         if _any(incident, "contacts")
         else [],

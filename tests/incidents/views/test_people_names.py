@@ -5,7 +5,10 @@ sign-offs, the dashboard's owner and overdue improvement actions."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from incidents.models import Incident
 from tests.factories import archived_incident, assigned_incident
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +50,24 @@ def test_the_print_form_names_helpers_and_everyone_who_signed(clock, signed_in, 
         assert f">{username}<" not in body, username
         assert f"{username}<br>" not in body, username
         assert f"({username}," not in body, username
+
+
+def test_the_workspace_names_helpers_by_username_without_a_query_of_their_own(
+    clock, signed_in, named
+):
+    """The helpers' names come with the incident's own read: by username ("helper"
+    before "tester"), the name else the username."""
+    lead, owner, helper, tester = named
+    incident = assigned_incident(lead=lead, owner=owner, helpers=[tester, helper])
+    client = signed_in(lead)
+    client.get(f"/incidents/{incident.pk}/")  # rows kept; the second read is the page's own
+
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get(f"/incidents/{incident.pk}/").content.decode()
+
+    assert "Lei Zhao, tester</dd>" in body
+    joined = f'INNER JOIN "{Incident.helpers.through._meta.db_table}"'
+    assert not [q["sql"] for q in captured.captured_queries if joined in q["sql"]]
 
 
 def test_the_dashboard_names_owners_and_action_item_owners(clock, signed_in, named):
