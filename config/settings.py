@@ -76,6 +76,8 @@ HTTPS = env("HTTPS")
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
+# Django's database sessions, their read written out (common/sessions.py).
+SESSION_ENGINE = "common.sessions"
 SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS") if HTTPS else 0
 # Both commit a whole domain (every subdomain; browsers' built-in lists) for years,
 # so each is the operator's decision: off unless asked for. Django's deployment
