@@ -1,6 +1,6 @@
-"""The team/state/received index carries the level (PostgreSQL's INCLUDE; other
-databases build it without): the archive filtered by level counts from the index
-alone. The new index is built before the old one is dropped."""
+"""The team/state/received index carries the level as its last column: the archive
+filtered by level counts from the index alone. The new index is built before the
+old one is dropped."""
 
 from django.db import migrations, models
 
@@ -14,8 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="incident",
             index=models.Index(
-                fields=["team", "state", "-received_at"],
-                include=("severity",),
+                fields=["team", "state", "-received_at", "severity"],
                 name="incident_team_state_recv_sev",
             ),
         ),

@@ -38,3 +38,18 @@ def test_it_refuses_raw_sql_edits_of_the_audit_trail_on_postgresql(clock, onduty
         ):
             cursor.execute(sql, [event.pk])
     assert TimelineEvent.objects.get(pk=event.pk).message == event.message
+
+
+@pytest.mark.django_db
+def test_the_team_lists_index_exists_on_every_database_with_the_level_last():
+    """The archive's team/state/received index carries the level as a key column:
+    an INCLUDE would leave SQLite without the index altogether."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Incident._meta.db_table)
+
+    assert found["incident_team_state_recv_sev"]["columns"] == [
+        "team_id",
+        "state",
+        "received_at",
+        "severity",
+    ]
