@@ -36,3 +36,18 @@ def rows(sql: str, params=()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         return cursor.fetchall()
+
+
+# JSON text of a list with one array per row, "[]" for none: the aggregate of
+# each database that has one.
+_JSON_ROWS = {
+    "postgresql": "COALESCE(CAST(json_agg(json_build_array({})) AS TEXT), '[]')",
+    "sqlite": "json_group_array(json_array({}))",
+}
+
+
+def json_rows(*columns: str) -> str | None:
+    """An aggregate of `columns` as JSON text (`[[a, b], ...]`), for a subquery that
+    folds a small list into another query's row; None on a database without it."""
+    aggregate = _JSON_ROWS.get(connection.vendor)
+    return aggregate.format(", ".join(columns)) if aggregate else None

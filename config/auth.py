@@ -15,6 +15,7 @@ in every worker at once.
 Here, in the wiring, because it joins the models of several apps.
 """
 
+import functools
 import json
 
 from django.contrib.auth import get_user_model
@@ -81,6 +82,11 @@ class _UserQuery:
             model._meta.get_field("unread_counter").related_model,
         )
         self.fields = [list(m._meta.concrete_fields) for m in self.models]
+        # Per model: its columns' attribute names and where its primary key is.
+        self.names = [[f.attname for f in fields] for fields in self.fields]
+        self.pk_at = [
+            fields.index(m._meta.pk) for m, fields in zip(self.models, self.fields, strict=True)
+        ]
         # Django's converters of each column, where it has any (none today).
         self.converters = [
             [(i, convert) for i, f in enumerate(fields) if (convert := _converters(f))]
@@ -114,17 +120,17 @@ class _UserQuery:
         """(user, memberships' JSON text) from the row; the profile or counter None
         when the user has none (reading it raises DoesNotExist, as Django's would)."""
         objects, start = [], 0
-        parts = zip(self.models, self.fields, self.converters, strict=True)
-        for model, fields, converters in parts:
+        parts = zip(self.models, self.fields, self.names, self.pk_at, self.converters, strict=True)
+        for model, fields, names, pk_at, converters in parts:
             values = list(row[start : start + len(fields)])
             start += len(fields)
-            if values[fields.index(model._meta.pk)] is None:
+            if values[pk_at] is None:
                 objects.append(None)
                 continue
             for i, convert in converters:
                 for converter in convert:
                     values[i] = converter(values[i], fields[i].cached_col, connection)
-            objects.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+            objects.append(model.from_db(connection.alias, names, values))
         user, profile, counter = objects
         for name, related in (("profile", profile), ("unread_counter", counter)):
             user._meta.get_field(name).set_cached_value(user, related)
@@ -137,13 +143,13 @@ def _converters(field) -> list:
     return field.get_db_converters(connection) + connection.ops.get_db_converters(field.cached_col)
 
 
-_QUERY: list[_UserQuery] = []
+@functools.cache
+def _user_query() -> _UserQuery:
+    return _UserQuery()
 
 
 def _prepared_user(user_id):
-    if not _QUERY:
-        _QUERY.append(_UserQuery())
-    query = _QUERY[0]
+    query = _user_query()
     with connection.cursor() as cursor:
         raw = connection.connection
         if getattr(connection, "_responder_prepared", None) is not raw:

@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.sql import json_rows
 from incidents.models import Incident, Team
 from incidents.workflow import Action, action_label
 
@@ -102,25 +103,19 @@ def _memberships(user) -> list[tuple[str, str]]:
         return cursor.fetchall()
 
 
-# JSON of a list of (kind, value) pairs from the rows of `m`, "[]" for none.
-_AS_JSON = {
-    "postgresql": (
-        "SELECT COALESCE(CAST(json_agg(json_build_array(m.kind, m.value)) AS TEXT), '[]')"
-    ),
-    "sqlite": "SELECT json_group_array(json_array(m.kind, m.value))",
-}
-
-
 def memberships_subquery(user_id) -> tuple[str, list] | None:
     """`_memberships`' rows as one JSON text value (`[[kind, value], ...]`) for a
     column of another query: the one that loads each request's user
     (config.auth), so a page pays one round trip for both. SQL and its parameters;
     None on a database without these JSON functions (then context() asks)."""
-    head = _AS_JSON.get(connection.vendor)
-    if head is None:
+    aggregate = json_rows("m.kind", "m.value")
+    if aggregate is None:
         return None
-    sql = _memberships_sql()
-    return f"{head} FROM ({sql.replace('%(u)s', '%s')}) m", [user_id] * sql.count("%(u)s")
+    rows = _memberships_sql()
+    return (
+        f"SELECT {aggregate} FROM ({rows.replace('%(u)s', '%s')}) m",
+        [user_id] * rows.count("%(u)s"),
+    )
 
 
 def _memberships_sql() -> str:

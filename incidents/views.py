@@ -20,7 +20,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import IntegerField, Prefetch
 from django.db.models.expressions import RawSQL
 from django.http import (
@@ -47,6 +46,7 @@ from common import clock, tokens
 from common.errors import DomainError, StaleVersion, TransitionNotAllowed
 from common.forms import add_errors
 from common.languages import remember_language
+from common.sql import json_rows
 from escalation.calendars import holiday_data_warnings
 from escalation.messages import oncall_lines, people_names
 from escalation.models import Delivery, Notice
@@ -683,19 +683,10 @@ SECTION_SIZE_PARAMS = {"failed_deliveries": (Delivery.Status.FAILED.value,)}
 
 # The helpers' names, read with the incident too (helper_names, JSON text of
 # [first name, last name, username] each): their own query was the page's last.
-_AS_JSON_LIST = {
-    "postgresql": (
-        "COALESCE(CAST(json_agg(json_build_array(u.first_name, u.last_name, u.username)) "
-        "AS TEXT), '[]')"
-    ),
-    "sqlite": "json_group_array(json_array(u.first_name, u.last_name, u.username))",
-}
-
-
-def _helper_names_sql() -> str:
+def _helper_names_sql(aggregate: str) -> str:
     user = Incident.helpers.field.related_model._meta.db_table
     return (
-        f"SELECT {_AS_JSON_LIST[connection.vendor]} "  # nosec B608: table names from the models
+        f"SELECT {aggregate} "  # nosec B608: table names from the models
         f"FROM {Incident.helpers.through._meta.db_table} x JOIN {user} u ON u.id = x.user_id "
         "WHERE x.incident_id = {incident}"
     )
@@ -709,9 +700,10 @@ def _section_sizes() -> dict:
         )
         for name, sql in SECTION_SIZES.items()
     }
-    if connection.vendor in _AS_JSON_LIST:
-        # SQL from the models, as above
-        read["helper_names"] = RawSQL(_helper_names_sql().format(incident=incident), ())  # nosec B611
+    aggregate = json_rows("u.first_name", "u.last_name", "u.username")
+    if aggregate is not None:
+        helpers = _helper_names_sql(aggregate).format(incident=incident)
+        read["helper_names"] = RawSQL(helpers, ())  # nosec B611: SQL from the models, as above
     return read
 
 
