@@ -113,7 +113,7 @@ def memberships_subquery(user_id) -> tuple[str, list] | None:
         return None
     rows = _memberships_sql()
     return (
-        f"SELECT {aggregate} FROM ({rows.replace('%(u)s', '%s')}) m",
+        f"SELECT {aggregate} FROM ({rows.replace('%(u)s', '%s')}) m",  # nosec B608: rules' own SQL
         [user_id] * rows.count("%(u)s"),
     )
 
