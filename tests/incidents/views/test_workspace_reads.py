@@ -182,3 +182,47 @@ def test_it_shows_the_newest_notices_with_their_deliveries(clock, signed_in, lea
     assert notices.count('<li class="border-bottom py-1">') == 20
     assert notices.count("no recipients") == 1  # the newest one
     assert notices.count("email →") == 19
+
+
+def _printed(client, incident, **headers) -> tuple[str, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"{url(incident)}print/", headers=headers)
+        assert response.status_code == 200
+    return response.content.decode(), [q["sql"] for q in captured.captured_queries]
+
+
+def _section(body: str, heading: str) -> str:
+    return body.split(f"{heading}</h2>")[1].split("</table>")[0]
+
+
+def test_the_print_form_draws_its_rows_once_and_never_stale(clock, signed_in, lead, owner):
+    incident = in_progress_incident(lead=lead, owner=owner)
+    _notice(incident, owner)
+    client = signed_in(lead)
+    body, first = _printed(client, incident)
+    assert "Rolled the gateway back" in _section(body, "4. Process log")
+    assert "Progress update" in _section(body, "Escalation notices")
+    _body, queries = _printed(client, incident)
+    # Session, user; the incident with the sizes of its lists; the log's and the
+    # notices' facts; its level's windows. No audit trail, no deliveries: the
+    # paper form prints neither.
+    assert len(queries) == 6, "\n".join(queries)
+    read_rows = ('"incidents_timelineevent"."id"', '"escalation_delivery"."id"')
+    assert not any(columns in q for q in queries for columns in read_rows)
+    assert len(first) == 6 + 2  # the first read drew the log and the notices
+
+    services.incident_log(
+        incident=incident, actor=owner, kind=LogEntry.Kind.PROGRESS, text="Pool drained."
+    )
+    owner.first_name, owner.last_name = "Wang", "Fang"
+    owner.save()
+    body, _queries = _printed(client, incident)
+    log = _section(body, "4. Process log")
+    assert "Pool drained." in log
+    assert log.count("Wang Fang") == 2  # the new entry and the one before
+
+    chinese, _queries = _printed(client, incident, accept_language="zh-hans")
+    # The same rows in the other language: drawn again, not the English ones.
+    assert "进展更新" in _section(chinese, "4. 处理过程记录")
+    assert "进展更新" in _section(chinese, "升级通知")
+    assert "Progress update" not in chinese
