@@ -83,6 +83,8 @@ NOT_IN_DUMP = {
     "IncidentFigures",
     "SearchIndexVersion",
     "IncidentSequence",
+    # The archive's search rows: the database writes them with the incidents.
+    "IncidentSearchRow",
     "SearchDocument",
     # Duty rosters: team set-up, not incident history (EXCLUDED says so).
     "Rotation",

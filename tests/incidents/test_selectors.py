@@ -179,8 +179,26 @@ def test_it_refuses_who_may_not_open_the_archive(archive, engineer, onduty):
         {"state": State.RESOLVED, "severity": Severity.P2},
         {"q": "disk"},
         {"category": Category.USER_FACING},
+        # Text: counted in the search rows on PostgreSQL (IncidentSearchRow).
+        {"q": "DISK", "state": State.RESOLVED, "severity": Severity.P3},
+        {"q": "连接池"},
+        {"q": "%"},
+        {"q": "_"},
+        {"q": "Disk", "date_from": date(2026, 1, 1), "date_to": date(2030, 1, 1)},
     ],
-    ids=["none", "state", "level", "state+level", "text", "category"],
+    ids=[
+        "none",
+        "state",
+        "level",
+        "state+level",
+        "text",
+        "category",
+        "text+state+level",
+        "chinese",
+        "percent",
+        "underscore",
+        "text+days",
+    ],
 )
 def test_its_total_equals_the_rows_counted(
     archive, lead, owner, manager, pay_lead, platform, filters
