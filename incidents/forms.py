@@ -565,7 +565,20 @@ def _small_widgets(form):
         widget.attrs["class"] = css
 
 
-class DashboardFilter(forms.Form):
+class _TeamFilter(forms.Form):
+    """A list's filter form with a team list (its field `team`)."""
+
+    @cached_property
+    def team_choices(self) -> tuple[tuple[str, str], ...]:
+        """The teams offered as (slug, name), read once: the team list then draws
+        from them, and the page keeps its drawn filters by them."""
+        field = self.fields["team"]
+        pairs = tuple(field.queryset.values_list("slug", "name"))
+        field.widget.choices = [("", field.empty_label), *pairs]
+        return pairs
+
+
+class DashboardFilter(_TeamFilter):
     team = forms.ModelChoiceField(
         label=_("Team"), queryset=Team.objects.none(), required=False, to_field_name="slug"
     )
@@ -583,15 +596,6 @@ class DashboardFilter(forms.Form):
         self.fields["state"].choices = [("", _("All states")), *states]
         _small_widgets(self)
 
-    @cached_property
-    def team_choices(self) -> tuple[tuple[str, str], ...]:
-        """The teams offered as (slug, name), read once: the team list then draws
-        from them, and the dashboard keeps its drawn filters by them."""
-        field = self.fields["team"]
-        pairs = tuple(field.queryset.values_list("slug", "name"))
-        field.widget.choices = [("", field.empty_label), *pairs]
-        return pairs
-
     def filter_kwargs(self) -> dict:
         """The chosen filters as selectors.filter_incidents' arguments; none when
         the query string does not parse (the page then lists every open incident)."""
@@ -607,7 +611,7 @@ class DashboardFilter(forms.Form):
         }
 
 
-class ArchiveFilter(forms.Form):
+class ArchiveFilter(_TeamFilter):
     date_from = forms.DateField(
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

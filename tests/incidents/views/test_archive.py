@@ -1,11 +1,13 @@
 """/archive/: resolved and archived incidents for managers and tech leads."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from incidents import views
 from tests.factories import (
     IncidentFactory,
     archived_incident,
@@ -104,3 +106,32 @@ def test_its_query_count_does_not_grow_with_incidents(signed_in, lead, owner, ma
     assert len(fifty.captured_queries) == len(five.captured_queries), "\n".join(
         q["sql"] for q in fifty.captured_queries
     )
+
+
+def test_its_filters_are_drawn_once_per_query_and_never_stale(signed_in, manager, payments):
+    client = signed_in(manager)
+    body = client.get("/archive/?q=Disk&team=platform").content.decode()
+    assert 'name="q" value="Disk"' in body
+    assert '<option value="platform" selected>' in body
+    with mock.patch.object(views, "render_to_string", wraps=views.render_to_string) as drawn:
+        body = client.get("/archive/?q=Disk&team=platform").content.decode()
+        assert drawn.call_count == 0  # kept drawn
+        assert 'name="q" value="Disk"' in body
+
+        body = client.get("/archive/?q=Pool").content.decode()
+        assert drawn.call_count == 1
+    assert 'name="q" value="Pool"' in body
+    assert 'value="Disk"' not in body
+    assert '<option value="platform" selected>' not in body
+
+    # A renamed team and another language are drawn anew.
+    payments.name = "Payments and billing"
+    payments.save()
+    assert "Payments and billing" in client.get("/archive/?q=Pool").content.decode()
+    chinese = client.get("/archive/?q=Pool", headers={"accept-language": "zh-hans"})
+    assert "全部团队" in chinese.content.decode()
+
+    # Refused filters are drawn with their message, each time.
+    for _ in range(2):
+        refused = client.get("/archive/?date_from=2026-11-27&date_to=2026-11-01")
+        assert "The end date is before the start date." in refused.content.decode()
