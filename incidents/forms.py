@@ -565,8 +565,8 @@ def _small_widgets(form):
         widget.attrs["class"] = css
 
 
-class _TeamFilter(forms.Form):
-    """A list's filter form with a team list (its field `team`)."""
+class _TeamChoices:
+    """For a list's filter form with a team list (its field `team`)."""
 
     @cached_property
     def team_choices(self) -> tuple[tuple[str, str], ...]:
@@ -578,7 +578,7 @@ class _TeamFilter(forms.Form):
         return pairs
 
 
-class DashboardFilter(_TeamFilter):
+class DashboardFilter(_TeamChoices, forms.Form):
     team = forms.ModelChoiceField(
         label=_("Team"), queryset=Team.objects.none(), required=False, to_field_name="slug"
     )
@@ -611,7 +611,7 @@ class DashboardFilter(_TeamFilter):
         }
 
 
-class ArchiveFilter(_TeamFilter):
+class ArchiveFilter(_TeamChoices, forms.Form):
     date_from = forms.DateField(
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -457,7 +457,7 @@ class Incident(models.Model):
         verbose_name_plural = _("incidents")
 
     def __str__(self):
-        return f"{self.number} {self.title_upper}"
+        return f"{self.number} {self.title}"
 
     @property
     def is_open(self) -> bool:

@@ -298,6 +298,11 @@ NOT_USER_TEXT = {
     "incidents.Incident.root_cause_category": "a category code, copied from the post-mortem",
     "incidents.IncidentFigures.causes": "counts per category code, written by the server",
     **{
+        f"incidents.IncidentSearchRow.{name}": "a copy of the incident's, never shown: "
+        "the archive counts a text search in it"
+        for name in ("state", "severity", "category", "number", "title_upper")
+    },
+    **{
         f"incidents.IncidentFigures.{name}": "bucket counts of durations, written by the server"
         for name in ("mtta", "mttr", "mtta_sla", "mttr_sla")
     },
