@@ -385,8 +385,26 @@ ARCHIVE_ROW_FIELDS = (
 )
 
 
-def archive_rows(queryset: QuerySet[Incident], start: int, stop: int) -> list[Row]:
-    """The incidents at positions [start, stop) of `queryset` (archive_search), as Rows.
+def _in_search_rows(filters) -> bool:
+    """Is this a text search the search rows answer (PostgreSQL's trigger keeps them)?"""
+    return bool(filters.get("q")) and connection.vendor == "postgresql"
+
+
+def archive_order(*, user, queryset: QuerySet[Incident], **filters) -> QuerySet:
+    """What the archive page takes its ids from, in its order: for a text search
+    on PostgreSQL, the incidents' IncidentSearchRows with the same filters (a
+    common word's newest matches come from their index alone, where the
+    incidents' own walk visited the table for each incident it passed);
+    otherwise `queryset` (archive_search with these `filters`)."""
+    if not _in_search_rows(filters):
+        return queryset
+    rows = IncidentSearchRow.objects.filter(state__in=[State.RESOLVED, State.ARCHIVED])
+    rows = _archive_filters(rules.visible_incidents(user, rows), **filters)
+    return rows.order_by("-received_at", "-id")
+
+
+def archive_rows(queryset: QuerySet, start: int, stop: int) -> list[Row]:
+    """The incidents at positions [start, stop) of `queryset` (archive_order), as Rows.
 
     Their ids first, then those rows: the deep page's OFFSET walks ids alone
     instead of joined, full-width rows (page 20 read 1,000 joined rows to show 50).
@@ -416,12 +434,12 @@ def archive_total(
     instead of counting tens of thousands); any other filter counts the rows,
     a text search on PostgreSQL in their narrow IncidentSearchRows.
     """
-    if narrowing.get("q") and connection.vendor == "postgresql":
+    if _in_search_rows(narrowing):
         # The matches of a word counted in the narrow copy of the incidents the
         # trigger keeps: counting them in the incidents visited a wide page per match.
-        rows = IncidentSearchRow.objects.filter(state__in=[State.RESOLVED, State.ARCHIVED])
-        filters = {"team": team, "severity": severity, "state": state, **narrowing}
-        return _archive_filters(rules.visible_incidents(user, rows), **filters).count()
+        return archive_order(
+            user=user, queryset=queryset, team=team, severity=severity, state=state, **narrowing
+        ).count()
     if any(narrowing.values()):
         return queryset.count()
     return _tallied(

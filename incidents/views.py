@@ -1316,7 +1316,8 @@ def archive(request):
     params = request.GET.copy()
     params.pop("page", None)
     start = (page.number - 1) * PAGE_SIZE
-    items = selectors.archive_rows(qs, start, start + PAGE_SIZE)
+    order = selectors.archive_order(user=request.user, queryset=qs, **given)
+    items = selectors.archive_rows(order, start, start + PAGE_SIZE)
     row_html = fragments.rows(
         "archive",
         "incidents/_archive_row.html",

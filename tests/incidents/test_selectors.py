@@ -200,7 +200,7 @@ def test_it_refuses_who_may_not_open_the_archive(archive, engineer, onduty):
         "text+days",
     ],
 )
-def test_its_total_equals_the_rows_counted(
+def test_its_total_and_order_equal_the_rows_counted(
     archive, lead, owner, manager, pay_lead, platform, filters
 ):
     # pay_lead helped on a platform incident: cross-team work the tallies do not hold.
@@ -212,6 +212,10 @@ def test_its_total_equals_the_rows_counted(
     for user in (lead, manager, pay_lead):
         qs = selectors.archive_search(user=user, **filters)
         assert selectors.archive_total(user=user, queryset=qs, **filters) == qs.count(), user
+        # The page's ids (from the search rows for text on PostgreSQL), in its order.
+        order = selectors.archive_order(user=user, queryset=qs, **filters)
+        ids = list(order.values_list("pk", flat=True))
+        assert ids == list(qs.values_list("pk", flat=True)), user
     team_qs = selectors.archive_search(user=manager, team=platform)
     assert selectors.archive_total(user=manager, queryset=team_qs, team=platform) == 4
 
