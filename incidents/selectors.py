@@ -297,18 +297,9 @@ def archive_incidents(*, user) -> QuerySet[Incident]:
     return incident_list(user=user).filter(state__in=[State.RESOLVED, State.ARCHIVED])
 
 
-def archive_search(
-    *,
-    user,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    team: Team | None = None,
-    severity: str = "",
-    category: str = "",
-    state: str = "",
-    q: str = "",
-) -> QuerySet[Incident]:
-    """The archive list with its filters, newest first: the archive page and its exports.
+def archive_search(*, user, **filters) -> QuerySet[Incident]:
+    """The archive list with its filters (_archive_filters), newest first: the
+    archive page and its exports.
 
     Managers and tech leads only (PermissionDenied otherwise). Dates are days
     of `received_at` in the current time zone; `q` is a title fragment or an
@@ -316,16 +307,7 @@ def archive_search(
     """
     rules.require(user, Action.VIEW_ARCHIVE)
     qs = archive_incidents(user=user).order_by("-received_at", "-id")
-    return _archive_filters(
-        qs,
-        date_from=date_from,
-        date_to=date_to,
-        team=team,
-        severity=severity,
-        category=category,
-        state=state,
-        q=q,
-    )
+    return _archive_filters(qs, **filters)
 
 
 def _archive_filters(
@@ -339,8 +321,8 @@ def _archive_filters(
     state: str = "",
     q: str = "",
 ):
-    """archive_search's filters, on incidents or on their IncidentSearchRows
-    (the same columns under the same names)."""
+    """The archive's filters (archive_search), on incidents or on their
+    IncidentSearchRows (the same columns under the same names)."""
     # Days as a range of received_at (not received_at::date), so the indexes serve it.
     if date_from:
         qs = qs.filter(received_at__gte=_start_of_day(date_from))

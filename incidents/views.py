@@ -242,6 +242,20 @@ def intake(request):
 # ---------------------------------------------------------------- dashboard
 
 
+def _filters_html(page: str, filters, query: str) -> str:
+    """A list page's filter form (DashboardFilter, ArchiveFilter), drawn once for
+    everyone asking with this query and these teams in this language: Django's
+    widgets took 2-3 ms a page. Its messages follow from the same, so a refused
+    filter is kept with them."""
+    return fragments.once(
+        f"{page}-filters",
+        (query, filters.team_choices),
+        lambda: render_to_string(
+            "incidents/_list_filters.html", {"filters": filters, "clear": reverse(page)}
+        ),
+    )
+
+
 @login_required
 @require_GET
 def dashboard(request):
@@ -309,13 +323,7 @@ def dashboard(request):
     # The counts by level and state follow the team filter only.
     counts = selectors.open_counts(user=user, teams=chosen.get("teams", ()))
     context.update(
-        # The same for every lead of these teams asking with this query: drawn
-        # once (Django's widgets took 3 ms a page).
-        filters_html=fragments.once(
-            "dashboard-filters",
-            (query, filters.team_choices),
-            lambda: render_to_string("incidents/_dashboard_filters.html", {"filters": filters}),
-        ),
+        filters_html=_filters_html("dashboard", filters, query),
         levels=[
             {"level": s, "n": sum(n for (sev, _st), n in counts.items() if sev == s)}
             for s in Severity
@@ -1329,21 +1337,13 @@ def archive(request):
         context={"base": reverse("incident", args=[0]).removesuffix("0/")},
     )
     query = params.urlencode()
-    if filters.errors:  # drawn with its messages, not kept
-        filters_html = render_to_string("incidents/_archive_filters.html", {"filters": filters})
-    else:  # the same for everyone asking with this query (Django's widgets: 2 ms a page)
-        filters_html = fragments.once(
-            "archive-filters",
-            (query, filters.team_choices),
-            lambda: render_to_string("incidents/_archive_filters.html", {"filters": filters}),
-        )
     return render(
         request,
         "incidents/archive.html",
         {
             "page": page,
             "row_html": row_html,
-            "filters_html": filters_html,
+            "filters_html": _filters_html("archive", filters, query),
             "query": query,
         },
         status=200 if not filters.is_bound or filters.is_valid() else 400,
